@@ -1,0 +1,397 @@
+"""Project configuration: one loader for `config.yaml` (or `interlace.yaml`) and its overlays.
+
+Loading order: read the base file, deep-merge ``config.{env}.yaml`` over it (mappings merge,
+lists replace), substitute ``${VAR}`` / ``${VAR:-default}`` from the process environment and a
+``.env`` file beside the config, replace ``{env}`` with the environment name (except inside
+``shared: true`` connections), then validate strictly with pydantic. Every problem becomes a
+:class:`~interlace.errors.ConfigError` naming the file, line, key path and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from interlace.errors import ConfigError
+
+CONFIG_NAMES = ("config.yaml", "interlace.yaml")
+DEFAULT_ENV = "dev"
+
+Materialize = Literal["table", "view", "ephemeral", "none"]
+StrategyName = Literal["replace", "append", "merge_by_key", "scd_type_2", "none"]
+SchemaMode = Literal["strict", "safe", "flexible", "lenient", "ignore"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DuckDBConnectionConfig(_Strict):
+    """An embedded DuckDB database: a file (created on first use) or ``:memory:``."""
+
+    type: Literal["duckdb"] = "duckdb"
+    path: str = ":memory:"
+    read_only: bool = False
+    access: Literal["read", "write"] = "write"
+    shared: bool = False
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ModelDefaults(_Strict):
+    default_schema: str = "main"
+    default_materialize: Materialize = "table"
+    default_strategy: StrategyName = "replace"
+    default_schema_mode: SchemaMode = "safe"
+    default_connection: str | None = None
+
+
+class ExecutorConfig(_Strict):
+    max_workers: int = Field(default_factory=lambda: max(2, min(8, os.cpu_count() or 2)), ge=1)
+
+
+class StateConfig(_Strict):
+    type: Literal["sqlite"] = "sqlite"
+    path: str = ".interlace/state.db"
+
+
+class ProjectConfig(_Strict):
+    """The validated content of a project's config file(s)."""
+
+    name: str = "interlace_project"
+    connections: dict[str, DuckDBConnectionConfig] = Field(
+        default_factory=lambda: {"default": DuckDBConnectionConfig(path="data/{env}.duckdb")}
+    )
+    models: ModelDefaults = Field(default_factory=ModelDefaults)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
+
+    @property
+    def default_connection(self) -> str:
+        if self.models.default_connection:
+            return self.models.default_connection
+        if "default" in self.connections:
+            return "default"
+        return next(iter(self.connections))
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config plus where it came from (for messages and `interlace config`)."""
+
+    config: ProjectConfig
+    env: str
+    root: Path
+    files: list[Path]
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- file reading
+
+
+@dataclass
+class _Source:
+    """Key path -> (file, line) for every key we read, so errors can point at the line."""
+
+    lines: dict[tuple[str, ...], tuple[Path, int]] = field(default_factory=dict)
+
+    def where(self, path: tuple[Any, ...]) -> tuple[Path | None, int | None]:
+        keys = tuple(str(p) for p in path)
+        while keys:
+            if keys in self.lines:
+                return self.lines[keys]
+            keys = keys[:-1]
+        return None, None
+
+
+def _map_lines(node: yaml.Node, file: Path, prefix: tuple[str, ...], out: _Source) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*prefix, str(key_node.value))
+            out.lines[key] = (file, key_node.start_mark.line + 1)
+            _map_lines(value_node, file, key, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _map_lines(item, file, (*prefix, str(i)), out)
+
+
+def _read_yaml(file: Path, source: _Source) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", file=str(file)) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"invalid YAML: {problem}",
+            file=str(file),
+            line=mark.line + 1 if mark else None,
+            hint="check indentation and quoting around this line",
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"the config must be a mapping of keys, got {type(data).__name__}",
+            file=str(file),
+            line=1,
+        )
+    if node is not None:
+        _map_lines(node, file, (), source)
+    return data
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` over ``base``: mappings merge recursively, everything else replaces."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_dotenv(file: Path) -> dict[str, str]:
+    """Parse a ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional quotes/``export``."""
+    values: dict[str, str] = {}
+    if not file.is_file():
+        return values
+    for raw_line in file.read_text(encoding="utf-8").splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(
+    value: Any,
+    path: tuple[str, ...],
+    env_name: str,
+    variables: dict[str, str],
+    source: _Source,
+    replace_env: bool,
+) -> Any:
+    if isinstance(value, dict):
+        shared = bool(value.get("shared")) and len(path) == 2 and path[0] == "connections"
+        return {
+            k: _interpolate(v, (*path, str(k)), env_name, variables, source, replace_env and not shared)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _interpolate(v, (*path, str(i)), env_name, variables, source, replace_env)
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in variables:
+            return variables[name]
+        if default is not None:
+            return default
+        file, line = source.where(path)
+        raise ConfigError(
+            f"'{'.'.join(path)}' uses ${{{name}}}, which is not set",
+            file=str(file) if file else None,
+            line=line,
+            hint=f"export {name}=..., add it to .env beside the config, "
+            f"or give a default: ${{{name}:-value}}",
+        )
+
+    result = _VAR.sub(sub, value)
+    if replace_env:
+        result = result.replace("{env}", env_name)
+    return result
+
+
+# --------------------------------------------------------------------------- validation errors
+
+
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The allowed keys at ``loc`` (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(str(part))
+            if info is None:
+                return []
+            current = info.annotation
+        else:
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _describe(error: Any) -> tuple[str, str | None]:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    key = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        allowed = _field_names(ProjectConfig, _model_loc(loc[:-1]))
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else None
+        if allowed:
+            hint = (hint + " " if hint else "") + f"allowed keys: {', '.join(allowed)}"
+        return f"unknown key '{key}'", hint
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"invalid value {error.get('input')!r}", f"use one of {expected}"
+    if kind == "missing":
+        return f"missing required key '{key}'", f"add '{key}:' here"
+    got = error.get("input")
+    return f"{error['msg'].lower()} (got {got!r})", None
+
+
+def _model_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # dict keys (connection names) are not fields: drop the element after a dict-typed field
+    out: list[Any] = []
+    skip = False
+    for i, part in enumerate(loc):
+        if skip:
+            skip = False
+            continue
+        out.append(part)
+        if i == 0 and part == "connections":
+            skip = True
+    return tuple(out)
+
+
+def _raise_validation(exc: ValidationError, source: _Source, fallback: Path) -> None:
+    problems = []
+    first_file: Path | None = None
+    first_line: int | None = None
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        file, line = source.where(loc)
+        first_file = first_file or file
+        first_line = first_line or line
+        message, hint = _describe(error)
+        where = f"{(file or fallback).name}:{line}" if line else (file or fallback).name
+        text = f"{where}: {'.'.join(loc) or '<root>'}: {message}"
+        if hint:
+            text += f" ({hint})"
+        problems.append(text)
+    summary = problems[0] if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+    raise ConfigError(
+        f"invalid configuration: {summary}",
+        file=str(first_file or fallback),
+        line=first_line,
+        hint="fix the key(s) above; `interlace config` prints the merged result",
+    ) from None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def find_config_file(root: Path) -> Path:
+    """The project's base config file (``config.yaml`` or ``interlace.yaml``)."""
+    found = [root / name for name in CONFIG_NAMES if (root / name).is_file()]
+    if not found:
+        raise ConfigError(
+            f"no config.yaml or interlace.yaml in {root}",
+            hint="run `interlace init NAME` to create a project, or pass --project PATH",
+        )
+    if len(found) > 1:
+        raise ConfigError(
+            f"both {found[0].name} and {found[1].name} exist in {root}",
+            hint="keep one of them",
+        )
+    return found[0]
+
+
+def list_environments(root: Path) -> list[str]:
+    """Environments with an overlay file, plus the default one."""
+    base = find_config_file(root)
+    stem = base.stem
+    envs = {DEFAULT_ENV}
+    for file in root.glob(f"{stem}.*.yaml"):
+        envs.add(file.name[len(stem) + 1 : -len(".yaml")])
+    return sorted(envs)
+
+
+def resolve_env(env: str | None) -> str:
+    """``--env``, else ``INTERLACE_ENV``, else ``dev``."""
+    return env or os.environ.get("INTERLACE_ENV") or DEFAULT_ENV
+
+
+def load_config(root: Path, env: str | None = None) -> LoadedConfig:
+    """Read, merge, interpolate and validate the config of the project at ``root``."""
+    env_name = resolve_env(env)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", env_name):
+        raise ConfigError(
+            f"invalid environment name {env_name!r}",
+            hint="use letters, digits, '-' or '_' (for example dev, staging, prod)",
+        )
+    base = find_config_file(root)
+    source = _Source()
+    data = _read_yaml(base, source)
+    files = [base]
+    overlay = root / f"{base.stem}.{env_name}.yaml"
+    if overlay.is_file():
+        data = deep_merge(data, _read_yaml(overlay, source))
+        files.append(overlay)
+    variables = {**read_dotenv(root / ".env"), **os.environ}
+    data = _interpolate(data, (), env_name, variables, source, replace_env=True)
+    try:
+        config = ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        _raise_validation(exc, source, base)
+        raise  # unreachable
+    if not config.connections:
+        raise ConfigError(
+            "no connections are configured",
+            file=str(base),
+            hint="add `connections: {default: {type: duckdb, path: data/{env}.duckdb}}`",
+        )
+    default = config.models.default_connection
+    if default and default not in config.connections:
+        file, line = source.where(("models", "default_connection"))
+        raise ConfigError(
+            f"models.default_connection names '{default}', which is not a configured connection",
+            file=str(file or base),
+            line=line,
+            hint=f"use one of: {', '.join(config.connections)}",
+        )
+    return LoadedConfig(config=config, env=env_name, root=root, files=files, raw=data)
+
+
+_SECRET = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential|private_key)", re.I)
+
+
+def mask_secrets(value: Any, key: str = "") -> Any:
+    """A copy of ``value`` with secret-looking keys and URL passwords masked."""
+    if isinstance(value, dict):
+        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET.search(key) and value:
+            return "****"
+        return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1****@", value)
+    return value

@@ -1,0 +1,106 @@
+"""The engine interface every backend implements.
+
+Strategies and materializations build sqlglot ASTs and ask an engine's :class:`Capabilities`
+what it supports; the engine turns ASTs into its dialect and runs them. One :class:`Session`
+per task (a DuckDB cursor, a pooled PostgreSQL connection) keeps parallel tasks apart.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+
+    import pyarrow as pa
+    from sqlglot import exp
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do; strategies degrade where a flag is off."""
+
+    merge: bool = False
+    create_or_replace: bool = True
+    transactional_ddl: bool = True
+    rename_table: bool = True
+    arrow_scan: bool = False
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+class Session(ABC):
+    """One task's handle on an engine (not shared between threads)."""
+
+    dialect: str
+
+    @abstractmethod
+    def execute(self, statement: exp.Expression | str) -> None: ...
+
+    @abstractmethod
+    def fetch_all(self, statement: exp.Expression | str) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def fetch_arrow(self, statement: exp.Expression | str) -> pa.Table: ...
+
+    @abstractmethod
+    def register(self, name: str, data: Any) -> None:
+        """Expose in-memory data (Arrow table/reader, DataFrame) as a relation called ``name``."""
+
+    @abstractmethod
+    def unregister(self, name: str) -> None: ...
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Run the enclosed statements in one transaction (rolled back on error)."""
+
+    @abstractmethod
+    def relation_kind(self, schema: str, name: str) -> str | None:
+        """``'table'``, ``'view'`` or ``None`` when nothing of that name exists."""
+
+    @abstractmethod
+    def describe(self, schema: str, name: str) -> list[Column]: ...
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Abort the statement running on this session (from another thread)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def ibis(self) -> Any:
+        """An ibis backend bound to this session (lazy tables run on it)."""
+
+
+class Engine(ABC):
+    """A database a model runs in."""
+
+    name: str
+    dialect: str
+    capabilities: Capabilities
+
+    @abstractmethod
+    def session(self) -> Session: ...
+
+    @abstractmethod
+    def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
+        """``(schema, name, kind)`` of relations whose name matches the SQL LIKE pattern."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def ping(self) -> None:
+        """Raise if the engine cannot be reached."""
+        session = self.session()
+        try:
+            session.fetch_all("SELECT 1")
+        finally:
+            session.close()

@@ -1,0 +1,172 @@
+"""The built-in DuckDB engine: a file or in-memory database, one cursor per task."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from interlace.engines.base import Capabilities, Column, Engine, Session
+from interlace.errors import InterlaceConnectionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import duckdb
+    import pyarrow as pa
+    from sqlglot import exp
+
+    from interlace.config import DuckDBConnectionConfig
+
+
+def _sql(statement: exp.Expression | str) -> str:
+    return statement if isinstance(statement, str) else statement.sql(dialect="duckdb")
+
+
+class DuckDBSession(Session):
+    dialect = "duckdb"
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+        self._ibis: Any = None
+
+    def execute(self, statement: exp.Expression | str) -> None:
+        self.cursor.execute(_sql(statement))
+
+    def fetch_all(self, statement: exp.Expression | str) -> list[tuple[Any, ...]]:
+        return self.cursor.execute(_sql(statement)).fetchall()
+
+    def fetch_arrow(self, statement: exp.Expression | str) -> pa.Table:
+        return self.cursor.execute(_sql(statement)).to_arrow_table()
+
+    def register(self, name: str, data: Any) -> None:
+        self.cursor.register(name, data)
+
+    def unregister(self, name: str) -> None:
+        self.cursor.unregister(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.cursor.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            try:
+                self.cursor.execute("ROLLBACK")
+            except Exception:
+                pass  # the connection may already have aborted the transaction
+            raise
+        self.cursor.execute("COMMIT")
+
+    def relation_kind(self, schema: str, name: str) -> str | None:
+        row = self.cursor.execute(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()
+        if row is None:
+            return None
+        return "view" if row[0] == "VIEW" else "table"
+
+    def describe(self, schema: str, name: str) -> list[Column]:
+        rows = self.cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
+            "ORDER BY ordinal_position",
+            [schema, name],
+        ).fetchall()
+        return [Column(r[0], r[1]) for r in rows]
+
+    def interrupt(self) -> None:
+        self.cursor.interrupt()
+
+    def close(self) -> None:
+        if self._ibis is not None:
+            self._ibis = None
+        self.cursor.close()
+
+    def ibis(self) -> Any:
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.cursor)
+        return self._ibis
+
+
+class DuckDBEngine(Engine):
+    """Embedded DuckDB. Parallel tasks use cursors of one shared database connection."""
+
+    dialect = "duckdb"
+    capabilities = Capabilities(
+        merge=True, create_or_replace=True, transactional_ddl=True, rename_table=True,
+        arrow_scan=True,
+    )
+
+    def __init__(self, name: str, config: DuckDBConnectionConfig, root: Path) -> None:
+        self.name = name
+        self.config = config
+        self.path = config.path
+        if self.path != ":memory:" and not self.path.startswith(("md:", ":memory:")):
+            file = Path(self.path)
+            if not file.is_absolute():
+                file = root / file
+            self.path = str(file)
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._open()
+            return self._connection
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        settings: dict[str, Any] = {"autoinstall_known_extensions": False}
+        if self.config.threads:
+            settings["threads"] = self.config.threads
+        if self.config.memory_limit:
+            settings["memory_limit"] = self.config.memory_limit
+        settings.update(self.config.settings)
+        if self.path != ":memory:" and not self.path.startswith(":memory:"):
+            parent = Path(self.path).parent
+            if not self.config.read_only:
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InterlaceConnectionError(
+                        f"connection '{self.name}': cannot create folder {parent}: {exc.strerror}",
+                        hint="fix `path` of this connection or the folder's permissions",
+                    ) from None
+        try:
+            return duckdb.connect(self.path, read_only=self.config.read_only, config=settings)
+        except duckdb.Error as exc:
+            message = str(exc).splitlines()[0]
+            hint = "check `path` of this connection"
+            if "lock" in message.lower():
+                hint = "another process holds the database file open; stop it or use another file"
+            raise InterlaceConnectionError(
+                f"connection '{self.name}': cannot open DuckDB database {self.path}: {message}",
+                hint=hint,
+            ) from None
+
+    def session(self) -> DuckDBSession:
+        return DuckDBSession(self.connection.cursor())
+
+    def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
+        rows = self.connection.cursor().execute(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+            "WHERE table_catalog = current_database() AND table_name LIKE ? ESCAPE '\\'",
+            [like],
+        ).fetchall()
+        for schema, name, kind in rows:
+            yield schema, name, "view" if kind == "VIEW" else "table"
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

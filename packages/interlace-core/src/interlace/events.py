@@ -1,0 +1,125 @@
+"""Typed run events and the in-process bus every consumer listens on.
+
+The executor publishes; the state store, the CLI progress display, and (later) metrics, traces
+and the server-sent event stream subscribe. Handlers run synchronously in the publisher's thread,
+so they must be quick; an exception in one handler never breaks a run or another handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+log = logging.getLogger("interlace.events")
+
+
+@dataclass(frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+    run_id: str
+    at: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type: ClassVar[str] = "run.started"
+    project: str
+    env: str
+    models: tuple[str, ...]
+    selection: tuple[str, ...] = ()
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ModelQueued(Event):
+    type: ClassVar[str] = "task.queued"
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelStarted(Event):
+    type: ClassVar[str] = "task.running"
+    model: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class ModelFinished(Event):
+    type: ClassVar[str] = "task.completed"
+    model: str
+    rows: int | None
+    duration: float
+    materialize: str
+    strategy: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelFailed(Event):
+    type: ClassVar[str] = "task.failed"
+    model: str
+    error: str
+    error_type: str
+    duration: float
+    location: str | None = None
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSkipped(Event):
+    type: ClassVar[str] = "task.skipped"
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type: ClassVar[str] = "run.completed"
+    status: str  # success | failed | cancelled
+    duration: float
+    succeeded: int
+    failed: int
+    skipped: int
+    error: str | None = None
+
+
+Handler = Callable[[Event], None]
+
+
+class EventBus:
+    """Publish/subscribe for :class:`Event` objects."""
+
+    def __init__(self) -> None:
+        self._handlers: list[tuple[Handler, tuple[type[Event], ...] | None]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, handler: Handler, *types: type[Event]) -> Callable[[], None]:
+        """Call ``handler`` for every event (or only ``types``); returns an unsubscribe function."""
+        entry = (handler, types or None)
+        with self._lock:
+            self._handlers.append(entry)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._handlers:
+                    self._handlers.remove(entry)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            handlers = list(self._handlers)
+        for handler, types in handlers:
+            if types is not None and not isinstance(event, types):
+                continue
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %s", handler, event.type)

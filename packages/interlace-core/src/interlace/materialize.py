@@ -1,0 +1,412 @@
+"""Running one model and publishing its result atomically.
+
+The result lands in a staging table beside the target; the strategy's statements then run in
+one transaction. Any failure before the commit drops the staging table and leaves the published
+table exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from interlace import statements as st
+from interlace.context import ModelContext
+from interlace.errors import InterlaceError, ModelExecutionError, UnsupportedResultError
+from interlace.outputs import Source, to_source
+from interlace.strategies import PublishContext, get_strategy
+from interlace.types import to_sql_type
+
+if TYPE_CHECKING:
+    from interlace.engines.base import Engine, Session
+    from interlace.project import Project
+    from interlace.spec import ModelSpec
+
+STAGING_PREFIX = "__il_stage_"
+
+
+@dataclass
+class Outcome:
+    rows: int | None
+    message: str | None = None
+
+
+@dataclass
+class RunCatalog:
+    """Where each model's relation lives during one run (tables, CTEs, in-run tables)."""
+
+    project: Project
+    run_id: str
+    engines: dict[str, Engine]
+    relations: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (conn, schema, name) -> kind
+    schemas: set[tuple[str, str]] = field(default_factory=set)
+    in_run: set[str] = field(default_factory=set)
+
+    @property
+    def run_schema(self) -> str:
+        return f"__il_run_{self.run_id[:12]}"
+
+    def is_inline(self, spec: ModelSpec) -> bool:
+        return spec.kind == "sql" and spec.materialize == "ephemeral"
+
+    def is_in_run(self, spec: ModelSpec) -> bool:
+        return spec.kind == "python" and spec.materialize in ("ephemeral", "none")
+
+    def target_of(self, spec: ModelSpec) -> exp.Table:
+        if self.is_in_run(spec):
+            return st.table(self.run_schema, spec.name)
+        return st.table(spec.schema, spec.name)
+
+    def snapshot(self) -> None:
+        """Read existing relations once per run (cheaper than a catalog query per model)."""
+        for conn, engine in self.engines.items():
+            for schema, name, kind in engine.list_relations("%"):
+                self.relations[(conn, schema, name)] = kind
+                self.schemas.add((conn, schema))
+
+    def leftovers(self) -> list[tuple[str, str, str]]:
+        """Staging tables and in-run schemas a killed run left behind."""
+        return [key for key in self.relations if key[2].startswith(STAGING_PREFIX)]
+
+
+# ---------------------------------------------------------------------------- SQL compilation
+
+
+def compile_sql(spec: ModelSpec, catalog: RunCatalog) -> exp.Expression:
+    """The model's query with model references pointing at their relations for this run."""
+    ctes: dict[str, exp.Expression] = {}
+    query = _rewrite(spec, catalog, ctes)
+    if ctes and isinstance(query, exp.Query):
+        new = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+               for name, body in ctes.items()]
+        existing = query.args.get("with_")
+        if existing is not None:
+            existing.set("expressions", new + list(existing.expressions))
+        else:
+            query.set("with_", exp.With(expressions=new))
+    return query
+
+
+def _cte_name(name: str) -> str:
+    return f"__il_eph_{name}"
+
+
+def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expression]) -> exp.Expression:
+    project = catalog.project
+    query = project.queries[spec.name].copy()
+    own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+
+    def transform(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table) or not node.name or isinstance(node.this, exp.Func):
+            return node
+        if not node.db and node.name.lower() in own_ctes:
+            return node
+        ref = f"{node.db}.{node.name}" if node.db else node.name
+        target_name = ref if ref in project.models else project.aliases.get(ref)
+        if target_name is None or target_name == spec.name:
+            return node
+        target = project.models[target_name]
+        alias = node.alias or node.name
+        if catalog.is_inline(target):
+            cte = _cte_name(target.name)
+            if cte not in ctes:
+                body = _rewrite(target, catalog, ctes)
+                ctes[cte] = body
+            replacement = exp.Table(this=exp.to_identifier(cte, quoted=True))
+        else:
+            replacement = catalog.target_of(target)
+        return exp.alias_(replacement, exp.to_identifier(alias, quoted=True), table=True)
+
+    return query.transform(transform, copy=False)
+
+
+# ---------------------------------------------------------------------------- projection
+
+
+def _project(source: Source, spec: ModelSpec, session: Session) -> exp.Expression:
+    """Apply column_mapping, fields (casts) and strict to the source query."""
+    opts = spec.options
+    if not (opts.fields or opts.column_mapping or opts.strict):
+        return source.query
+    columns = source.columns
+    if columns is None:
+        sample = session.fetch_arrow(exp.select("*").from_(source.query.subquery("__il_src")).limit(0))
+        columns = sample.column_names
+    missing = [c for c in opts.column_mapping if c not in columns]
+    if missing:
+        raise ModelExecutionError(
+            f"column_mapping renames {missing}, which the result does not have",
+            model=spec.name, hint=f"result columns: {', '.join(columns)}",
+        )
+    select: list[exp.Expression] = []
+    produced: list[str] = []
+    for col in columns:
+        out = opts.column_mapping.get(col, col)
+        if opts.strict and out not in opts.fields:
+            continue
+        value: exp.Expression = st.column(col)
+        if out in opts.fields:
+            value = exp.cast(value, to_sql_type(opts.fields[out]))
+        select.append(exp.alias_(value, exp.to_identifier(out, quoted=True)))
+        produced.append(out)
+    for name, declared in opts.fields.items():
+        if name not in produced:  # declared but absent: a typed NULL column
+            select.append(exp.alias_(exp.cast(exp.null(), to_sql_type(declared)),
+                                     exp.to_identifier(name, quoted=True)))
+    return exp.select(*select).from_(source.query.subquery("__il_src"))
+
+
+# ---------------------------------------------------------------------------- running a model
+
+
+class ModelRunner:
+    """Runs one model on one session: compute, stage, publish."""
+
+    def __init__(self, spec: ModelSpec, catalog: RunCatalog, session: Session) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.session = session
+        self.conn = spec.connection
+
+    # -- entry point
+    def run(self) -> Outcome:
+        spec = self.spec
+        if spec.kind == "sql":
+            return self._run_sql()
+        return self._run_python()
+
+    # -- SQL models
+    def _run_sql(self) -> Outcome:
+        spec = self.spec
+        if spec.materialize == "ephemeral":
+            return Outcome(None, "ephemeral: inlined into its consumers")
+        query = compile_sql(spec, self.catalog)
+        if spec.materialize == "none":
+            self.session.execute(query)
+            return Outcome(None, "ran for its side effect")
+        if spec.materialize == "view":
+            return self._write_view(query)
+        if get_strategy(spec.strategy).name == "none":
+            self.session.execute(query)
+            return Outcome(None, "strategy none: nothing written")
+        return self._write_table(Source(query=query, is_sql=True))  # type: ignore[arg-type]
+
+    # -- Python models
+    def _run_python(self) -> Outcome:
+        spec = self.spec
+        value = self._call()
+        register_as = f"__il_py_{spec.name}_{self.catalog.run_id[:8]}"
+        source = to_source(value, self.session, register_as=register_as, model=spec.name)
+        if source is None:
+            if spec.options.fields and spec.materialize == "table":
+                return self._write_table(Source(query=exp.select("*"), empty=True))
+            return Outcome(None, "returned None (side effect only)")
+        if spec.materialize in ("ephemeral", "none"):
+            return self._write_in_run(source)
+        if spec.strategy == "none":
+            _drain(source)
+            return Outcome(None, "strategy none: nothing written")
+        if spec.materialize == "view":
+            if not source.is_sql:
+                raise UnsupportedResultError(
+                    "a view needs an ibis expression on its own connection, but the model "
+                    "returned in-memory data",
+                    model=spec.name, hint="use materialize='table', or return an ibis expression",
+                )
+            self._register(source)
+            return self._write_view(source.query)
+        return self._write_table(source)
+
+    def _call(self) -> Any:
+        spec = self.spec
+        assert spec.fn is not None
+        kwargs: dict[str, Any] = {}
+        if spec.inputs:
+            backend = self.session.ibis()
+            for param, upstream in spec.inputs.items():
+                kwargs[param] = self._ibis_input(backend, upstream)
+        if spec.wants_context:
+            kwargs["context"] = ModelContext(
+                run_id=self.catalog.run_id, env=self.catalog.project.env, model=spec,
+                config=self.catalog.project.config, project_root=self.catalog.project.root,
+                session=self.session,
+            )
+        if "cursor" in inspect.signature(spec.fn).parameters:
+            kwargs["cursor"] = None
+        try:
+            result = spec.fn(**kwargs)
+            if inspect.isawaitable(result):
+                result = asyncio.run(_await(result))
+            return result
+        except InterlaceError:
+            raise
+        except Exception as exc:
+            raise user_error(exc, spec.name, self.catalog.project.root, spec.file, spec.line) from exc
+
+    def _ibis_input(self, backend: Any, upstream: str) -> Any:
+        target = self.catalog.project.models[upstream]
+        if self.catalog.is_inline(target):
+            sql = compile_sql(target, self.catalog).sql(dialect=self.session.dialect)
+            return backend.sql(sql, dialect=self.session.dialect)
+        table = self.catalog.target_of(target)
+        return backend.table(table.name, database=table.db)
+
+    # -- writers
+    def _register(self, source: Source) -> None:
+        for name, data in source.registrations.items():
+            self.session.register(name, data)
+
+    def _unregister(self, source: Source) -> None:
+        for name in source.registrations:
+            try:
+                self.session.unregister(name)
+            except Exception:
+                pass
+
+    def _ensure_schema(self, schema: str) -> None:
+        key = (self.conn, schema)
+        if key not in self.catalog.schemas:
+            self.session.execute(st.create_schema(schema))
+            self.catalog.schemas.add(key)
+
+    def _write_view(self, query: exp.Expression) -> Outcome:
+        spec = self.spec
+        self._ensure_schema(spec.schema)
+        target = st.table(spec.schema, spec.name)
+        kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
+        with self.session.transaction():
+            if kind == "table":
+                self.session.execute(st.drop(target, "TABLE"))
+            self.session.execute(st.create_view(target, query))
+        self.catalog.relations[(self.conn, spec.schema, spec.name)] = "view"
+        return Outcome(None)
+
+    def _write_in_run(self, source: Source) -> Outcome:
+        self._ensure_schema(self.catalog.run_schema)
+        target = self.catalog.target_of(self.spec)
+        self._register(source)
+        try:
+            if source.empty:
+                raise UnsupportedResultError(
+                    "returned no rows and declares no fields", model=self.spec.name,
+                    hint="declare fields= so an empty result still has columns",
+                )
+            self.session.execute(st.create_table_as(
+                target, _project(source, self.spec, self.session), replace=True))
+        finally:
+            self._unregister(source)
+        self.catalog.in_run.add(self.spec.name)
+        rows = self.session.fetch_all(st.count_rows(target))[0][0]
+        return Outcome(int(rows), "kept for this run only")
+
+    def _write_table(self, source: Source) -> Outcome:
+        spec = self.spec
+        self._ensure_schema(spec.schema)
+        target = st.table(spec.schema, spec.name)
+        key = (self.conn, spec.schema, spec.name)
+        target_kind = self.catalog.relations.get(key)
+        staging_name = f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}"
+        staging = st.table(spec.schema, staging_name)
+        self._register(source)
+        try:
+            if source.empty:
+                self._create_empty(staging, target, target_kind)
+            else:
+                self.session.execute(st.create_table_as(
+                    staging, _project(source, spec, self.session), replace=True))
+            rows = int(self.session.fetch_all(st.count_rows(staging))[0][0])
+            strategy = get_strategy(spec.strategy)
+            ctx = PublishContext(
+                spec=spec, target=target, target_name=spec.name, staging=staging,
+                target_kind=target_kind,
+                staged_columns=self.session.describe(spec.schema, staging_name)
+                if strategy.name != "replace" else [],
+                target_columns=self.session.describe(spec.schema, spec.name)
+                if target_kind == "table" and strategy.name != "replace" else [],
+                capabilities=self.catalog.engines[self.conn].capabilities,
+                dialect=self.session.dialect,
+            )
+            with self.session.transaction():
+                for statement in strategy.statements(ctx):
+                    self.session.execute(statement)
+        except BaseException:
+            try:
+                self.session.execute(st.drop(staging))
+            except Exception:
+                pass  # the connection may be gone (interrupt); the next run cleans up
+            raise
+        finally:
+            self._unregister(source)
+        self.catalog.relations[key] = "table"
+        return Outcome(rows)
+
+    def _create_empty(self, staging: exp.Table, target: exp.Table, target_kind: str | None) -> None:
+        spec = self.spec
+        if spec.options.fields:
+            self.session.execute(st.create_table(
+                staging, [(n, to_sql_type(t)) for n, t in spec.options.fields.items()]))
+        elif target_kind == "table":
+            self.session.execute(st.create_table_as(staging, st.select_all(target).limit(0)))
+        else:
+            raise UnsupportedResultError(
+                "returned no rows and declares no fields, so the table's columns are unknown",
+                model=spec.name,
+                hint="declare fields={'col': 'int64', ...} so an empty result creates a typed table",
+            )
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _drain(source: Source) -> None:
+    for data in source.registrations.values():
+        if hasattr(data, "read_next_batch"):
+            for _ in data:
+                pass
+
+
+def user_error(exc: BaseException, model: str, root: Path, file: str | None = None,
+               line: int | None = None) -> ModelExecutionError:
+    """A model's exception as a ModelExecutionError whose traceback shows only user code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if _is_user_file(f.filename, root)]
+    shown = user or frames[-1:]
+    tb = "".join(traceback.format_list(shown)) + "".join(traceback.format_exception_only(exc))
+    location = None
+    if user:
+        last = user[-1]
+        location = f"{_relative(last.filename, root)}:{last.lineno}"
+    error = ModelExecutionError(
+        f"{type(exc).__name__}: {exc}", model=model,
+        file=location.rsplit(":", 1)[0] if location else file,
+        line=int(location.rsplit(":", 1)[1]) if location else line,
+    )
+    error.user_traceback = tb  # type: ignore[attr-defined]
+    return error
+
+
+def _is_user_file(filename: str, root: Path) -> bool:
+    try:
+        Path(filename).resolve().relative_to(root)
+    except (ValueError, OSError):
+        return False
+    return "site-packages" not in filename
+
+
+def _relative(filename: str, root: Path) -> str:
+    try:
+        return str(Path(filename).resolve().relative_to(root))
+    except ValueError:
+        return filename
+
+
+def now() -> float:
+    return time.perf_counter()

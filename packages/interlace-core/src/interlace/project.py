@@ -1,0 +1,319 @@
+"""Loading a project folder into a typed :class:`Project`: config, models and their graph."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from interlace.config import LoadedConfig, ProjectConfig, load_config
+from interlace.errors import (
+    GraphError,
+    InterlaceError,
+    ModelDefinitionError,
+    ProjectError,
+)
+from interlace.graph import Graph, build_graph, select
+from interlace.decorator import declaration_of
+from interlace.spec import RESERVED_PARAMETERS, ModelOptions, ModelSpec, parse_options
+from interlace.sql_models import QUERY_TYPES, parse_query, read_sql_file, table_references
+
+MODELS_DIR = "models"
+
+
+@dataclass
+class Project:
+    """A loaded project: validated config, model specs by name, and their dependency graph."""
+
+    root: Path
+    env: str
+    loaded: LoadedConfig
+    models: dict[str, ModelSpec]
+    graph: Graph
+    # parsed SQL per SQL model (in its connection's dialect)
+    queries: dict[str, exp.Expression] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> ProjectConfig:
+        return self.loaded.config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def select(self, selectors: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
+        """Model names matching the selection, in topological order."""
+        return select(
+            self.graph,
+            selectors,
+            exclude,
+            tags={name: spec.tags for name, spec in self.models.items()},
+            aliases=self.aliases,
+        )
+
+    def resolve(self, name: str) -> ModelSpec:
+        """A model by name or ``schema.name``."""
+        key = self.aliases.get(name, name)
+        if key not in self.models:
+            from interlace.graph import select as _select
+
+            _select(self.graph, [name], aliases=self.aliases)  # raises a SelectionError with hints
+        return self.models[key]
+
+
+def dialect_of(config: ProjectConfig, connection: str) -> str:
+    """The SQL dialect a connection speaks (only DuckDB in core)."""
+    return config.connections[connection].type
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _import_module(path: Path, root: Path, models_root: Path) -> Any:
+    rel = path.relative_to(models_root).with_suffix("")
+    module_name = "_interlace_models." + ".".join(rel.parts)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ProjectError("cannot import model file", file=_relative(path, root))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except InterlaceError as exc:
+        if exc.file:
+            exc.file = _relative(Path(exc.file), root)
+            exc.args = (exc.render(),)
+        raise
+    except SyntaxError as exc:
+        raise ProjectError(
+            f"Python syntax error: {exc.msg}",
+            file=_relative(path, root),
+            line=exc.lineno,
+            hint="fix the syntax; the file is imported when the project loads",
+        ) from None
+    except Exception as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line = frames[-1].lineno if frames else None
+        raise ProjectError(
+            f"importing the model file failed: {type(exc).__name__}: {exc}",
+            file=_relative(path, root),
+            line=line,
+            hint="model files are imported when the project loads; keep imports side-effect free",
+        ) from None
+    return module
+
+
+def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]:
+    found = []
+    sys.modules.setdefault("_interlace_models", type(sys)("_interlace_models"))
+    root_str = str(root)
+    added = root_str not in sys.path
+    if added:
+        sys.path.insert(0, root_str)
+    try:
+        for path in sorted(models_root.rglob("*.py")):
+            if any(part.startswith((".", "__pycache__")) for part in path.relative_to(models_root).parts):
+                continue
+            module = _import_module(path, root, models_root)
+            seen: set[int] = set()
+            for value in vars(module).values():
+                declaration = declaration_of(value)
+                if declaration is None or id(declaration) in seen:
+                    continue
+                if declaration.file and Path(declaration.file) != path:
+                    continue  # imported from another model file: counted there
+                seen.add(id(declaration))
+                found.append((declaration, _relative(path, root)))
+    finally:
+        if added:
+            sys.path.remove(root_str)
+    return found
+
+
+def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, str]:
+    defaults = config.models
+    connection = options.connection or config.default_connection
+    if connection not in config.connections:
+        raise ModelDefinitionError(
+            f"uses connection '{connection}', which is not configured",
+            hint=f"configured connections: {', '.join(config.connections)}",
+        )
+    return {
+        "schema": options.schema_ or defaults.default_schema,
+        "connection": connection,
+        "materialize": options.materialize or defaults.default_materialize,
+        "strategy": options.strategy or defaults.default_strategy,
+        "schema_mode": options.schema_mode or defaults.default_schema_mode,
+    }
+
+
+def load_project(path: str | Path = ".", env: str | None = None) -> Project:
+    """Load the project at ``path`` for environment ``env`` (``--env`` / ``INTERLACE_ENV`` / dev).
+
+    Raises an :class:`~interlace.errors.InterlaceError` subclass naming the file, line and fix
+    for every problem (bad config, bad model, cycle, duplicate names).
+    """
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise ProjectError(f"project folder {root} does not exist", hint="pass --project PATH")
+    loaded = load_config(root, env)
+    config = loaded.config
+    models_root = root / MODELS_DIR
+    specs: dict[str, ModelSpec] = {}
+    queries: dict[str, exp.Expression] = {}
+
+    def add(spec: ModelSpec) -> None:
+        if spec.name in specs:
+            other = specs[spec.name]
+            raise ProjectError(
+                f"two models are named '{spec.name}': {other.location} and {spec.location}",
+                file=spec.file, line=spec.line, hint="rename one of them (or set name=...)",
+            )
+        specs[spec.name] = spec
+
+    if models_root.is_dir():
+        for declaration, rel in _python_declarations(root, models_root):
+            options: ModelOptions = declaration.options
+            name = options.name or declaration.fn.__name__
+            try:
+                resolved = _defaults(options, config)
+            except ModelDefinitionError as exc:
+                raise ModelDefinitionError(exc.message, file=rel, line=declaration.line,
+                                           model=name, hint=exc.hint) from None
+            add(ModelSpec(
+                name=name, kind="python", options=options, file=rel, line=declaration.line,
+                fn=declaration.fn, is_async=inspect.iscoroutinefunction(declaration.fn)
+                or inspect.isasyncgenfunction(declaration.fn),
+                **resolved,
+            ))
+        for path in sorted(models_root.rglob("*.sql")):
+            rel = _relative(path, root)
+            for block in read_sql_file(path, rel):
+                name = block.options.get("name") or path.stem
+                where = (rel, block.header_line)
+                options = parse_options({**block.options, "name": name}, where=where, model=name)
+                try:
+                    resolved = _defaults(options, config)
+                except ModelDefinitionError as exc:
+                    raise ModelDefinitionError(exc.message, file=rel, line=block.header_line,
+                                               model=name, hint=exc.hint) from None
+                dialect = dialect_of(config, resolved["connection"])
+                query = parse_query(block.sql, file=rel, line_offset=block.sql_line,
+                                    model=str(name), dialect=dialect)
+                if resolved["materialize"] != "none" and not isinstance(query, QUERY_TYPES):
+                    raise ModelDefinitionError(
+                        f"the SQL is a {query.key.upper()} statement, not a query",
+                        file=rel, line=block.sql_line, model=name,
+                        hint="a table/view/ephemeral model is one SELECT; use `-- @materialize: "
+                        "none` for a statement run for its side effect",
+                    )
+                queries[str(name)] = query
+                add(ModelSpec(name=str(name), kind="sql", options=options, file=rel,
+                              line=block.header_line, sql=block.sql, **resolved))
+
+    aliases = {f"{spec.schema}.{spec.name}": spec.name for spec in specs.values()}
+    finished: dict[str, ModelSpec] = {}
+    deps: dict[str, list[str]] = {}
+    for name, spec in specs.items():
+        spec = _resolve_dependencies(spec, specs, aliases, queries.get(name))
+        finished[name] = spec
+        deps[name] = list(spec.depends_on)
+    try:
+        graph = build_graph(deps)
+    except GraphError as exc:
+        if exc.model and exc.model in finished:
+            spec = finished[exc.model]
+            exc.file, exc.line = spec.file, spec.line
+            exc.args = (exc.render(),)
+        raise
+    return Project(root=root, env=loaded.env, loaded=loaded, models=finished, graph=graph,
+                   queries=queries, aliases=aliases)
+
+
+def _lookup(ref: str, specs: dict[str, ModelSpec], aliases: dict[str, str]) -> str | None:
+    if ref in specs:
+        return ref
+    return aliases.get(ref)
+
+
+def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases: dict[str, str],
+                          query: exp.Expression | None) -> ModelSpec:
+    options = spec.options
+    explicit_map = options.dependencies if isinstance(options.dependencies, dict) else {}
+    explicit_list = () if isinstance(options.dependencies, dict) else options.dependencies
+    upstream: list[str] = []
+
+    def need(ref: str, what: str) -> str:
+        target = _lookup(ref, specs, aliases)
+        if target is None:
+            import difflib
+
+            close = difflib.get_close_matches(ref, list(specs) + list(aliases), n=1)
+            raise GraphError(
+                f"{what} names unknown model '{ref}'",
+                file=spec.file, line=spec.line, model=spec.name,
+                hint=(f"did you mean '{close[0]}'? " if close else "") + "`interlace info` lists models",
+            )
+        return target
+
+    inputs: dict[str, str] = {}
+    wants_context = False
+    if spec.kind == "python" and spec.fn is not None:
+        for param in inspect.signature(spec.fn).parameters.values():
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if param.name == "context":
+                wants_context = True
+                continue
+            if param.name in RESERVED_PARAMETERS:
+                continue
+            if param.name in explicit_map:
+                inputs[param.name] = need(explicit_map[param.name], f"dependencies['{param.name}']")
+            elif _lookup(param.name, specs, aliases):
+                inputs[param.name] = str(_lookup(param.name, specs, aliases))
+            elif param.default is param.empty:
+                raise GraphError(
+                    f"parameter '{param.name}' is not a model",
+                    file=spec.file, line=spec.line, model=spec.name,
+                    hint="name a parameter like an upstream model, map it with "
+                    "dependencies={'param': 'model'}, give it a default, or remove it",
+                )
+        for param_name in explicit_map:
+            if param_name not in inputs:
+                raise GraphError(
+                    f"dependencies maps '{param_name}', which is not a parameter of the function",
+                    file=spec.file, line=spec.line, model=spec.name,
+                    hint="use a list for dependencies that are not parameters",
+                )
+        upstream.extend(inputs.values())
+    elif query is not None:
+        for table in table_references(query):
+            ref = f"{table.db}.{table.name}" if table.db else table.name
+            target = _lookup(ref, specs, aliases)
+            if target is not None and target != spec.name:
+                upstream.append(target)
+        if isinstance(options.dependencies, dict):
+            raise ModelDefinitionError(
+                "dependencies of a SQL model is a list of model names",
+                file=spec.file, line=spec.line, model=spec.name,
+            )
+    for ref in explicit_list:
+        upstream.append(need(ref, "dependencies"))
+    from dataclasses import replace
+
+    return replace(spec, inputs=inputs, wants_context=wants_context,
+                   depends_on=tuple(dict.fromkeys(upstream)))
+
+
+__all__ = ["Project", "dialect_of", "load_project", "select"]

@@ -1,0 +1,65 @@
+"""Typed results of a run, returned by :func:`interlace.run` / :func:`interlace.run_sync`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ModelStatus = Literal["success", "failed", "skipped", "cancelled"]
+RunStatus = Literal["success", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """The outcome of one model in one run."""
+
+    name: str
+    status: ModelStatus
+    rows: int | None = None
+    duration: float = 0.0
+    materialize: str | None = None
+    strategy: str | None = None
+    message: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    location: str | None = None
+    traceback: str | None = None
+    skip_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of a run: per-model results in execution order."""
+
+    run_id: str
+    status: RunStatus
+    env: str
+    duration: float
+    models: dict[str, ModelResult] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+    def by_status(self, status: ModelStatus) -> list[ModelResult]:
+        return [r for r in self.models.values() if r.status == status]
+
+    @property
+    def failed(self) -> list[ModelResult]:
+        return self.by_status("failed")
+
+    @property
+    def skipped(self) -> list[ModelResult]:
+        return self.by_status("skipped")
+
+    @property
+    def succeeded(self) -> list[ModelResult]:
+        return self.by_status("success")
+
+    def __getitem__(self, name: str) -> ModelResult:
+        return self.models[name]

@@ -1,0 +1,179 @@
+"""`ModelSpec`: the frozen, validated description of one model, and the options it accepts.
+
+Python decorators and SQL headers both validate through :class:`ModelOptions`, so a keyword
+means the same thing, and fails the same way, wherever it is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from interlace.config import Materialize, SchemaMode, StrategyName
+from interlace.errors import ModelDefinitionError
+from interlace.types import TypeSpecError, to_sql_type
+
+RESERVED_PARAMETERS = frozenset({"context", "cursor"})
+ModelKind = Literal["python", "sql"]
+
+# Strategies and options whose semantics arrive with later work are refused at load time with a
+# clear message instead of being accepted and ignored.
+SUPPORTED_STRATEGIES = frozenset({"replace", "append", "none"})
+
+
+class CacheOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ttl: str | None = None
+    strategy: Literal["ttl", "if_exists", "always"] = "ttl"
+
+
+class ModelOptions(BaseModel):
+    """Every option a model may declare (decorator keywords or SQL header keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    name: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    connection: str | None = None
+    materialize: Materialize | None = None
+    strategy: StrategyName | None = None
+    primary_key: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] | dict[str, str] = ()
+    cursor: str | None = None
+    schedule: dict[str, Any] | None = None
+    cache: CacheOptions | None = None
+    schema_mode: SchemaMode | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+    strict: bool = False
+    column_mapping: dict[str, str] = Field(default_factory=dict)
+    quality_checks: tuple[Any, ...] = ()
+    retry_policy: Any = None
+    export: dict[str, Any] | None = None
+    tags: tuple[str, ...] = ()
+    owner: str | None = None
+    description: str | None = None
+    delete_mode: str | None = None
+    scd2: dict[str, Any] | None = None
+
+    @field_validator("primary_key", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("dependencies", mode="before")
+    @classmethod
+    def _deps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for column, declared in value.items():
+            try:
+                to_sql_type(declared)
+            except TypeSpecError as exc:
+                raise ValueError(f"column '{column}': {exc}") from None
+        return value
+
+    @field_validator("name", "schema_", "connection", "cursor")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and (not value or value.strip() != value or "." in value):
+            raise ValueError(f"{value!r} is not a valid name (no dots, spaces or empty names)")
+        return value
+
+
+ALLOWED_OPTIONS = tuple(sorted({"schema", "materialise", *ModelOptions.model_fields} - {"schema_"}))
+
+
+def parse_options(raw: dict[str, Any], *, where: tuple[str | None, int | None], model: str | None) -> ModelOptions:
+    """Validate raw options; every problem names the option, the file/line and the fix."""
+    data = dict(raw)
+    if "materialise" in data:
+        if "materialize" in data:
+            raise ModelDefinitionError(
+                "both 'materialize' and 'materialise' are given",
+                file=where[0], line=where[1], model=model, hint="keep one of them",
+            )
+        data["materialize"] = data.pop("materialise")
+    if "schema_" in data:
+        data["schema"] = data.pop("schema_")
+    unknown = [k for k in data if k not in ALLOWED_OPTIONS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, ALLOWED_OPTIONS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ModelDefinitionError(
+            f"unknown model option '{key}'",
+            file=where[0], line=where[1], model=model,
+            hint=f"{hint}allowed options: {', '.join(ALLOWED_OPTIONS)}",
+        )
+    try:
+        options = ModelOptions.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = ".".join(str(p) for p in error["loc"]).replace("schema_", "schema")
+        if error["type"] == "literal_error":
+            message = f"option '{loc}' has invalid value {error.get('input')!r}"
+            hint = f"use one of {error.get('ctx', {}).get('expected')}"
+        else:
+            message = f"option '{loc}': {error['msg']}"
+            hint = None
+        raise ModelDefinitionError(message, file=where[0], line=where[1], model=model, hint=hint) from None
+    if options.strategy is not None and options.strategy not in SUPPORTED_STRATEGIES:
+        raise ModelDefinitionError(
+            f"strategy '{options.strategy}' is not available in this version of interlace-core",
+            file=where[0], line=where[1], model=model,
+            hint=f"use one of: {', '.join(sorted(SUPPORTED_STRATEGIES))}",
+        )
+    return options
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything Interlace knows about one model after loading (defaults applied)."""
+
+    name: str
+    kind: ModelKind
+    schema: str
+    connection: str
+    materialize: str
+    strategy: str
+    schema_mode: str
+    options: ModelOptions
+    file: str | None = None
+    line: int | None = None
+    fn: Callable[..., Any] | None = None
+    sql: str | None = None
+    is_async: bool = False
+    # parameter name -> model name, for Python models
+    inputs: dict[str, str] = field(default_factory=dict)
+    wants_context: bool = False
+    # every upstream model name (inputs + extra dependencies + SQL references)
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.options.tags
+
+    @property
+    def description(self) -> str | None:
+        return self.options.description
+
+    @property
+    def location(self) -> str | None:
+        if self.file is None:
+            return None
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"

@@ -1,0 +1,195 @@
+"""SQLite state store (the default): a WAL-mode file under `.interlace/`.
+
+WAL lets another process (the CLI, the service) read while a run writes. The store upgrades its
+own schema: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import astuple
+from pathlib import Path
+from typing import Any
+
+from interlace.errors import StateStoreError
+from interlace.state.base import ModelRunRecord, RunRecord
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        env TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        finished_at REAL,
+        selection TEXT NOT NULL DEFAULT '',
+        models INTEGER NOT NULL DEFAULT 0,
+        succeeded INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX runs_started ON runs (started_at);
+    CREATE TABLE model_runs (
+        run_id TEXT NOT NULL REFERENCES runs (run_id),
+        model TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        duration REAL,
+        rows INTEGER,
+        materialize TEXT,
+        strategy TEXT,
+        error TEXT,
+        error_type TEXT,
+        location TEXT,
+        skip_reason TEXT,
+        PRIMARY KEY (run_id, model)
+    );
+    CREATE INDEX model_runs_model ON model_runs (model, finished_at);
+    """,
+]
+
+_MODEL_RUN_COLUMNS = (
+    "run_id, model, status, started_at, finished_at, duration, rows, materialize, strategy, "
+    "error, error_type, location, skip_reason"
+)
+_RUN_COLUMNS = (
+    "run_id, project, env, status, started_at, finished_at, selection, models, succeeded, "
+    "failed, skipped, error"
+)
+
+
+class SQLiteStateStore:
+    """The state store in one SQLite file. Safe to share between threads of one process."""
+
+    schema_version = len(MIGRATIONS)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StateStoreError(
+                f"cannot open the state store at {path}: {exc}",
+                hint="check that the project folder is writable (state.path in config)",
+            ) from None
+        self._lock = threading.RLock()
+        self._upgrade()
+
+    # ------------------------------------------------------------------ schema
+
+    def _upgrade(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS interlace_meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self._db.execute(
+                "SELECT value FROM interlace_meta WHERE key = 'schema_version'"
+            ).fetchone()
+            current = int(row[0]) if row else 0
+            if current > len(MIGRATIONS):
+                raise StateStoreError(
+                    f"the state store at {self.path} has schema version {current}, newer than "
+                    f"this Interlace understands ({len(MIGRATIONS)})",
+                    hint="upgrade Interlace, or point state.path at another file",
+                )
+            for version in range(current, len(MIGRATIONS)):
+                with self.transaction():
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(
+                        "INSERT INTO interlace_meta VALUES ('schema_version', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(version + 1),),
+                    )
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, run_id: str, project: str, env: str, selection: str, models: int,
+                  started_at: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO runs (run_id, project, env, status, started_at, selection, models) "
+                "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (run_id, project, env, started_at, selection, models),
+            )
+
+    def finish_run(self, run_id: str, status: str, finished_at: float, succeeded: int,
+                   failed: int, skipped: int, error: str | None) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, succeeded = ?, failed = ?, "
+                "skipped = ?, error = ? WHERE run_id = ?",
+                (status, finished_at, succeeded, failed, skipped, error, run_id),
+            )
+
+    def record_model_run(self, record: ModelRunRecord) -> None:
+        with self.transaction():
+            self._db.execute(
+                f"INSERT OR REPLACE INTO model_runs ({_MODEL_RUN_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                astuple(record),
+            )
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        row = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
+        return RunRecord(*row[0]) if row else None
+
+    def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [RunRecord(*r) for r in rows]
+
+    def model_runs(self, run_id: str | None = None, model: str | None = None,
+                   limit: int = 100) -> list[ModelRunRecord]:
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            f"SELECT {_MODEL_RUN_COLUMNS} FROM model_runs {clause} "
+            "ORDER BY COALESCE(finished_at, started_at) DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [ModelRunRecord(*r) for r in rows]
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db = db
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()
