@@ -1,1 +1,3 @@
+"""The `interlace` command line (click + rich)."""
+
 __version__ = "0.1.0"

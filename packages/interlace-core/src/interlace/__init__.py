@@ -25,9 +25,9 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from interlace.api import run, run_sync
     from interlace.context import ModelContext
+    from interlace.decorator import model
     from interlace.errors import InterlaceError
     from interlace.events import EventBus
-    from interlace.decorator import model
     from interlace.project import Project, load_project
     from interlace.results import ModelResult, RunResult
 
@@ -43,4 +43,16 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "EventBus",
+    "InterlaceError",
+    "ModelContext",
+    "ModelResult",
+    "Project",
+    "RunResult",
+    "__version__",
+    "load_project",
+    "model",
+    "run",
+    "run_sync",
+]

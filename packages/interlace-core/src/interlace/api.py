@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,8 @@ from interlace.results import RunResult
 from interlace.state import SQLiteStateStore, StateRecorder
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from interlace.engines.base import Engine
 
 
@@ -56,7 +57,11 @@ def _with_in_run_ancestors(project: Project, names: list[str]) -> list[str]:
     while stack:
         for parent in project.graph.parents[stack.pop()]:
             spec = project.models[parent]
-            if parent not in needed and spec.kind == "python" and spec.materialize in ("ephemeral", "none"):
+            if (
+                parent not in needed
+                and spec.kind == "python"
+                and spec.materialize in ("ephemeral", "none")
+            ):
                 needed.add(parent)
                 stack.append(parent)
     return project.graph.sort(needed)
@@ -110,21 +115,29 @@ async def run(
             error = str(exc)
             raise
         finally:
-            counts = [sum(1 for r in results.values() if r.status == s)
-                      for s in ("success", "failed", "skipped")]
+            succeeded, failed, skipped = (
+                sum(1 for r in results.values() if r.status == s)
+                for s in ("success", "failed", "skipped")
+            )
             if status != "cancelled" and any(r.status == "cancelled" for r in results.values()):
                 status = "cancelled"
-            bus.publish(RunFinished(run_id, status, time.perf_counter() - started, *counts,
-                                    error=error))
+            bus.publish(
+                RunFinished(run_id, status, time.perf_counter() - started, succeeded, failed, skipped, error=error)
+            )
     finally:
         unsubscribe()
         _cleanup(catalog)
         for engine in engines.values():
             engine.close()
         store.close()
-    return RunResult(run_id=run_id, status=status,  # type: ignore[arg-type]
-                     env=project.env, duration=time.perf_counter() - started,
-                     models=results, error=error)
+    return RunResult(
+        run_id=run_id,
+        status=status,  # type: ignore[arg-type]
+        env=project.env,
+        duration=time.perf_counter() - started,
+        models=results,
+        error=error,
+    )
 
 
 def run_sync(

@@ -13,13 +13,15 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from interlace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CONFIG_NAMES = ("config.yaml", "interlace.yaml")
 DEFAULT_ENV = "dev"
@@ -196,7 +198,9 @@ def _interpolate(
     if isinstance(value, dict):
         shared = bool(value.get("shared")) and len(path) == 2 and path[0] == "connections"
         return {
-            k: _interpolate(v, (*path, str(k)), env_name, variables, source, replace_env and not shared)
+            k: _interpolate(
+                v, (*path, str(k)), env_name, variables, source, replace_env and not shared
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):

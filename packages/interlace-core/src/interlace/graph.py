@@ -11,12 +11,15 @@ Selection syntax, the same in the CLI, the API and the UI:
 from __future__ import annotations
 
 import difflib
-import heapq
 import fnmatch
-from collections.abc import Iterable, Mapping
+import heapq
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from interlace.errors import GraphError, SelectionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,6 @@ def build_graph(dependencies: Mapping[str, Iterable[str]]) -> Graph:
     ready = sorted(name for name, count in remaining.items() if count == 0)
     order: list[str] = []
 
-
     heapq.heapify(ready)
     while ready:
         node = heapq.heappop(ready)
@@ -106,13 +108,17 @@ def _find_cycle(nodes: set[str], parents: Mapping[str, tuple[str, ...]]) -> list
         position[node] = len(path)
         path.append(node)
         node = min(p for p in parents[node] if p in nodes)
-    cycle = path[position[node] :] + [node]
+    cycle = [*path[position[node] :], node]
     cycle.reverse()  # print in data-flow order: upstream -> downstream
     return cycle
 
 
-def _matches(pattern: str, names: Iterable[str], tags: Mapping[str, Iterable[str]],
-             aliases: Mapping[str, str]) -> set[str]:
+def _matches(
+    pattern: str,
+    names: Iterable[str],
+    tags: Mapping[str, Iterable[str]],
+    aliases: Mapping[str, str],
+) -> set[str]:
     if pattern.startswith("tag:"):
         tag = pattern[4:]
         return {name for name in names if tag in tags.get(name, ())}
@@ -153,13 +159,16 @@ def select(
     return graph.sort(chosen)
 
 
-def _resolve(graph: Graph, selector: str, tags: Mapping[str, Iterable[str]],
-             aliases: Mapping[str, str]) -> set[str]:
+def _resolve(
+    graph: Graph, selector: str, tags: Mapping[str, Iterable[str]], aliases: Mapping[str, str]
+) -> set[str]:
     up = selector.startswith("+")
     down = selector.endswith("+") and len(selector) > 1
     core = selector[1 if up else 0 : len(selector) - (1 if down else 0)]
     if not core:
-        raise SelectionError(f"selector {selector!r} names no model", hint="use NAME, +NAME, NAME+, tag:X")
+        raise SelectionError(
+            f"selector {selector!r} names no model", hint="use NAME, +NAME, NAME+, tag:X"
+        )
     matched = _matches(core, graph.order, tags, aliases)
     if not matched:
         known = list(graph.order)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -45,9 +46,12 @@ class RunCatalog:
     project: Project
     run_id: str
     engines: dict[str, Engine]
-    relations: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (conn, schema, name) -> kind
+    relations: dict[tuple[str, str, str], str] = field(
+        default_factory=dict
+    )  # (conn, schema, name) -> kind
     schemas: set[tuple[str, str]] = field(default_factory=set)
     in_run: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def run_schema(self) -> str:
@@ -79,13 +83,15 @@ class RunCatalog:
 # ---------------------------------------------------------------------------- SQL compilation
 
 
-def compile_sql(spec: ModelSpec, catalog: RunCatalog) -> exp.Expression:
+def compile_sql(spec: ModelSpec, catalog: RunCatalog) -> exp.Expr:
     """The model's query with model references pointing at their relations for this run."""
-    ctes: dict[str, exp.Expression] = {}
+    ctes: dict[str, exp.Expr] = {}
     query = _rewrite(spec, catalog, ctes)
     if ctes and isinstance(query, exp.Query):
-        new = [exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
-               for name, body in ctes.items()]
+        new = [
+            exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
+            for name, body in ctes.items()
+        ]
         existing = query.args.get("with_")
         if existing is not None:
             existing.set("expressions", new + list(existing.expressions))
@@ -98,12 +104,14 @@ def _cte_name(name: str) -> str:
     return f"__il_eph_{name}"
 
 
-def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expression]) -> exp.Expression:
+def _rewrite(
+    spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expr]
+) -> exp.Expr:
     project = catalog.project
     query = project.queries[spec.name].copy()
     own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
 
-    def transform(node: exp.Expression) -> exp.Expression:
+    def transform(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Table) or not node.name or isinstance(node.this, exp.Func):
             return node
         if not node.db and node.name.lower() in own_ctes:
@@ -130,36 +138,43 @@ def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expressio
 # ---------------------------------------------------------------------------- projection
 
 
-def _project(source: Source, spec: ModelSpec, session: Session) -> exp.Expression:
+def _project(source: Source, spec: ModelSpec, session: Session) -> exp.Expr:
     """Apply column_mapping, fields (casts) and strict to the source query."""
     opts = spec.options
     if not (opts.fields or opts.column_mapping or opts.strict):
         return source.query
     columns = source.columns
     if columns is None:
-        sample = session.fetch_arrow(exp.select("*").from_(source.query.subquery("__il_src")).limit(0))
+        sample = session.fetch_arrow(
+            exp.select("*").from_(source.query.subquery("__il_src")).limit(0)
+        )
         columns = sample.column_names
     missing = [c for c in opts.column_mapping if c not in columns]
     if missing:
         raise ModelExecutionError(
             f"column_mapping renames {missing}, which the result does not have",
-            model=spec.name, hint=f"result columns: {', '.join(columns)}",
+            model=spec.name,
+            hint=f"result columns: {', '.join(columns)}",
         )
-    select: list[exp.Expression] = []
+    select: list[exp.Expr] = []
     produced: list[str] = []
     for col in columns:
         out = opts.column_mapping.get(col, col)
         if opts.strict and out not in opts.fields:
             continue
-        value: exp.Expression = st.column(col)
+        value: exp.Expr = st.column(col)
         if out in opts.fields:
             value = exp.cast(value, to_sql_type(opts.fields[out]))
         select.append(exp.alias_(value, exp.to_identifier(out, quoted=True)))
         produced.append(out)
     for name, declared in opts.fields.items():
         if name not in produced:  # declared but absent: a typed NULL column
-            select.append(exp.alias_(exp.cast(exp.null(), to_sql_type(declared)),
-                                     exp.to_identifier(name, quoted=True)))
+            select.append(
+                exp.alias_(
+                    exp.cast(exp.null(), to_sql_type(declared)),
+                    exp.to_identifier(name, quoted=True),
+                )
+            )
     return exp.select(*select).from_(source.query.subquery("__il_src"))
 
 
@@ -218,7 +233,8 @@ class ModelRunner:
                 raise UnsupportedResultError(
                     "a view needs an ibis expression on its own connection, but the model "
                     "returned in-memory data",
-                    model=spec.name, hint="use materialize='table', or return an ibis expression",
+                    model=spec.name,
+                    hint="use materialize='table', or return an ibis expression",
                 )
             self._register(source)
             return self._write_view(source.query)
@@ -234,8 +250,11 @@ class ModelRunner:
                 kwargs[param] = self._ibis_input(backend, upstream)
         if spec.wants_context:
             kwargs["context"] = ModelContext(
-                run_id=self.catalog.run_id, env=self.catalog.project.env, model=spec,
-                config=self.catalog.project.config, project_root=self.catalog.project.root,
+                run_id=self.catalog.run_id,
+                env=self.catalog.project.env,
+                model=spec,
+                config=self.catalog.project.config,
+                project_root=self.catalog.project.root,
                 session=self.session,
             )
         if "cursor" in inspect.signature(spec.fn).parameters:
@@ -248,7 +267,9 @@ class ModelRunner:
         except InterlaceError:
             raise
         except Exception as exc:
-            raise user_error(exc, spec.name, self.catalog.project.root, spec.file, spec.line) from exc
+            raise user_error(
+                exc, spec.name, self.catalog.project.root, spec.file, spec.line
+            ) from exc
 
     def _ibis_input(self, backend: Any, upstream: str) -> Any:
         target = self.catalog.project.models[upstream]
@@ -272,11 +293,14 @@ class ModelRunner:
 
     def _ensure_schema(self, schema: str) -> None:
         key = (self.conn, schema)
-        if key not in self.catalog.schemas:
-            self.session.execute(st.create_schema(schema))
-            self.catalog.schemas.add(key)
+        if key in self.catalog.schemas:
+            return
+        with self.catalog.lock:  # concurrent CREATE SCHEMA of one name conflicts in DuckDB
+            if key not in self.catalog.schemas:
+                self.session.execute(st.create_schema(schema))
+                self.catalog.schemas.add(key)
 
-    def _write_view(self, query: exp.Expression) -> Outcome:
+    def _write_view(self, query: exp.Expr) -> Outcome:
         spec = self.spec
         self._ensure_schema(spec.schema)
         target = st.table(spec.schema, spec.name)
@@ -295,11 +319,13 @@ class ModelRunner:
         try:
             if source.empty:
                 raise UnsupportedResultError(
-                    "returned no rows and declares no fields", model=self.spec.name,
+                    "returned no rows and declares no fields",
+                    model=self.spec.name,
                     hint="declare fields= so an empty result still has columns",
                 )
-            self.session.execute(st.create_table_as(
-                target, _project(source, self.spec, self.session), replace=True))
+            self.session.execute(
+                st.create_table_as(target, _project(source, self.spec, self.session), replace=True)
+            )
         finally:
             self._unregister(source)
         self.catalog.in_run.add(self.spec.name)
@@ -319,17 +345,23 @@ class ModelRunner:
             if source.empty:
                 self._create_empty(staging, target, target_kind)
             else:
-                self.session.execute(st.create_table_as(
-                    staging, _project(source, spec, self.session), replace=True))
+                self.session.execute(
+                    st.create_table_as(staging, _project(source, spec, self.session), replace=True)
+                )
             rows = int(self.session.fetch_all(st.count_rows(staging))[0][0])
             strategy = get_strategy(spec.strategy)
             ctx = PublishContext(
-                spec=spec, target=target, target_name=spec.name, staging=staging,
+                spec=spec,
+                target=target,
+                target_name=spec.name,
+                staging=staging,
                 target_kind=target_kind,
                 staged_columns=self.session.describe(spec.schema, staging_name)
-                if strategy.name != "replace" else [],
+                if strategy.name != "replace"
+                else [],
                 target_columns=self.session.describe(spec.schema, spec.name)
-                if target_kind == "table" and strategy.name != "replace" else [],
+                if target_kind == "table" and strategy.name != "replace"
+                else [],
                 capabilities=self.catalog.engines[self.conn].capabilities,
                 dialect=self.session.dialect,
             )
@@ -350,8 +382,11 @@ class ModelRunner:
     def _create_empty(self, staging: exp.Table, target: exp.Table, target_kind: str | None) -> None:
         spec = self.spec
         if spec.options.fields:
-            self.session.execute(st.create_table(
-                staging, [(n, to_sql_type(t)) for n, t in spec.options.fields.items()]))
+            self.session.execute(
+                st.create_table(
+                    staging, [(n, to_sql_type(t)) for n, t in spec.options.fields.items()]
+                )
+            )
         elif target_kind == "table":
             self.session.execute(st.create_table_as(staging, st.select_all(target).limit(0)))
         else:
@@ -373,8 +408,9 @@ def _drain(source: Source) -> None:
                 pass
 
 
-def user_error(exc: BaseException, model: str, root: Path, file: str | None = None,
-               line: int | None = None) -> ModelExecutionError:
+def user_error(
+    exc: BaseException, model: str, root: Path, file: str | None = None, line: int | None = None
+) -> ModelExecutionError:
     """A model's exception as a ModelExecutionError whose traceback shows only user code."""
     frames = traceback.extract_tb(exc.__traceback__)
     user = [f for f in frames if _is_user_file(f.filename, root)]
@@ -385,7 +421,8 @@ def user_error(exc: BaseException, model: str, root: Path, file: str | None = No
         last = user[-1]
         location = f"{_relative(last.filename, root)}:{last.lineno}"
     error = ModelExecutionError(
-        f"{type(exc).__name__}: {exc}", model=model,
+        f"{type(exc).__name__}: {exc}",
+        model=model,
         file=location.rsplit(":", 1)[0] if location else file,
         line=int(location.rsplit(":", 1)[1]) if location else line,
     )

@@ -45,8 +45,9 @@ def _is_ibis(value: Any) -> bool:
 
 
 def _registered(name: str, data: Any, columns: list[str] | None) -> Source:
-    return Source(query=exp.select("*").from_(exp.to_table(name)), registrations={name: data},
-                  columns=columns)
+    return Source(
+        query=exp.select("*").from_(exp.to_table(name)), registrations={name: data}, columns=columns
+    )
 
 
 def to_source(value: Any, session: Session, *, register_as: str, model: str) -> Source | None:
@@ -80,7 +81,8 @@ def to_source(value: Any, session: Session, *, register_as: str, model: str) -> 
             table = pa.table({str(k): v for k, v in value.items()})
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
             raise UnsupportedResultError(
-                f"the returned dict of columns cannot become a table: {exc}", model=model,
+                f"the returned dict of columns cannot become a table: {exc}",
+                model=model,
                 hint="return a dict of equal-length lists/arrays, e.g. {'id': [1, 2]}",
             ) from None
         return _registered(register_as, table, table.column_names)
@@ -88,7 +90,9 @@ def to_source(value: Any, session: Session, *, register_as: str, model: str) -> 
         return _list_source(value, register_as, model)
     if isinstance(value, AsyncIterator):
         value = _sync_iter(value)
-    if isinstance(value, Iterator) or (isinstance(value, Iterable) and not isinstance(value, (str, bytes))):
+    if isinstance(value, Iterator) or (
+        isinstance(value, Iterable) and not isinstance(value, (str, bytes))
+    ):
         return _iterator_source(iter(value), register_as, model)
     raise UnsupportedResultError(
         f"returned a {type(value).__module__}.{type(value).__qualname__}, which Interlace cannot "
@@ -127,7 +131,8 @@ def _list_source(rows: list[Any], register_as: str, model: str) -> Source:
         bad = next(r for r in rows if not isinstance(r, Mapping))
         raise UnsupportedResultError(
             f"returned a list containing a {type(bad).__name__}; lists must hold dict rows",
-            model=model, hint="return [{'col': value, ...}, ...] or a pyarrow Table",
+            model=model,
+            hint="return [{'col': value, ...}, ...] or a pyarrow Table",
         )
     table = _rows_to_table(rows, None, model, 0)
     return _registered(register_as, table, table.column_names)
@@ -179,7 +184,8 @@ def _iterator_source(items: Iterator[Any], register_as: str, model: str) -> Sour
                     yield item if item.schema.equals(schema) else item.cast(schema)
                 else:
                     raise UnsupportedResultError(
-                        f"the iterator mixed Arrow batches with a {type(item).__name__}", model=model,
+                        f"the iterator mixed Arrow batches with a {type(item).__name__}",
+                        model=model,
                         hint="yield only pyarrow RecordBatches/Tables, or only dict rows",
                     )
 
@@ -199,7 +205,8 @@ def _iterator_source(items: Iterator[Any], register_as: str, model: str) -> Sour
                     return
                 if not all(isinstance(r, Mapping) for r in chunk):
                     raise UnsupportedResultError(
-                        "the iterator mixed dict rows with other values", model=model,
+                        "the iterator mixed dict rows with other values",
+                        model=model,
                         hint="yield only dict rows, or only Arrow batches",
                     )
                 yield from _rows_to_table(chunk, schema, model, offset).to_batches()

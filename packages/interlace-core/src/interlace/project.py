@@ -8,11 +8,10 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlglot import exp
+from typing import TYPE_CHECKING, Any
 
 from interlace.config import LoadedConfig, ProjectConfig, load_config
+from interlace.decorator import declaration_of
 from interlace.errors import (
     GraphError,
     InterlaceError,
@@ -20,9 +19,11 @@ from interlace.errors import (
     ProjectError,
 )
 from interlace.graph import Graph, build_graph, select
-from interlace.decorator import declaration_of
 from interlace.spec import RESERVED_PARAMETERS, ModelOptions, ModelSpec, parse_options
 from interlace.sql_models import QUERY_TYPES, parse_query, read_sql_file, table_references
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 MODELS_DIR = "models"
 
@@ -37,7 +38,7 @@ class Project:
     models: dict[str, ModelSpec]
     graph: Graph
     # parsed SQL per SQL model (in its connection's dialect)
-    queries: dict[str, exp.Expression] = field(default_factory=dict)
+    queries: dict[str, exp.Expr] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -48,7 +49,9 @@ class Project:
     def name(self) -> str:
         return self.config.name
 
-    def select(self, selectors: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
+    def select(
+        self, selectors: list[str] | None = None, exclude: list[str] | None = None
+    ) -> list[str]:
         """Model names matching the selection, in topological order."""
         return select(
             self.graph,
@@ -123,7 +126,10 @@ def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]
         sys.path.insert(0, root_str)
     try:
         for path in sorted(models_root.rglob("*.py")):
-            if any(part.startswith((".", "__pycache__")) for part in path.relative_to(models_root).parts):
+            if any(
+                part.startswith((".", "__pycache__"))
+                for part in path.relative_to(models_root).parts
+            ):
                 continue
             module = _import_module(path, root, models_root)
             seen: set[int] = set()
@@ -141,7 +147,7 @@ def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]
     return found
 
 
-def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, str]:
+def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
     defaults = config.models
     connection = options.connection or config.default_connection
     if connection not in config.connections:
@@ -171,14 +177,16 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
     config = loaded.config
     models_root = root / MODELS_DIR
     specs: dict[str, ModelSpec] = {}
-    queries: dict[str, exp.Expression] = {}
+    queries: dict[str, exp.Expr] = {}
 
     def add(spec: ModelSpec) -> None:
         if spec.name in specs:
             other = specs[spec.name]
             raise ProjectError(
                 f"two models are named '{spec.name}': {other.location} and {spec.location}",
-                file=spec.file, line=spec.line, hint="rename one of them (or set name=...)",
+                file=spec.file,
+                line=spec.line,
+                hint="rename one of them (or set name=...)",
             )
         specs[spec.name] = spec
 
@@ -189,14 +197,22 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             try:
                 resolved = _defaults(options, config)
             except ModelDefinitionError as exc:
-                raise ModelDefinitionError(exc.message, file=rel, line=declaration.line,
-                                           model=name, hint=exc.hint) from None
-            add(ModelSpec(
-                name=name, kind="python", options=options, file=rel, line=declaration.line,
-                fn=declaration.fn, is_async=inspect.iscoroutinefunction(declaration.fn)
-                or inspect.isasyncgenfunction(declaration.fn),
-                **resolved,
-            ))
+                raise ModelDefinitionError(
+                    exc.message, file=rel, line=declaration.line, model=name, hint=exc.hint
+                ) from None
+            add(
+                ModelSpec(
+                    name=name,
+                    kind="python",
+                    options=options,
+                    file=rel,
+                    line=declaration.line,
+                    fn=declaration.fn,
+                    is_async=inspect.iscoroutinefunction(declaration.fn)
+                    or inspect.isasyncgenfunction(declaration.fn),
+                    **resolved,
+                )
+            )
         for path in sorted(models_root.rglob("*.sql")):
             rel = _relative(path, root)
             for block in read_sql_file(path, rel):
@@ -206,21 +222,38 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                 try:
                     resolved = _defaults(options, config)
                 except ModelDefinitionError as exc:
-                    raise ModelDefinitionError(exc.message, file=rel, line=block.header_line,
-                                               model=name, hint=exc.hint) from None
+                    raise ModelDefinitionError(
+                        exc.message, file=rel, line=block.header_line, model=name, hint=exc.hint
+                    ) from None
                 dialect = dialect_of(config, resolved["connection"])
-                query = parse_query(block.sql, file=rel, line_offset=block.sql_line,
-                                    model=str(name), dialect=dialect)
+                query = parse_query(
+                    block.sql,
+                    file=rel,
+                    line_offset=block.sql_line,
+                    model=str(name),
+                    dialect=dialect,
+                )
                 if resolved["materialize"] != "none" and not isinstance(query, QUERY_TYPES):
                     raise ModelDefinitionError(
                         f"the SQL is a {query.key.upper()} statement, not a query",
-                        file=rel, line=block.sql_line, model=name,
+                        file=rel,
+                        line=block.sql_line,
+                        model=name,
                         hint="a table/view/ephemeral model is one SELECT; use `-- @materialize: "
                         "none` for a statement run for its side effect",
                     )
                 queries[str(name)] = query
-                add(ModelSpec(name=str(name), kind="sql", options=options, file=rel,
-                              line=block.header_line, sql=block.sql, **resolved))
+                add(
+                    ModelSpec(
+                        name=str(name),
+                        kind="sql",
+                        options=options,
+                        file=rel,
+                        line=block.header_line,
+                        sql=block.sql,
+                        **resolved,
+                    )
+                )
 
     aliases = {f"{spec.schema}.{spec.name}": spec.name for spec in specs.values()}
     finished: dict[str, ModelSpec] = {}
@@ -237,8 +270,15 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             exc.file, exc.line = spec.file, spec.line
             exc.args = (exc.render(),)
         raise
-    return Project(root=root, env=loaded.env, loaded=loaded, models=finished, graph=graph,
-                   queries=queries, aliases=aliases)
+    return Project(
+        root=root,
+        env=loaded.env,
+        loaded=loaded,
+        models=finished,
+        graph=graph,
+        queries=queries,
+        aliases=aliases,
+    )
 
 
 def _lookup(ref: str, specs: dict[str, ModelSpec], aliases: dict[str, str]) -> str | None:
@@ -247,8 +287,12 @@ def _lookup(ref: str, specs: dict[str, ModelSpec], aliases: dict[str, str]) -> s
     return aliases.get(ref)
 
 
-def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases: dict[str, str],
-                          query: exp.Expression | None) -> ModelSpec:
+def _resolve_dependencies(
+    spec: ModelSpec,
+    specs: dict[str, ModelSpec],
+    aliases: dict[str, str],
+    query: exp.Expr | None,
+) -> ModelSpec:
     options = spec.options
     explicit_map = options.dependencies if isinstance(options.dependencies, dict) else {}
     explicit_list = () if isinstance(options.dependencies, dict) else options.dependencies
@@ -262,8 +306,11 @@ def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases:
             close = difflib.get_close_matches(ref, list(specs) + list(aliases), n=1)
             raise GraphError(
                 f"{what} names unknown model '{ref}'",
-                file=spec.file, line=spec.line, model=spec.name,
-                hint=(f"did you mean '{close[0]}'? " if close else "") + "`interlace info` lists models",
+                file=spec.file,
+                line=spec.line,
+                model=spec.name,
+                hint=(f"did you mean '{close[0]}'? " if close else "")
+                + "`interlace info` lists models",
             )
         return target
 
@@ -285,7 +332,9 @@ def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases:
             elif param.default is param.empty:
                 raise GraphError(
                     f"parameter '{param.name}' is not a model",
-                    file=spec.file, line=spec.line, model=spec.name,
+                    file=spec.file,
+                    line=spec.line,
+                    model=spec.name,
                     hint="name a parameter like an upstream model, map it with "
                     "dependencies={'param': 'model'}, give it a default, or remove it",
                 )
@@ -293,7 +342,9 @@ def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases:
             if param_name not in inputs:
                 raise GraphError(
                     f"dependencies maps '{param_name}', which is not a parameter of the function",
-                    file=spec.file, line=spec.line, model=spec.name,
+                    file=spec.file,
+                    line=spec.line,
+                    model=spec.name,
                     hint="use a list for dependencies that are not parameters",
                 )
         upstream.extend(inputs.values())
@@ -306,14 +357,17 @@ def _resolve_dependencies(spec: ModelSpec, specs: dict[str, ModelSpec], aliases:
         if isinstance(options.dependencies, dict):
             raise ModelDefinitionError(
                 "dependencies of a SQL model is a list of model names",
-                file=spec.file, line=spec.line, model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                model=spec.name,
             )
     for ref in explicit_list:
         upstream.append(need(ref, "dependencies"))
     from dataclasses import replace
 
-    return replace(spec, inputs=inputs, wants_context=wants_context,
-                   depends_on=tuple(dict.fromkeys(upstream)))
+    return replace(
+        spec, inputs=inputs, wants_context=wants_context, depends_on=tuple(dict.fromkeys(upstream))
+    )
 
 
 __all__ = ["Project", "dialect_of", "load_project", "select"]

@@ -7,15 +7,18 @@ means the same thing, and fails the same way, wherever it is written.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from interlace.config import Materialize, SchemaMode, StrategyName
 from interlace.errors import ModelDefinitionError
 from interlace.types import TypeSpecError, to_sql_type
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from interlace.config import Materialize, SchemaMode, StrategyName
 
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
 ModelKind = Literal["python", "sql"]
@@ -94,14 +97,19 @@ class ModelOptions(BaseModel):
 ALLOWED_OPTIONS = tuple(sorted({"schema", "materialise", *ModelOptions.model_fields} - {"schema_"}))
 
 
-def parse_options(raw: dict[str, Any], *, where: tuple[str | None, int | None], model: str | None) -> ModelOptions:
+def parse_options(
+    raw: dict[str, Any], *, where: tuple[str | None, int | None], model: str | None
+) -> ModelOptions:
     """Validate raw options; every problem names the option, the file/line and the fix."""
     data = dict(raw)
     if "materialise" in data:
         if "materialize" in data:
             raise ModelDefinitionError(
                 "both 'materialize' and 'materialise' are given",
-                file=where[0], line=where[1], model=model, hint="keep one of them",
+                file=where[0],
+                line=where[1],
+                model=model,
+                hint="keep one of them",
             )
         data["materialize"] = data.pop("materialise")
     if "schema_" in data:
@@ -113,7 +121,9 @@ def parse_options(raw: dict[str, Any], *, where: tuple[str | None, int | None], 
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ModelDefinitionError(
             f"unknown model option '{key}'",
-            file=where[0], line=where[1], model=model,
+            file=where[0],
+            line=where[1],
+            model=model,
             hint=f"{hint}allowed options: {', '.join(ALLOWED_OPTIONS)}",
         )
     try:
@@ -121,17 +131,22 @@ def parse_options(raw: dict[str, Any], *, where: tuple[str | None, int | None], 
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ".".join(str(p) for p in error["loc"]).replace("schema_", "schema")
+        hint: str | None
         if error["type"] == "literal_error":
             message = f"option '{loc}' has invalid value {error.get('input')!r}"
             hint = f"use one of {error.get('ctx', {}).get('expected')}"
         else:
             message = f"option '{loc}': {error['msg']}"
             hint = None
-        raise ModelDefinitionError(message, file=where[0], line=where[1], model=model, hint=hint) from None
+        raise ModelDefinitionError(
+            message, file=where[0], line=where[1], model=model, hint=hint
+        ) from None
     if options.strategy is not None and options.strategy not in SUPPORTED_STRATEGIES:
         raise ModelDefinitionError(
             f"strategy '{options.strategy}' is not available in this version of interlace-core",
-            file=where[0], line=where[1], model=model,
+            file=where[0],
+            line=where[1],
+            model=model,
             hint=f"use one of: {', '.join(sorted(SUPPORTED_STRATEGIES))}",
         )
     return options

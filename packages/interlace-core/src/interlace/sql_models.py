@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 import yaml
@@ -17,6 +16,9 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from interlace.errors import ModelDefinitionError, SQLParseError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _HEADER = re.compile(r"^\s*--\s*@([A-Za-z_][A-Za-z0-9_]*)\s*:?\s*(.*?)\s*$")
 QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
@@ -46,7 +48,9 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
         nonlocal options, option_lines, body, body_line
         sql = "\n".join(body).strip()
         if options or sql:
-            blocks.append(SqlBlock(options, header_line, sql, body_line or header_line, option_lines))
+            blocks.append(
+                SqlBlock(options, header_line, sql, body_line or header_line, option_lines)
+            )
         options, option_lines, body, body_line = {}, {}, [], None
 
     for number, line in enumerate(text.splitlines(), start=1):
@@ -59,7 +63,8 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
             if body_started and key != "name":
                 raise ModelDefinitionError(
                     f"header line '@{key}' appears after the SQL of the model",
-                    file=file, line=number,
+                    file=file,
+                    line=number,
                     hint="put all `-- @key: value` lines above the query, or start a new model "
                     "with `-- @name: ...`",
                 )
@@ -67,7 +72,9 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
                 header_line = number
             if key in options:
                 raise ModelDefinitionError(
-                    f"header '@{key}' is given twice", file=file, line=number,
+                    f"header '@{key}' is given twice",
+                    file=file,
+                    line=number,
                     hint="keep one of the lines",
                 )
             try:
@@ -76,7 +83,8 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
                 raise ModelDefinitionError(
                     f"header '@{key}' has an invalid YAML value {raw!r}: "
                     f"{getattr(exc, 'problem', exc)}",
-                    file=file, line=number,
+                    file=file,
+                    line=number,
                     hint="values are YAML: quote strings with ':' or '#', lists look like [a, b]",
                 ) from None
             options[key] = value
@@ -89,7 +97,9 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
     return blocks
 
 
-def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: str) -> exp.Expression:
+def parse_query(
+    sql: str, *, file: str, line_offset: int, model: str, dialect: str
+) -> exp.Expr:
     """Parse one model body; errors point at the file line of the problem."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
@@ -104,24 +114,28 @@ def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: s
             file=file,
             line=(line_offset + line - 1) if line else line_offset,
             model=model,
-            hint="fix the SQL; it is parsed with the connection's dialect "
-            f"({dialect})",
+            hint=f"fix the SQL; it is parsed with the connection's dialect ({dialect})",
         ) from None
     if not statements:
         raise SQLParseError(
-            "the model has no SQL", file=file, line=line_offset, model=model,
+            "the model has no SQL",
+            file=file,
+            line=line_offset,
+            model=model,
             hint="write a SELECT query below the header",
         )
     if len(statements) > 1:
         raise SQLParseError(
             f"the model has {len(statements)} statements; a SQL model is one query",
-            file=file, line=line_offset, model=model,
+            file=file,
+            line=line_offset,
+            model=model,
             hint="split it into several models with `-- @name:` lines, or use a migration",
         )
     return statements[0]
 
 
-def table_references(query: exp.Expression) -> list[exp.Table]:
+def table_references(query: exp.Expr) -> list[exp.Table]:
     """Tables a query reads, without its own CTE names and without table functions."""
     cte_names = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     refs = []

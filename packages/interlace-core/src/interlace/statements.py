@@ -5,13 +5,18 @@ Nothing here renders SQL: an engine renders these in its own dialect.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 def table(schema: str, name: str) -> exp.Table:
-    return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+    return exp.table_(
+        exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
+    )
 
 
 def column(name: str) -> exp.Column:
@@ -19,26 +24,38 @@ def column(name: str) -> exp.Column:
 
 
 def create_schema(schema: str) -> exp.Create:
-    return exp.Create(this=exp.Table(db=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True)
+    return exp.Create(
+        this=exp.Table(db=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True
+    )
 
 
 def drop_schema(schema: str) -> exp.Drop:
-    return exp.Drop(tables=[exp.Table(db=exp.to_identifier(schema, quoted=True))], kind="SCHEMA",
-                    exists=True, cascade=True)
+    return exp.Drop(
+        tables=[exp.Table(db=exp.to_identifier(schema, quoted=True))],
+        kind="SCHEMA",
+        exists=True,
+        cascade=True,
+    )
 
 
-def create_table_as(target: exp.Table, query: exp.Expression, *, replace: bool = False) -> exp.Create:
+def create_table_as(
+    target: exp.Table, query: exp.Expr, *, replace: bool = False
+) -> exp.Create:
     return exp.Create(this=target, kind="TABLE", expression=query, replace=replace)
 
 
 def create_table(target: exp.Table, columns: Sequence[tuple[str, exp.DataType]]) -> exp.Create:
-    schema = exp.Schema(this=target, expressions=[
-        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=dtype) for name, dtype in columns
-    ])
+    schema = exp.Schema(
+        this=target,
+        expressions=[
+            exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=dtype)
+            for name, dtype in columns
+        ],
+    )
     return exp.Create(this=schema, kind="TABLE")
 
 
-def create_view(target: exp.Table, query: exp.Expression) -> exp.Create:
+def create_view(target: exp.Table, query: exp.Expr) -> exp.Create:
     return exp.Create(this=target, kind="VIEW", expression=query, replace=True)
 
 
@@ -47,14 +64,19 @@ def drop(target: exp.Table, kind: str = "TABLE") -> exp.Drop:
 
 
 def rename(source: exp.Table, new_name: str) -> exp.Alter:
-    return exp.Alter(this=source, kind="TABLE",
-                     actions=[exp.AlterRename(this=exp.to_identifier(new_name, quoted=True))])
+    return exp.Alter(
+        this=source,
+        kind="TABLE",
+        actions=[exp.AlterRename(this=exp.to_identifier(new_name, quoted=True))],
+    )
 
 
 def add_column(target: exp.Table, name: str, dtype: exp.DataType) -> exp.Alter:
-    return exp.Alter(this=target, kind="TABLE", actions=[
-        exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=dtype)
-    ])
+    return exp.Alter(
+        this=target,
+        kind="TABLE",
+        actions=[exp.ColumnDef(this=exp.to_identifier(name, quoted=True), kind=dtype)],
+    )
 
 
 def select_all(source: exp.Table | str) -> exp.Select:
@@ -64,9 +86,12 @@ def select_all(source: exp.Table | str) -> exp.Select:
 
 def insert_select(target: exp.Table, source: exp.Table, columns: Sequence[str]) -> exp.Insert:
     query = exp.select(*[column(c) for c in columns]).from_(source)
-    return exp.Insert(this=exp.Schema(this=target, expressions=[
-        exp.to_identifier(c, quoted=True) for c in columns
-    ]), expression=query)
+    return exp.Insert(
+        this=exp.Schema(
+            this=target, expressions=[exp.to_identifier(c, quoted=True) for c in columns]
+        ),
+        expression=query,
+    )
 
 
 def count_rows(source: exp.Table) -> exp.Select:

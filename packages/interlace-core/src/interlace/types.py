@@ -82,14 +82,18 @@ def to_sql_type(spec: Any) -> exp.DataType:
     if isinstance(spec, type) and spec in _PY_TYPES:
         return exp.DataType.build(_PY_TYPES[spec], dialect="duckdb")
     if not isinstance(spec, str):
-        raise TypeSpecError(f"unsupported type {spec!r}: use a type name like 'int64' or a Python type")
+        raise TypeSpecError(
+            f"unsupported type {spec!r}: use a type name like 'int64' or a Python type"
+        )
     text = spec.strip()
     lowered = text.lower()
     if lowered in _NAMES:
         return exp.DataType.build(_NAMES[lowered], dialect="duckdb")
     match = re.fullmatch(r"timestamp\(\s*'?([^')]*)'?\s*\)", lowered)
     if match:
-        return exp.DataType.build("TIMESTAMPTZ" if match.group(1) else "TIMESTAMP", dialect="duckdb")
+        return exp.DataType.build(
+            "TIMESTAMPTZ" if match.group(1) else "TIMESTAMP", dialect="duckdb"
+        )
     match = re.fullmatch(r"(array|list)<(.+)>", lowered)
     if match:
         inner = to_sql_type(match.group(2))
@@ -111,6 +115,7 @@ def _from_ibis(text: str) -> exp.DataType:
         import ibis
         from ibis.backends.sql.datatypes import DuckDBType
 
-        return DuckDBType.from_ibis(ibis.dtype(text))
+        result: exp.DataType = DuckDBType.from_ibis(ibis.dtype(text))
+        return result
     except Exception:
         raise TypeSpecError(f"unknown type {text!r}: not a valid ibis type string") from None

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from interlace.config import DuckDBConnectionConfig
 
 
-def _sql(statement: exp.Expression | str) -> str:
+def _sql(statement: exp.Expr | str) -> str:
     return statement if isinstance(statement, str) else statement.sql(dialect="duckdb")
 
 
@@ -31,13 +31,13 @@ class DuckDBSession(Session):
         self.cursor = cursor
         self._ibis: Any = None
 
-    def execute(self, statement: exp.Expression | str) -> None:
+    def execute(self, statement: exp.Expr | str) -> None:
         self.cursor.execute(_sql(statement))
 
-    def fetch_all(self, statement: exp.Expression | str) -> list[tuple[Any, ...]]:
+    def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]:
         return self.cursor.execute(_sql(statement)).fetchall()
 
-    def fetch_arrow(self, statement: exp.Expression | str) -> pa.Table:
+    def fetch_arrow(self, statement: exp.Expr | str) -> pa.Table:
         return self.cursor.execute(_sql(statement)).to_arrow_table()
 
     def register(self, name: str, data: Any) -> None:
@@ -99,7 +99,10 @@ class DuckDBEngine(Engine):
 
     dialect = "duckdb"
     capabilities = Capabilities(
-        merge=True, create_or_replace=True, transactional_ddl=True, rename_table=True,
+        merge=True,
+        create_or_replace=True,
+        transactional_ddl=True,
+        rename_table=True,
         arrow_scan=True,
     )
 
@@ -157,11 +160,15 @@ class DuckDBEngine(Engine):
         return DuckDBSession(self.connection.cursor())
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
-        rows = self.connection.cursor().execute(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_name LIKE ? ESCAPE '\\'",
-            [like],
-        ).fetchall()
+        rows = (
+            self.connection.cursor()
+            .execute(
+                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                "WHERE table_catalog = current_database() AND table_name LIKE ? ESCAPE '\\'",
+                [like],
+            )
+            .fetchall()
+        )
         for schema, name, kind in rows:
             yield schema, name, "view" if kind == "VIEW" else "table"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,8 @@ from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
 from interlace.results import ModelResult
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from interlace.engines.base import Session
 
 
@@ -129,8 +130,9 @@ class Executor:
                     _outcome, _error, duration = await asyncio.shield(future)
                 except BaseException:
                     duration = 0.0
-                results[name] = ModelResult(name, "cancelled", duration=duration,
-                                            error="cancelled while running")
+                results[name] = ModelResult(
+                    name, "cancelled", duration=duration, error="cancelled while running"
+                )
             raise
         finally:
             pool.shutdown(wait=True)
@@ -142,10 +144,26 @@ class Executor:
 
     def _succeeded(self, name: str, outcome: Outcome, duration: float) -> ModelResult:
         spec = self.catalog.project.models[name]
-        self.bus.publish(ModelFinished(self.run_id, name, outcome.rows, duration,
-                                       spec.materialize, spec.strategy, outcome.message))
-        return ModelResult(name, "success", outcome.rows, duration, spec.materialize,
-                           spec.strategy, outcome.message)
+        self.bus.publish(
+            ModelFinished(
+                self.run_id,
+                name,
+                outcome.rows,
+                duration,
+                spec.materialize,
+                spec.strategy,
+                outcome.message,
+            )
+        )
+        return ModelResult(
+            name,
+            "success",
+            outcome.rows,
+            duration,
+            spec.materialize,
+            spec.strategy,
+            outcome.message,
+        )
 
     def _failed(self, name: str, error: BaseException, duration: float) -> ModelResult:
         spec = self.catalog.project.models[name]
@@ -162,13 +180,25 @@ class Executor:
         location = error.location if isinstance(error, InterlaceError) else None
         if location is None:
             location = spec.location
-        self.bus.publish(ModelFailed(self.run_id, name, message, type(error).__name__, duration,
-                                     location, tb))
-        return ModelResult(name, "failed", None, duration, spec.materialize, spec.strategy,
-                           error=message, error_type=type(error).__name__, location=location,
-                           traceback=tb)
+        self.bus.publish(
+            ModelFailed(self.run_id, name, message, type(error).__name__, duration, location, tb)
+        )
+        return ModelResult(
+            name,
+            "failed",
+            None,
+            duration,
+            spec.materialize,
+            spec.strategy,
+            error=message,
+            error_type=type(error).__name__,
+            location=location,
+            traceback=tb,
+        )
 
-    def _skip_descendants(self, name: str, names: list[str], results: dict[str, ModelResult]) -> None:
+    def _skip_descendants(
+        self, name: str, names: list[str], results: dict[str, ModelResult]
+    ) -> None:
         graph = self.catalog.project.graph
         selected = set(names)
         for child in graph.sort(graph.descendants(name) & selected):
@@ -184,6 +214,9 @@ def _engine_error(error: BaseException, model: str, root: Path) -> InterlaceErro
     module = type(error).__module__.split(".", 1)[0]
     if module in ("duckdb", "psycopg", "sqlglot", "_duckdb"):
         text = str(error).strip()
-        return ModelExecutionError(f"{type(error).__name__}: {text}", model=model,
-                                   hint="the database refused a statement of this model")
+        return ModelExecutionError(
+            f"{type(error).__name__}: {text}",
+            model=model,
+            hint="the database refused a statement of this model",
+        )
     return user_error(error, model, root)

@@ -42,11 +42,20 @@ class ModelRunRecord:
 class StateStore(Protocol):
     schema_version: int
 
-    def start_run(self, run_id: str, project: str, env: str, selection: str, models: int,
-                  started_at: float) -> None: ...
+    def start_run(
+        self, run_id: str, project: str, env: str, selection: str, models: int, started_at: float
+    ) -> None: ...
 
-    def finish_run(self, run_id: str, status: str, finished_at: float, succeeded: int,
-                   failed: int, skipped: int, error: str | None) -> None: ...
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        finished_at: float,
+        succeeded: int,
+        failed: int,
+        skipped: int,
+        error: str | None,
+    ) -> None: ...
 
     def record_model_run(self, record: ModelRunRecord) -> None: ...
 
@@ -54,7 +63,8 @@ class StateStore(Protocol):
 
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]: ...
 
-    def model_runs(self, run_id: str | None = None, model: str | None = None,
-                   limit: int = 100) -> list[ModelRunRecord]: ...
+    def model_runs(
+        self, run_id: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ModelRunRecord]: ...
 
     def close(self) -> None: ...

@@ -72,8 +72,9 @@ class SQLiteStateStore:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=30,
-                                       isolation_level=None)
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, timeout=30, isolation_level=None
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -89,7 +90,9 @@ class SQLiteStateStore:
 
     def _upgrade(self) -> None:
         with self._lock:
-            self._db.execute("CREATE TABLE IF NOT EXISTS interlace_meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS interlace_meta (key TEXT PRIMARY KEY, value TEXT)"
+            )
             row = self._db.execute(
                 "SELECT value FROM interlace_meta WHERE key = 'schema_version'"
             ).fetchone()
@@ -116,8 +119,9 @@ class SQLiteStateStore:
 
     # ------------------------------------------------------------------ runs
 
-    def start_run(self, run_id: str, project: str, env: str, selection: str, models: int,
-                  started_at: float) -> None:
+    def start_run(
+        self, run_id: str, project: str, env: str, selection: str, models: int, started_at: float
+    ) -> None:
         with self.transaction():
             self._db.execute(
                 "INSERT INTO runs (run_id, project, env, status, started_at, selection, models) "
@@ -125,8 +129,16 @@ class SQLiteStateStore:
                 (run_id, project, env, started_at, selection, models),
             )
 
-    def finish_run(self, run_id: str, status: str, finished_at: float, succeeded: int,
-                   failed: int, skipped: int, error: str | None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        finished_at: float,
+        succeeded: int,
+        failed: int,
+        skipped: int,
+        error: str | None,
+    ) -> None:
         with self.transaction():
             self._db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, succeeded = ?, failed = ?, "
@@ -153,8 +165,9 @@ class SQLiteStateStore:
         )
         return [RunRecord(*r) for r in rows]
 
-    def model_runs(self, run_id: str | None = None, model: str | None = None,
-                   limit: int = 100) -> list[ModelRunRecord]:
+    def model_runs(
+        self, run_id: str | None = None, model: str | None = None, limit: int = 100
+    ) -> list[ModelRunRecord]:
         where, params = [], []
         if run_id is not None:
             where.append("run_id = ?")

@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 class Append(Strategy):
     name = "append"
 
-    def statements(self, ctx: PublishContext) -> list[exp.Expression]:
+    def statements(self, ctx: PublishContext) -> list[exp.Expr]:
         if ctx.target_kind != "table":
             return Replace().statements(ctx)  # first run (or a view being turned into a table)
         from sqlglot import exp as sqlexp
 
         existing = {c.name for c in ctx.target_columns}
-        out: list[exp.Expression] = [
+        out: list[exp.Expr] = [
             st.add_column(ctx.target, c.name, sqlexp.DataType.build(c.type, dialect=ctx.dialect))
             for c in ctx.staged_columns
             if c.name not in existing

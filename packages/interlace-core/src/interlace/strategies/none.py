@@ -14,5 +14,5 @@ if TYPE_CHECKING:
 class NoWrite(Strategy):
     name = "none"
 
-    def statements(self, ctx: PublishContext) -> list[exp.Expression]:
+    def statements(self, ctx: PublishContext) -> list[exp.Expr]:
         return [st.drop(ctx.staging)]

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 class Replace(Strategy):
     name = "replace"
 
-    def statements(self, ctx: PublishContext) -> list[exp.Expression]:
-        out: list[exp.Expression] = []
+    def statements(self, ctx: PublishContext) -> list[exp.Expr]:
+        out: list[exp.Expr] = []
         if ctx.target_kind is not None:
             out.append(st.drop(ctx.target, "VIEW" if ctx.target_kind == "view" else "TABLE"))
         if ctx.capabilities.rename_table:

@@ -1,0 +1,127 @@
+"""`interlace info`: the project at a glance, or one model in detail."""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from interlace.project import Project
+
+
+def show_project(project: Project, *, check: bool) -> None:
+    from interlace.api import open_engines
+
+    console = Console(highlight=False)
+    console.print(
+        Text.assemble(
+            ("project ", "bold"),
+            project.name,
+            "  ",
+            ("env ", "bold"),
+            project.env,
+            "  ",
+            ("root ", "bold"),
+            str(project.root),
+        )
+    )
+    connections = Table(title="connections", title_justify="left")
+    for column in ("name", "type", "target", "status"):
+        connections.add_column(column)
+    engines = open_engines(project)
+    for name, cfg in project.config.connections.items():
+        status = Text("not checked", style="dim")
+        if check:
+            try:
+                engines[name].ping()
+                status = Text("reachable", style="green")
+            except Exception as exc:
+                status = Text(f"unreachable: {str(exc).splitlines()[0]}", style="red")
+            finally:
+                engines[name].close()
+        connections.add_row(name, cfg.type, getattr(engines[name], "path", ""), status)
+    console.print(connections)
+    models = Table(title=f"models ({len(project.models)})", title_justify="left")
+    for column in ("name", "kind", "materialize", "strategy", "schema", "upstream", "tags", "file"):
+        models.add_column(column)
+    for name in project.graph.order:
+        spec = project.models[name]
+        models.add_row(
+            name,
+            spec.kind,
+            spec.materialize,
+            spec.strategy,
+            spec.schema,
+            ", ".join(spec.depends_on),
+            ", ".join(spec.tags),
+            spec.location or "",
+        )
+    console.print(models)
+
+
+def show_model(project: Project, name: str) -> None:
+    from interlace.api import open_state
+
+    console = Console(highlight=False)
+    spec = project.resolve(name)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows = [
+        ("model", spec.name),
+        ("kind", spec.kind),
+        ("file", spec.location or ""),
+        ("connection", spec.connection),
+        ("schema", spec.schema),
+        ("materialize", spec.materialize),
+        ("strategy", spec.strategy),
+        ("schema_mode", spec.schema_mode),
+        ("tags", ", ".join(spec.tags)),
+        ("description", spec.description or ""),
+        ("upstream", ", ".join(spec.depends_on)),
+        ("downstream", ", ".join(project.graph.sort(project.graph.children[spec.name]))),
+    ]
+    opts = spec.options
+    for key in ("primary_key", "fields", "column_mapping", "owner"):
+        value = getattr(opts, key)
+        if value:
+            rows.append((key, str(value)))
+    for key, value in rows:
+        grid.add_row(key, value)
+    console.print(grid)
+    console.print()
+    if spec.sql is not None:
+        console.print(Text("sql", style="bold"))
+        console.print(spec.sql)
+    elif spec.fn is not None:
+        console.print(Text("source", style="bold"))
+        try:
+            console.print(inspect.getsource(spec.fn).rstrip())
+        except OSError:
+            pass
+    store = open_state(project)
+    try:
+        history = store.model_runs(model=spec.name, limit=5)
+    finally:
+        store.close()
+    if history:
+        import datetime as dt
+
+        runs = Table(title="recent runs", title_justify="left")
+        for column in ("run", "finished", "status", "rows", "duration", "detail"):
+            runs.add_column(column)
+        for record in history:
+            when = dt.datetime.fromtimestamp(record.finished_at or 0).strftime("%Y-%m-%d %H:%M:%S")
+            runs.add_row(
+                record.run_id[:8],
+                when,
+                record.status,
+                "" if record.rows is None else str(record.rows),
+                f"{record.duration:.3f}s" if record.duration is not None else "",
+                record.error or record.skip_reason or "",
+            )
+        console.print(runs)

@@ -1,0 +1,184 @@
+"""The `interlace` command. Heavy modules are imported inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from interlace_cli import __version__
+
+if TYPE_CHECKING:
+    from interlace.project import Project
+
+
+class State:
+    def __init__(self, project: Path, env: str | None) -> None:
+        self.project_path = project
+        self.env = env
+
+    def load(self) -> Project:
+        from interlace.errors import InterlaceError
+        from interlace.project import load_project
+
+        try:
+            return load_project(self.project_path, env=self.env)
+        except InterlaceError as exc:
+            fail(str(exc))
+
+
+class handle_errors:
+    """Print InterlaceErrors for people (no traceback) and exit 1."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is None:
+            return
+        from interlace.errors import InterlaceError
+
+        if isinstance(exc, InterlaceError):
+            fail(str(exc))
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(code)
+
+
+project_option = click.option(
+    "--project",
+    "-p",
+    "project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project folder (default: the current folder).",
+)
+env_option = click.option(
+    "--env", "-e", default=None, help="Environment (default: $INTERLACE_ENV or dev)."
+)
+
+
+def _state(ctx: click.Context, project: Path | None, env: str | None) -> State:
+    parent: State = ctx.obj
+    return State(project or parent.project_path, env or parent.env)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="interlace")
+@project_option
+@env_option
+@click.pass_context
+def cli(ctx: click.Context, project: Path | None, env: str | None) -> None:
+    """Interlace: Python/SQL data pipelines from ingestion to marts."""
+    ctx.obj = State(project or Path.cwd(), env)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Write into an existing non-empty folder.")
+def init(name: str, force: bool) -> None:
+    """Create a new project folder NAME with example models that run as created."""
+    from interlace_cli.scaffold import create_project
+
+    target = Path(name)
+    with handle_errors():
+        created = create_project(target, force=force)
+    click.echo(f"Created project '{target.name}' in {target} ({len(created)} files).")
+    click.echo(f"Next: cd {target} && interlace run")
+
+
+@cli.command()
+@click.argument("selection", nargs=-1)
+@click.option("--exclude", "-x", multiple=True, help="Selector to leave out (repeatable).")
+@click.option("--force", "-f", is_flag=True, help="Run selected models even if nothing changed.")
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel models (default: executor.max_workers).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks of failed models.")
+@project_option
+@env_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    selection: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+    workers: int | None,
+    verbose: bool,
+    project: Path | None,
+    env: str | None,
+) -> None:
+    """Run models. SELECTION: NAME, +NAME (with ancestors), NAME+ (with descendants), tag:X."""
+    from interlace_cli.progress import run_with_progress
+
+    state = _state(ctx, project, env)
+    loaded = state.load()
+    with handle_errors():
+        code = run_with_progress(
+            loaded, list(selection), list(exclude), force=force, workers=workers, verbose=verbose
+        )
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.option("--no-check", is_flag=True, help="Do not test whether connections are reachable.")
+@project_option
+@env_option
+@click.pass_context
+def info(
+    ctx: click.Context, model: str | None, no_check: bool, project: Path | None, env: str | None
+) -> None:
+    """Show the project (connections, models) or one MODEL in detail."""
+    from interlace_cli.info import show_model, show_project
+
+    loaded = _state(ctx, project, env).load()
+    with handle_errors():
+        if model:
+            show_model(loaded, model)
+        else:
+            show_project(loaded, check=not no_check)
+
+
+@cli.command("config")
+@click.option("--list", "list_envs", is_flag=True, help="Only list the environments.")
+@project_option
+@env_option
+@click.pass_context
+def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: str | None) -> None:
+    """List environments and print the merged, secret-masked config of one."""
+    import yaml
+    from interlace.config import list_environments, load_config, mask_secrets
+
+    state = _state(ctx, project, env)
+    root = state.project_path.resolve()
+    with handle_errors():
+        envs = list_environments(root)
+        loaded = load_config(root, state.env)
+    click.echo(f"environments: {', '.join(envs)}")
+    if list_envs:
+        return
+    click.echo(f"# environment: {loaded.env}")
+    click.echo(f"# files: {', '.join(str(f.relative_to(root)) for f in loaded.files)}")
+    data = loaded.config.model_dump(mode="json", by_alias=True)
+    click.echo(yaml.safe_dump(mask_secrets(data), sort_keys=False).rstrip())
+
+
+def main() -> None:
+    try:
+        cli(prog_name="interlace")
+    except KeyboardInterrupt:
+        click.secho("\ninterrupted", fg="yellow", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
