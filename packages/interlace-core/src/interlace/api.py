@@ -122,7 +122,15 @@ async def run(
             if status != "cancelled" and any(r.status == "cancelled" for r in results.values()):
                 status = "cancelled"
             bus.publish(
-                RunFinished(run_id, status, time.perf_counter() - started, succeeded, failed, skipped, error=error)
+                RunFinished(
+                    run_id,
+                    status,
+                    time.perf_counter() - started,
+                    succeeded,
+                    failed,
+                    skipped,
+                    error=error,
+                )
             )
     finally:
         unsubscribe()

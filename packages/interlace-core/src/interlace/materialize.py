@@ -104,9 +104,7 @@ def _cte_name(name: str) -> str:
     return f"__il_eph_{name}"
 
 
-def _rewrite(
-    spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expr]
-) -> exp.Expr:
+def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expr]) -> exp.Expr:
     project = catalog.project
     query = project.queries[spec.name].copy()
     own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}

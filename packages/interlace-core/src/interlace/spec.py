@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from interlace.config import Materialize, SchemaMode, StrategyName
 from interlace.errors import ModelDefinitionError
 from interlace.types import TypeSpecError, to_sql_type
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from interlace.config import Materialize, SchemaMode, StrategyName
 
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
 ModelKind = Literal["python", "sql"]
@@ -131,15 +130,14 @@ def parse_options(
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ".".join(str(p) for p in error["loc"]).replace("schema_", "schema")
-        hint: str | None
         if error["type"] == "literal_error":
             message = f"option '{loc}' has invalid value {error.get('input')!r}"
             hint = f"use one of {error.get('ctx', {}).get('expected')}"
         else:
             message = f"option '{loc}': {error['msg']}"
-            hint = None
+            hint = ""
         raise ModelDefinitionError(
-            message, file=where[0], line=where[1], model=model, hint=hint
+            message, file=where[0], line=where[1], model=model, hint=hint or None
         ) from None
     if options.strategy is not None and options.strategy not in SUPPORTED_STRATEGIES:
         raise ModelDefinitionError(

@@ -97,9 +97,7 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
     return blocks
 
 
-def parse_query(
-    sql: str, *, file: str, line_offset: int, model: str, dialect: str
-) -> exp.Expr:
+def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: str) -> exp.Expr:
     """Parse one model body; errors point at the file line of the problem."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]

@@ -38,9 +38,7 @@ def drop_schema(schema: str) -> exp.Drop:
     )
 
 
-def create_table_as(
-    target: exp.Table, query: exp.Expr, *, replace: bool = False
-) -> exp.Create:
+def create_table_as(target: exp.Table, query: exp.Expr, *, replace: bool = False) -> exp.Create:
     return exp.Create(this=target, kind="TABLE", expression=query, replace=replace)
 
 
