@@ -1,0 +1,57 @@
+"""nox sessions: the whole suite, each package in isolation, lint and benchmarks.
+
+Run with `uvx nox` (or `uv run nox`) from the repository root.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["tests", "lint"]
+
+PACKAGES = [
+    "interlace-core",
+    "interlace-connections",
+    "interlace-quality",
+    "interlace-stream",
+    "interlace-service",
+    "interlace-cli",
+]
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    session.run_install(
+        "uv", "sync", "--frozen", *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The whole workspace suite."""
+    _sync(session, "--all-packages")
+    session.run("pytest", "packages", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+@nox.parametrize("package", PACKAGES)
+def package(session: nox.Session, package: str) -> None:
+    """One package with only its declared dependencies installed (proves the layering)."""
+    _sync(session, "--package", package, "--no-default-groups", "--group", "dev")
+    session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    _sync(session, "--all-packages")
+    session.run("ruff", "check", "packages", "examples", "benchmarks")
+    session.run("ruff", "format", "--check", "packages", "examples", "benchmarks")
+    session.run("mypy")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks: Interlace against hand-written DuckDB, printed as ratios."""
+    _sync(session, "--all-packages")
+    session.run("python", "-m", "benchmarks", *session.posargs)
