@@ -72,6 +72,10 @@ class ModelExecutionError(InterlaceError):
     """A model failed while running or being written."""
 
 
+class SchemaChangeError(ModelExecutionError):
+    """The result's schema conflicts with the table under the model's schema_mode."""
+
+
 class UnsupportedResultError(ModelExecutionError):
     """A Python model returned a value Interlace cannot materialize."""
 

@@ -8,6 +8,7 @@ table exactly as it was.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import threading
 import time
@@ -20,9 +21,16 @@ from sqlglot import exp
 
 from interlace import statements as st
 from interlace.context import ModelContext
-from interlace.errors import InterlaceError, ModelExecutionError, UnsupportedResultError
+from interlace.errors import (
+    InterlaceError,
+    ModelExecutionError,
+    SchemaChangeError,
+    UnsupportedResultError,
+)
 from interlace.outputs import Source, to_source
-from interlace.strategies import PublishContext, get_strategy
+from interlace.schema_modes import SchemaPlan, plan_schema
+from interlace.strategies import PublishContext, Strategy, get_strategy
+from interlace.strategies.scd_type_2 import SCDType2
 from interlace.types import to_sql_type
 
 if TYPE_CHECKING:
@@ -37,6 +45,9 @@ STAGING_PREFIX = "__il_stage_"
 class Outcome:
     rows: int | None
     message: str | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    columns: tuple[tuple[str, str], ...] | None = None  # the published table's schema
+    schema_notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,6 +63,9 @@ class RunCatalog:
     schemas: set[tuple[str, str]] = field(default_factory=set)
     in_run: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    run_ts: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    )
 
     @property
     def run_schema(self) -> str:
@@ -332,6 +346,8 @@ class ModelRunner:
 
     def _write_table(self, source: Source) -> Outcome:
         spec = self.spec
+        session = self.session
+        strategy = get_strategy(spec.strategy)
         self._ensure_schema(spec.schema)
         target = st.table(spec.schema, spec.name)
         key = (self.conn, spec.schema, spec.name)
@@ -343,39 +359,120 @@ class ModelRunner:
             if source.empty:
                 self._create_empty(staging, target, target_kind)
             else:
-                self.session.execute(
-                    st.create_table_as(staging, _project(source, spec, self.session), replace=True)
+                query = self._with_extras(_project(source, spec, session), strategy, source)
+                session.execute(st.create_table_as(staging, query, replace=True))
+            rows = int(session.fetch_all(st.count_rows(staging))[0][0])
+            staged_columns = session.describe(spec.schema, staging_name)
+            if strategy.needs_keys:
+                check_keys(session, spec, staging, [c.name for c in staged_columns])
+            target_columns = (
+                session.describe(spec.schema, spec.name) if target_kind == "table" else []
+            )
+            plan = (
+                plan_schema(
+                    staged_columns,
+                    target_columns,
+                    spec.schema_mode,
+                    incremental=strategy.name != "replace",
+                    ignore=strategy.bookkeeping(spec),
                 )
-            rows = int(self.session.fetch_all(st.count_rows(staging))[0][0])
-            strategy = get_strategy(spec.strategy)
+                if target_columns
+                else SchemaPlan()
+            )
+            if plan.error:
+                raise SchemaChangeError(
+                    plan.error,
+                    model=spec.name,
+                    file=spec.file,
+                    line=spec.line,
+                    hint=f"schema_mode is '{spec.schema_mode}': change the model back, or set "
+                    "schema_mode='flexible' (coerce) / rebuild the table with --full-refresh",
+                )
+            self._adjust_staging(staging, plan)
+            staged_columns = session.describe(spec.schema, staging_name)
             ctx = PublishContext(
                 spec=spec,
                 target=target,
                 target_name=spec.name,
                 staging=staging,
                 target_kind=target_kind,
-                staged_columns=self.session.describe(spec.schema, staging_name)
-                if strategy.name != "replace"
-                else [],
-                target_columns=self.session.describe(spec.schema, spec.name)
-                if target_kind == "table" and strategy.name != "replace"
-                else [],
+                staged_columns=staged_columns,
+                target_columns=target_columns,
                 capabilities=self.catalog.engines[self.conn].capabilities,
-                dialect=self.session.dialect,
+                dialect=session.dialect,
+                run_ts=self.catalog.run_ts,
             )
-            with self.session.transaction():
-                for statement in strategy.statements(ctx):
-                    self.session.execute(statement)
+            stats: dict[str, int] = {}
+            with session.transaction():
+                for statement in _target_changes(target, plan):
+                    session.execute(statement)
+                for step in strategy.steps(ctx):
+                    if step.record:
+                        row = session.fetch_one(step.statement)
+                        for name, value in zip(step.record, row or (), strict=False):
+                            stats[name] = stats.get(name, 0) + int(value or 0)
+                    else:
+                        session.execute(step.statement)
         except BaseException:
             try:
-                self.session.execute(st.drop(staging))
+                session.execute(st.drop(staging))
             except Exception:
                 pass  # the connection may be gone (interrupt); the next run cleans up
             raise
         finally:
             self._unregister(source)
         self.catalog.relations[key] = "table"
-        return Outcome(rows)
+        if target_kind != "table":
+            stats = {"inserted": rows}
+        published = session.describe(spec.schema, spec.name)
+        return Outcome(
+            rows,
+            stats=stats,
+            columns=tuple((c.name, c.type) for c in published),
+            schema_notes=tuple(plan.notes),
+            message="; ".join(plan.notes) or None,
+        )
+
+    def _with_extras(self, query: exp.Expr, strategy: Strategy, source: Source) -> exp.Expr:
+        """Add the strategy's bookkeeping columns (SCD2 validity and hash, soft-delete flags)."""
+        spec = self.spec
+        extras = strategy.staged_extras(spec, self.catalog.run_ts)
+        if isinstance(strategy, SCDType2):
+            columns = _columns_of(query, source, spec, self.session)
+            missing = [c for c in strategy.tracked(spec, columns) if c not in columns]
+            if missing:
+                raise ModelExecutionError(
+                    f"scd2.tracked_columns names {missing}, which the result does not have",
+                    model=spec.name,
+                    hint=f"result columns: {', '.join(columns)}",
+                )
+            extras = [*extras, strategy.hash_extra(spec, columns)]
+        if not extras:
+            return query
+        src = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__il_q")))
+        return exp.select(
+            exp.Star(),
+            *[exp.alias_(value, exp.to_identifier(name, quoted=True)) for name, value in extras],
+        ).from_(src)
+
+    def _adjust_staging(self, staging: exp.Table, plan: SchemaPlan) -> None:
+        for column in plan.add_to_staging:
+            self.session.execute(
+                st.add_column(
+                    staging,
+                    column.name,
+                    exp.DataType.build(column.type, dialect=self.session.dialect),
+                )
+            )
+        for change in plan.cast_staging:
+            self.session.execute(
+                st.alter_type(
+                    staging,
+                    change.column,
+                    exp.DataType.build(change.old, dialect=self.session.dialect),
+                    try_cast=plan.try_cast,
+                )
+            )
 
     def _create_empty(self, staging: exp.Table, target: exp.Table, target_kind: str | None) -> None:
         spec = self.spec
@@ -445,3 +542,65 @@ def _relative(filename: str, root: Path) -> str:
 
 def now() -> float:
     return time.perf_counter()
+
+
+def _columns_of(query: exp.Expr, source: Source, spec: ModelSpec, session: Session) -> list[str]:
+    opts = spec.options
+    if source.columns is not None and not (opts.fields or opts.column_mapping or opts.strict):
+        return list(source.columns)
+    sample = session.fetch_arrow(
+        exp.select("*")
+        .from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__il_cols"))))
+        .limit(0)
+    )
+    return list(sample.column_names)
+
+
+def _target_changes(target: exp.Table, plan: SchemaPlan) -> list[exp.Expr]:
+    out: list[exp.Expr] = [
+        st.add_column(target, c.name, exp.DataType.build(c.type)) for c in plan.add_to_target
+    ]
+    out += [st.alter_type(target, c.column, exp.DataType.build(c.new)) for c in plan.widen_target]
+    return out
+
+
+def check_keys(session: Session, spec: ModelSpec, staging: exp.Table, columns: list[str]) -> None:
+    """Key columns must exist, be non-NULL and unique within the batch."""
+    keys = list(spec.options.primary_key)
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise ModelExecutionError(
+            f"primary_key column(s) {missing} are not in the result",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint=f"result columns: {', '.join(columns)}",
+        )
+    key_cols = [st.column(k) for k in keys]
+    null_check = exp.or_(*[exp.Is(this=c.copy(), expression=exp.null()) for c in key_cols])
+    row = session.fetch_one(exp.select(exp.Count(this=exp.Star())).from_(staging).where(null_check))
+    if row and row[0]:
+        raise ModelExecutionError(
+            f"{row[0]} row(s) have a NULL in primary_key {keys}",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint="filter them out or fix the key; NULL keys cannot be merged",
+        )
+    dup = session.fetch_one(
+        exp.select(*key_cols, exp.alias_(exp.Count(this=exp.Star()), "n"))
+        .from_(staging)
+        .group_by(*[c.copy() for c in key_cols])
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        .limit(1)
+    )
+    if dup:
+        sample = dict(zip(keys, dup[:-1], strict=True))
+        raise ModelExecutionError(
+            f"duplicate primary_key values in one batch, e.g. {sample} appears {dup[-1]} times",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint="deduplicate the result (e.g. QUALIFY row_number() OVER (PARTITION BY key "
+            "ORDER BY updated_at DESC) = 1) so each key appears once",
+        )

@@ -22,15 +22,26 @@ if TYPE_CHECKING:
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
 ModelKind = Literal["python", "sql"]
 
-# Strategies and options whose semantics arrive with later work are refused at load time with a
-# clear message instead of being accepted and ignored.
-SUPPORTED_STRATEGIES = frozenset({"replace", "append", "none"})
+MERGE_DELETE_MODES = ("preserve", "hard", "soft")
+SCD2_DELETE_MODES = ("ignore", "soft", "soft_mark")
 
 
 class CacheOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     ttl: str | None = None
     strategy: Literal["ttl", "if_exists", "always"] = "ttl"
+
+
+class SCD2Options(BaseModel):
+    """Options of the `scd_type_2` strategy (column names and which columns are versioned)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tracked_columns: tuple[str, ...] | None = None
+    valid_from: str = "valid_from"
+    valid_to: str = "valid_to"
+    is_current: str = "is_current"
+    hash_column: str = "_scd_hash"
+    deleted_column: str = "_is_deleted"
 
 
 class ModelOptions(BaseModel):
@@ -59,7 +70,7 @@ class ModelOptions(BaseModel):
     owner: str | None = None
     description: str | None = None
     delete_mode: str | None = None
-    scd2: dict[str, Any] | None = None
+    scd2: SCD2Options = Field(default_factory=SCD2Options)
 
     @field_validator("primary_key", "tags", mode="before")
     @classmethod
@@ -139,15 +150,41 @@ def parse_options(
         raise ModelDefinitionError(
             message, file=where[0], line=where[1], model=model, hint=hint or None
         ) from None
-    if options.strategy is not None and options.strategy not in SUPPORTED_STRATEGIES:
-        raise ModelDefinitionError(
-            f"strategy '{options.strategy}' is not available in this version of interlace-core",
-            file=where[0],
-            line=where[1],
-            model=model,
-            hint=f"use one of: {', '.join(sorted(SUPPORTED_STRATEGIES))}",
-        )
+    _check_strategy_options(options, where, model)
     return options
+
+
+def _check_strategy_options(
+    options: ModelOptions, where: tuple[str | None, int | None], model: str | None
+) -> None:
+    strategy = options.strategy
+
+    def problem(message: str, hint: str) -> ModelDefinitionError:
+        return ModelDefinitionError(message, file=where[0], line=where[1], model=model, hint=hint)
+
+    if strategy in ("merge_by_key", "scd_type_2") and not options.primary_key:
+        raise problem(
+            f"strategy '{strategy}' needs primary_key",
+            "add primary_key='id' (or a list for a composite key)",
+        )
+    if options.delete_mode is not None:
+        allowed = SCD2_DELETE_MODES if strategy == "scd_type_2" else MERGE_DELETE_MODES
+        if strategy not in ("merge_by_key", "scd_type_2"):
+            raise problem(
+                "delete_mode applies to the merge_by_key and scd_type_2 strategies only",
+                "remove delete_mode, or set strategy='merge_by_key' / 'scd_type_2'",
+            )
+        if options.delete_mode not in allowed:
+            raise problem(
+                f"delete_mode {options.delete_mode!r} is not valid for strategy '{strategy}'",
+                f"use one of: {', '.join(allowed)}",
+            )
+    if options.cursor and options.strategy == "replace":
+        raise problem(
+            "cursor= makes the model incremental, but strategy 'replace' would keep only the "
+            "newest slice",
+            "use strategy='append' or 'merge_by_key' with a cursor",
+        )
 
 
 @dataclass(frozen=True)

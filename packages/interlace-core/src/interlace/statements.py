@@ -77,6 +77,20 @@ def add_column(target: exp.Table, name: str, dtype: exp.DataType) -> exp.Alter:
     )
 
 
+def alter_type(
+    target: exp.Table, name: str, dtype: exp.DataType, *, try_cast: bool = False
+) -> exp.Alter:
+    """``ALTER TABLE t ALTER COLUMN c TYPE dtype [USING TRY_CAST(c AS dtype)]``."""
+    using = exp.TryCast(this=column(name), to=dtype.copy()) if try_cast else None
+    return exp.Alter(
+        this=target.copy(),
+        kind="TABLE",
+        actions=[
+            exp.AlterColumn(this=exp.to_identifier(name, quoted=True), dtype=dtype, using=using)
+        ],
+    )
+
+
 def select_all(source: exp.Table | str) -> exp.Select:
     src = exp.to_table(source) if isinstance(source, str) else source
     return exp.select("*").from_(src)
@@ -87,6 +101,15 @@ def insert_select(target: exp.Table, source: exp.Table, columns: Sequence[str]) 
     return exp.Insert(
         this=exp.Schema(
             this=target, expressions=[exp.to_identifier(c, quoted=True) for c in columns]
+        ),
+        expression=query,
+    )
+
+
+def insert_query(target: exp.Table, columns: Sequence[str], query: exp.Expr) -> exp.Insert:
+    return exp.Insert(
+        this=exp.Schema(
+            this=target.copy(), expressions=[exp.to_identifier(c, quoted=True) for c in columns]
         ),
         expression=query,
     )

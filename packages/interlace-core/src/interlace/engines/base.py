@@ -24,6 +24,8 @@ class Capabilities:
     """What an engine can do; strategies degrade where a flag is off."""
 
     merge: bool = False
+    # MERGE exists but DELETE+INSERT is faster on this engine (DuckDB 1.5: ~7x on large upserts)
+    prefer_merge: bool = False
     create_or_replace: bool = True
     transactional_ddl: bool = True
     rename_table: bool = True
@@ -43,6 +45,10 @@ class Session(ABC):
 
     @abstractmethod
     def execute(self, statement: exp.Expr | str) -> None: ...
+
+    @abstractmethod
+    def fetch_one(self, statement: exp.Expr | str) -> tuple[Any, ...] | None:
+        """Run a statement and return its first row (a DML statement's row count for DuckDB)."""
 
     @abstractmethod
     def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]: ...

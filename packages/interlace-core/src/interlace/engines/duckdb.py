@@ -34,6 +34,9 @@ class DuckDBSession(Session):
     def execute(self, statement: exp.Expr | str) -> None:
         self.cursor.execute(_sql(statement))
 
+    def fetch_one(self, statement: exp.Expr | str) -> tuple[Any, ...] | None:
+        return self.cursor.execute(_sql(statement)).fetchone()
+
     def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]:
         return self.cursor.execute(_sql(statement)).fetchall()
 

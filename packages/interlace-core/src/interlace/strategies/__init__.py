@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from interlace.errors import ModelDefinitionError
 from interlace.strategies.append import Append
-from interlace.strategies.base import PublishContext, Strategy
+from interlace.strategies.base import PublishContext, Step, Strategy
+from interlace.strategies.merge_by_key import MergeByKey
 from interlace.strategies.none import NoWrite
 from interlace.strategies.replace import Replace
+from interlace.strategies.scd_type_2 import SCDType2
 
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in (Replace(), Append(), NoWrite())}
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s for s in (Replace(), Append(), MergeByKey(), SCDType2(), NoWrite())
+}
 
 
 def get_strategy(name: str) -> Strategy:
@@ -20,4 +24,4 @@ def get_strategy(name: str) -> Strategy:
         ) from None
 
 
-__all__ = ["STRATEGIES", "PublishContext", "Strategy", "get_strategy"]
+__all__ = ["STRATEGIES", "PublishContext", "Step", "Strategy", "get_strategy"]

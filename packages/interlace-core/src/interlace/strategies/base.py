@@ -1,16 +1,28 @@
-"""The strategy interface: (staged relation, target, spec, capabilities) -> list of ASTs."""
+"""The strategy interface: (staged relation, target, spec, capabilities) -> statements.
+
+A strategy never runs anything. It returns :class:`Step` objects (sqlglot ASTs) that the
+materializer runs in one transaction; a step may ask for its result to be recorded as row
+counts (a DML statement's affected rows, or a SELECT returning named counts).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sqlglot import exp
+from sqlglot import exp
 
+if TYPE_CHECKING:
     from interlace.engines.base import Capabilities, Column
     from interlace.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Step:
+    statement: exp.Expr
+    record: tuple[str, ...] = ()  # names for the counts this statement returns
 
 
 @dataclass(frozen=True)
@@ -26,12 +38,76 @@ class PublishContext:
     target_columns: list[Column]
     capabilities: Capabilities
     dialect: str
+    run_ts: dt.datetime
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.spec.options.primary_key
+
+    @property
+    def staged_names(self) -> list[str]:
+        return [c.name for c in self.staged_columns]
 
 
 class Strategy(ABC):
-    """Turns a staged result into the statements that publish it, run in one transaction."""
+    """Turns a staged result into the statements that publish it."""
 
     name: str
+    writes: bool = True  # False: the model's output is not written at all
+    needs_keys: bool = False
+
+    def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
+        """Bookkeeping columns added to the staged result (SCD2 validity, soft-delete flags)."""
+        return []
+
+    def bookkeeping(self, spec: ModelSpec) -> frozenset[str]:
+        """Names of the columns this strategy manages itself."""
+        return frozenset(name for name, _ in self.staged_extras(spec, _EPOCH))
 
     @abstractmethod
-    def statements(self, ctx: PublishContext) -> list[exp.Expr]: ...
+    def steps(self, ctx: PublishContext) -> list[Step]: ...
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def timestamp(value: dt.datetime) -> exp.Expr:
+    return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(
+        exp.to_identifier(name, quoted=True),
+        table=exp.to_identifier(table, quoted=True) if table else None,
+    )
+
+
+def keys_equal(keys: tuple[str, ...], left: str, right: str) -> exp.Expr:
+    condition: exp.Expr | None = None
+    for key in keys:
+        term = exp.EQ(this=col(key, left), expression=col(key, right))
+        condition = term if condition is None else exp.and_(condition, term)
+    assert condition is not None
+    return condition
+
+
+def exists_in(source: exp.Table, keys: tuple[str, ...], outer: str) -> exp.Exists:
+    """``EXISTS (SELECT 1 FROM source AS __s WHERE __s.k = outer.k ...)``."""
+    query = (
+        exp.select(exp.Literal.number(1))
+        .from_(exp.alias_(source.copy(), "__s", table=True))
+        .where(keys_equal(keys, "__s", outer))
+    )
+    return exp.Exists(this=query)
+
+
+def aliased(table: exp.Table, alias: str) -> exp.Expr:
+    return exp.alias_(table.copy(), exp.to_identifier(alias, quoted=True), table=True)
+
+
+def count_where(condition: exp.Expr) -> exp.Expr:
+    """``COALESCE(SUM(CASE WHEN cond THEN 1 ELSE 0 END), 0)``: portable conditional count."""
+    case = exp.Case(
+        ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
+    return exp.Coalesce(this=exp.Sum(this=case), expressions=[exp.Literal.number(0)])

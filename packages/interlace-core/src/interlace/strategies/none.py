@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from interlace import statements as st
-from interlace.strategies.base import PublishContext, Strategy
-
-if TYPE_CHECKING:
-    from sqlglot import exp
+from interlace.strategies.base import PublishContext, Step, Strategy
 
 
 class NoWrite(Strategy):
     name = "none"
+    writes = False
 
-    def statements(self, ctx: PublishContext) -> list[exp.Expr]:
-        return [st.drop(ctx.staging)]
+    def steps(self, ctx: PublishContext) -> list[Step]:
+        return []

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from interlace import statements as st
-from interlace.strategies.base import PublishContext, Strategy
+from interlace.strategies.base import PublishContext, Step, Strategy
 
-if TYPE_CHECKING:
-    from sqlglot import exp
+
+def swap_in(ctx: PublishContext) -> list[Step]:
+    """Drop the old relation and rename the staged table into its place."""
+    out: list[Step] = []
+    if ctx.target_kind is not None:
+        out.append(Step(st.drop(ctx.target, "VIEW" if ctx.target_kind == "view" else "TABLE")))
+    if ctx.capabilities.rename_table:
+        out.append(Step(st.rename(ctx.staging, ctx.target_name)))
+    else:
+        out.append(Step(st.create_table_as(ctx.target, st.select_all(ctx.staging))))
+        out.append(Step(st.drop(ctx.staging)))
+    return out
 
 
 class Replace(Strategy):
     name = "replace"
 
-    def statements(self, ctx: PublishContext) -> list[exp.Expr]:
-        out: list[exp.Expr] = []
-        if ctx.target_kind is not None:
-            out.append(st.drop(ctx.target, "VIEW" if ctx.target_kind == "view" else "TABLE"))
-        if ctx.capabilities.rename_table:
-            out.append(st.rename(ctx.staging, ctx.target_name))
-        else:
-            out.append(st.create_table_as(ctx.target, st.select_all(ctx.staging)))
-            out.append(st.drop(ctx.staging))
-        return out
+    def steps(self, ctx: PublishContext) -> list[Step]:
+        return swap_in(ctx)

@@ -1,0 +1,185 @@
+"""`scd_type_2`: keep every version of a row, with validity intervals.
+
+Each row carries ``valid_from``, ``valid_to`` (NULL while current), ``is_current`` and a hash of
+its tracked columns. A run compares the batch's hashes with the current versions: a changed key
+closes its current version at the run's timestamp and opens a new one from the same instant (no
+gap, no overlap); a new key opens its first version; an unchanged key writes nothing, ever.
+``delete_mode``: ``ignore`` (keys missing from the batch stay current), ``soft`` (their current
+version is closed), ``soft_mark`` (closed, and a current tombstone version flagged deleted opens).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from interlace import statements as st
+from interlace.strategies.base import (
+    PublishContext,
+    Step,
+    Strategy,
+    aliased,
+    col,
+    count_where,
+    exists_in,
+    keys_equal,
+    timestamp,
+)
+from interlace.strategies.merge_by_key import NEW_FLAG, diff_table
+from interlace.strategies.replace import swap_in
+
+if TYPE_CHECKING:
+    from interlace.spec import ModelSpec, SCD2Options
+
+NULL_MARK = "\u2400"  # stands for NULL inside the row hash, so NULL and '' differ
+
+
+def row_hash(columns: list[str]) -> exp.Expr:
+    """MD5 over the tracked columns, NULL-safe and order-sensitive."""
+    parts: list[exp.Expr] = [
+        exp.Coalesce(this=exp.cast(col(c), "TEXT"), expressions=[exp.Literal.string(NULL_MARK)])
+        for c in columns
+    ]
+    if not parts:
+        parts = [exp.Literal.string("")]
+    return exp.MD5(this=exp.ConcatWs(expressions=[exp.Literal.string("|"), *parts]))
+
+
+class SCDType2(Strategy):
+    name = "scd_type_2"
+    needs_keys = True
+
+    @staticmethod
+    def tracked(spec: ModelSpec, columns: list[str]) -> list[str]:
+        opts = spec.options.scd2
+        if opts.tracked_columns is not None:
+            return list(opts.tracked_columns)
+        managed = {
+            opts.valid_from,
+            opts.valid_to,
+            opts.is_current,
+            opts.hash_column,
+            opts.deleted_column,
+        }
+        return [c for c in columns if c not in spec.options.primary_key and c not in managed]
+
+    def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
+        opts: SCD2Options = spec.options.scd2
+        extras: list[tuple[str, exp.Expr]] = [
+            (opts.valid_from, timestamp(run_ts)),
+            (opts.valid_to, exp.cast(exp.null(), "TIMESTAMP")),
+            (opts.is_current, exp.true()),
+        ]
+        if spec.options.delete_mode == "soft_mark":
+            extras.append((opts.deleted_column, exp.false()))
+        return extras
+
+    def hash_extra(self, spec: ModelSpec, columns: list[str]) -> tuple[str, exp.Expr]:
+        """The hash column, computed over the model's own (tracked) columns."""
+        return spec.options.scd2.hash_column, row_hash(self.tracked(spec, columns))
+
+    def steps(self, ctx: PublishContext) -> list[Step]:
+        if ctx.target_kind != "table":
+            return swap_in(ctx)
+        opts = ctx.spec.options.scd2
+        keys = ctx.keys
+        names = ctx.staged_names
+        mode = ctx.spec.options.delete_mode or "ignore"
+        diff = diff_table(ctx.spec)
+        current = col(opts.is_current, "t")
+        is_new = exp.Is(this=col(keys[0], "t"), expression=exp.null())
+        changed: exp.Expr = exp.NullSafeNEQ(
+            this=col(opts.hash_column, "s"), expression=col(opts.hash_column, "t")
+        )
+        if mode == "soft_mark":  # a key coming back after a tombstone is a change
+            changed = exp.or_(changed, col(opts.deleted_column, "t"))
+        select = (
+            exp.select(*[col(c, "s") for c in names], exp.alias_(is_new.copy(), NEW_FLAG))
+            .from_(aliased(ctx.staging, "s"))
+            .join(
+                aliased(ctx.target, "t"),
+                join_type="left",
+                on=exp.and_(keys_equal(keys, "s", "t"), current),
+            )
+            .where(exp.or_(is_new, exp.paren(changed)))
+        )
+        ts = timestamp(ctx.run_ts)
+        close = [
+            exp.EQ(this=col(opts.valid_to), expression=ts),
+            exp.EQ(this=col(opts.is_current), expression=exp.false()),
+        ]
+        steps = [
+            Step(
+                exp.Create(
+                    this=diff,
+                    kind="TABLE",
+                    expression=select,
+                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                )
+            ),
+            Step(
+                exp.select(
+                    exp.alias_(count_where(col(NEW_FLAG)), "inserted"),
+                    exp.alias_(count_where(exp.not_(col(NEW_FLAG))), "updated"),
+                ).from_(diff.copy()),
+                ("inserted", "updated"),
+            ),
+            # close the current version of every changed key ...
+            Step(
+                exp.Update(
+                    this=aliased(ctx.target, "t"),
+                    expressions=close,
+                    where=exp.Where(this=exp.and_(current.copy(), exists_in(diff, keys, "t"))),
+                )
+            ),
+            # ... and open the new versions from the same instant
+            Step(st.insert_select(ctx.target, diff, names)),
+        ]
+        missing = exp.not_(exists_in(ctx.staging, keys, "t"))
+        if mode == "soft_mark":
+            live = exp.and_(current.copy(), exp.not_(col(opts.deleted_column, "t")), missing)
+            tombstone_values = [
+                ts
+                if c == opts.valid_from
+                else exp.cast(exp.null(), "TIMESTAMP")
+                if c == opts.valid_to
+                else exp.true()
+                if c in (opts.is_current, opts.deleted_column)
+                else col(c, "t")
+                for c in names
+            ]
+            steps.append(
+                Step(
+                    st.insert_query(
+                        ctx.target,
+                        names,
+                        exp.select(*tombstone_values).from_(aliased(ctx.target, "t")).where(live),
+                    ),
+                    ("deleted",),
+                )
+            )
+            steps.append(
+                Step(
+                    exp.Update(
+                        this=aliased(ctx.target, "t"),
+                        expressions=close,
+                        where=exp.Where(this=live.copy()),
+                    )
+                )
+            )
+        elif mode == "soft":
+            steps.append(
+                Step(
+                    exp.Update(
+                        this=aliased(ctx.target, "t"),
+                        expressions=close,
+                        where=exp.Where(this=exp.and_(current.copy(), missing)),
+                    ),
+                    ("deleted",),
+                )
+            )
+        steps.append(Step(st.drop(diff)))
+        steps.append(Step(st.drop(ctx.staging)))
+        return steps
