@@ -20,15 +20,19 @@ from interlace import statements as st
 from interlace.errors import InterlaceError
 from interlace.events import Event, EventBus, RunFinished, RunStarted
 from interlace.execution import Executor
+from interlace.fingerprint import fingerprints
 from interlace.materialize import RunCatalog
 from interlace.project import Project, load_project
 from interlace.results import RunResult
+from interlace.retry import CircuitBreaker, RetryPolicy
 from interlace.state import SQLiteStateStore, StateRecorder
+from interlace.window import WindowError, check_window, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from interlace.engines.base import Engine
+    from interlace.state.base import StateStore
 
 
 def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[str, Engine]:
@@ -74,38 +78,80 @@ async def run(
     *,
     env: str | None = None,
     force: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    window: str | None = None,
     max_workers: int | None = None,
     bus: EventBus | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> RunResult:
     """Run the selected models of a project; never exits the process.
 
-    Load errors (bad config, bad model, cycle, empty selection) raise an
+    ``since``/``until`` reprocess a window of incremental (``cursor=``) models without moving
+    their stored watermarks (``until`` alone processes up to it and does move them);
+    ``window="1d"`` splits ``since..until`` into one run per window, in order.
+
+    Load errors (bad config, bad model, cycle, empty selection, bad window) raise an
     :class:`~interlace.errors.InterlaceError`; model failures are reported in the result.
     """
     if not isinstance(project, Project):
         project = load_project(project, env=env)
+    if window is not None:
+        if since is None:
+            raise WindowError("--window needs --since", hint="e.g. --since 2024-01-01 --window 1d")
+        parts: list[RunResult] = []
+        for part in split_windows(since, until, window):
+            result = await run(
+                project,
+                select,
+                exclude,
+                force=force,
+                since=part.since,
+                until=part.until,
+                max_workers=max_workers,
+                bus=bus,
+                on_event=on_event if not parts else None,
+            )
+            parts.append(result)
+            if not result.success:
+                break
+        last = parts[-1] if parts else None
+        return RunResult(
+            run_id=last.run_id if last else "",
+            status=last.status if last else "success",
+            env=project.env,
+            duration=sum(p.duration for p in parts),
+            models=last.models if last else {},
+            error=last.error if last else None,
+            windows=tuple(parts),
+        )
+    bounds = check_window(since, until)
     selection = tuple(select or ())
     names = _with_in_run_ancestors(project, project.select(list(selection), list(exclude or ())))
     bus = bus or EventBus()
-    if on_event is not None:
-        bus.subscribe(on_event)
+    unsubscribe_user = bus.subscribe(on_event) if on_event is not None else None
     run_id = uuid.uuid4().hex
     store = open_state(project)
-    unsubscribe = bus.subscribe(StateRecorder(store))
+    unsubscribe = bus.subscribe(StateRecorder(store, project.env))
     connections = {project.models[n].connection for n in names}
     engines = open_engines(project, connections)
-    catalog = RunCatalog(project=project, run_id=run_id, engines=engines)
+    catalog = RunCatalog(project=project, run_id=run_id, engines=engines, window=bounds)
     started = time.perf_counter()
-    executor: Executor | None = None
     status = "failed"
     error: str | None = None
     results = {}
     try:
         bus.publish(RunStarted(run_id, project.name, project.env, tuple(names), selection, force))
         try:
-            await asyncio.to_thread(_prepare, catalog)
-            executor = Executor(catalog, bus, max_workers or project.config.executor.max_workers)
+            await asyncio.to_thread(_prepare, catalog, store, names)
+            executor = Executor(
+                catalog,
+                bus,
+                max_workers or project.config.executor.max_workers,
+                force=force,
+                default_retry=_default_retry(project),
+                breakers=_breakers(project, connections),
+            )
             results = await executor.run(names)
             status = "success" if all(r.ok for r in results.values()) else "failed"
         except asyncio.CancelledError:
@@ -134,6 +180,8 @@ async def run(
             )
     finally:
         unsubscribe()
+        if unsubscribe_user is not None:
+            unsubscribe_user()
         _cleanup(catalog)
         for engine in engines.values():
             engine.close()
@@ -148,6 +196,39 @@ async def run(
     )
 
 
+def _default_retry(project: Project) -> RetryPolicy | None:
+    cfg = project.config.retry
+    if cfg.max_attempts <= 1:
+        return None
+    return RetryPolicy(
+        max_attempts=cfg.max_attempts,
+        initial_delay=cfg.initial_delay,
+        max_delay=cfg.max_delay,
+        exponential_base=cfg.exponential_base,
+        jitter=cfg.jitter,
+    )
+
+
+# Circuit breakers outlive a run (the service runs many): one per project root and connection.
+_BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
+
+
+def _breakers(project: Project, connections: Iterable[str]) -> dict[str, CircuitBreaker]:
+    out = {}
+    for name in connections:
+        cfg = project.config.connections[name].circuit_breaker
+        if cfg is None:
+            continue
+        key = (str(project.root), name)
+        breaker = _BREAKERS.get(key)
+        if breaker is None:
+            breaker = _BREAKERS[key] = CircuitBreaker(
+                name, cfg.failure_threshold, cfg.timeout, cfg.success_threshold
+            )
+        out[name] = breaker
+    return out
+
+
 def run_sync(
     project: str | Path | Project = ".",
     select: Iterable[str] | None = None,
@@ -158,8 +239,17 @@ def run_sync(
     return asyncio.run(run(project, select, exclude, **kwargs))  # type: ignore[arg-type]
 
 
-def _prepare(catalog: RunCatalog) -> None:
-    """Read the catalog once and remove what a killed run left behind."""
+def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
+    """Read the catalog and state once; remove what a killed run left behind."""
+    project = catalog.project
+    catalog.fingerprints = fingerprints(project)
+    catalog.states = store.model_states(project.env)
+    catalog.data_versions = {name: s.data_version for name, s in catalog.states.items()}
+    for name in names:
+        if project.models[name].options.cursor:
+            watermark = store.get_watermark(project.env, name)
+            if watermark is not None:
+                catalog.watermarks[name] = watermark
     catalog.snapshot()
     for conn, schema, name in catalog.leftovers():
         session = catalog.engines[conn].session()

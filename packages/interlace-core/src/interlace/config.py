@@ -35,6 +35,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CircuitBreakerConfig(_Strict):
+    """Fail fast on a connection after repeated engine failures (SPEC §6.4)."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    timeout: float = Field(default=60.0, gt=0)
+    success_threshold: int = Field(default=1, ge=1)
+
+
+class RetryConfig(_Strict):
+    """Default retry policy of every model that declares none."""
+
+    max_attempts: int = Field(default=1, ge=1)
+    initial_delay: float = Field(default=1.0, ge=0)
+    max_delay: float = Field(default=60.0, ge=0)
+    exponential_base: float = Field(default=2.0, ge=1)
+    jitter: float = Field(default=0.1, ge=0, le=1)
+
+
 class DuckDBConnectionConfig(_Strict):
     """An embedded DuckDB database: a file (created on first use) or ``:memory:``."""
 
@@ -46,6 +64,7 @@ class DuckDBConnectionConfig(_Strict):
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    circuit_breaker: CircuitBreakerConfig | None = None
 
 
 class ModelDefaults(_Strict):
@@ -75,6 +94,7 @@ class ProjectConfig(_Strict):
     models: ModelDefaults = Field(default_factory=ModelDefaults)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
 
     @property
     def default_connection(self) -> str:
@@ -136,6 +156,17 @@ def _read_yaml(file: Path, source: _Source) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        # the context says what was being read and where it started (an unclosed quote or
+        # bracket is only noticed lines later)
+        context = getattr(exc, "context", None)
+        context_mark = getattr(exc, "context_mark", None)
+        if (
+            context
+            and context_mark is not None
+            and mark is not None
+            and context_mark.line != mark.line
+        ):
+            problem += f" ({context} that starts on line {context_mark.line + 1})"
         raise ConfigError(
             f"invalid YAML: {problem}",
             file=str(file),
@@ -244,7 +275,7 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             if info is None:
                 return []
             current = info.annotation
-        else:
+        else:  # a dict key (a connection name): step into the dict's value type
             args = getattr(current, "__args__", ())
             current = args[-1] if args else None
     if isinstance(current, type) and issubclass(current, BaseModel):
@@ -257,7 +288,7 @@ def _describe(error: Any) -> tuple[str, str | None]:
     loc = tuple(error["loc"])
     key = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
-        allowed = _field_names(ProjectConfig, _model_loc(loc[:-1]))
+        allowed = _field_names(ProjectConfig, loc[:-1])
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else None
         if allowed:
@@ -270,20 +301,6 @@ def _describe(error: Any) -> tuple[str, str | None]:
         return f"missing required key '{key}'", f"add '{key}:' here"
     got = error.get("input")
     return f"{error['msg'].lower()} (got {got!r})", None
-
-
-def _model_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    # dict keys (connection names) are not fields: drop the element after a dict-typed field
-    out: list[Any] = []
-    skip = False
-    for i, part in enumerate(loc):
-        if skip:
-            skip = False
-            continue
-        out.append(part)
-        if i == 0 and part == "connections":
-            skip = True
-    return tuple(out)
 
 
 def _raise_validation(exc: ValidationError, source: _Source, fallback: Path) -> None:

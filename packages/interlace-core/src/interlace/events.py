@@ -59,6 +59,25 @@ class ModelFinished(Event):
     materialize: str
     strategy: str
     message: str | None = None
+    stats: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted
+    attempts: int = 1
+    fingerprint: str | None = None
+    data_version: int = 0
+    data_changed: bool = False
+    content_hash: str | None = None
+    upstream_versions: dict[str, int] = field(default_factory=dict)
+    columns: tuple[tuple[str, str], ...] | None = None
+    schema_change: str | None = None
+    watermark: tuple[str, str, str] | None = None  # (column, value, type)
+
+
+@dataclass(frozen=True)
+class ModelRetrying(Event):
+    type: ClassVar[str] = "task.retrying"
+    model: str
+    attempt: int
+    error: str
+    delay: float
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ class ModelFailed(Event):
     duration: float
     location: str | None = None
     traceback: str | None = None
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,8 @@ class ModelSkipped(Event):
     type: ClassVar[str] = "task.skipped"
     model: str
     reason: str
+    # "unchanged" (change detection), "upstream_failed" or "cancelled"
+    kind: str = "unchanged"
 
 
 @dataclass(frozen=True)

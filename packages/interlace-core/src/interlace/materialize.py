@@ -32,11 +32,13 @@ from interlace.schema_modes import SchemaPlan, plan_schema
 from interlace.strategies import PublishContext, Strategy, get_strategy
 from interlace.strategies.scd_type_2 import SCDType2
 from interlace.types import to_sql_type
+from interlace.window import Window
 
 if TYPE_CHECKING:
-    from interlace.engines.base import Engine, Session
+    from interlace.engines.base import Column, Engine, Session
     from interlace.project import Project
     from interlace.spec import ModelSpec
+    from interlace.state.base import ModelState, Watermark
 
 STAGING_PREFIX = "__il_stage_"
 
@@ -48,6 +50,9 @@ class Outcome:
     stats: dict[str, int] = field(default_factory=dict)
     columns: tuple[tuple[str, str], ...] | None = None  # the published table's schema
     schema_notes: tuple[str, ...] = ()
+    data_changed: bool = False
+    content_hash: str | None = None
+    watermark: tuple[str, str, str] | None = None  # (column, value, type)
 
 
 @dataclass
@@ -66,6 +71,12 @@ class RunCatalog:
     run_ts: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
     )
+    # change detection and incremental state, read once at the start of the run
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    states: dict[str, ModelState] = field(default_factory=dict)
+    data_versions: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, Watermark] = field(default_factory=dict)
+    window: Window = field(default_factory=lambda: Window(None, None))
 
     @property
     def run_schema(self) -> str:
@@ -82,6 +93,44 @@ class RunCatalog:
             return st.table(self.run_schema, spec.name)
         return st.table(spec.schema, spec.name)
 
+    def is_transparent(self, spec: ModelSpec) -> bool:
+        """Models without data of their own: readers see their upstreams' data through them."""
+        return spec.materialize in ("view", "ephemeral") or self.is_in_run(spec)
+
+    def sources(self, name: str) -> set[str] | None:
+        """The tables ``name`` reads, looking through views and ephemeral models.
+
+        ``None`` when it reads outside data somewhere (a root, or a side-effect model).
+        """
+        project = self.project
+        parents = project.graph.parents[name]
+        if not parents:
+            return None
+        found: set[str] = set()
+        for parent in parents:
+            spec = project.models[parent]
+            if self.is_transparent(spec):
+                inner = self.sources(parent)
+                if inner is None:
+                    return None
+                found |= inner
+            elif spec.materialize == "table" and spec.strategy != "none":
+                found.add(parent)
+            else:
+                return None
+        return found
+
+    def upstream_versions(self, name: str) -> dict[str, int] | None:
+        sources = self.sources(name)
+        if sources is None:
+            return None
+        return {s: self.data_versions.get(s, 0) for s in sorted(sources)}
+
+    def relation_exists(self, spec: ModelSpec) -> bool:
+        if spec.materialize in ("table", "view") and spec.strategy != "none":
+            return (spec.connection, spec.schema, spec.name) in self.relations
+        return True
+
     def snapshot(self) -> None:
         """Read existing relations once per run (cheaper than a catalog query per model)."""
         for conn, engine in self.engines.items():
@@ -97,10 +146,16 @@ class RunCatalog:
 # ---------------------------------------------------------------------------- SQL compilation
 
 
-def compile_sql(spec: ModelSpec, catalog: RunCatalog) -> exp.Expr:
-    """The model's query with model references pointing at their relations for this run."""
+def compile_sql(spec: ModelSpec, catalog: RunCatalog, session: Session | None = None) -> exp.Expr:
+    """The model's query with model references pointing at their relations for this run.
+
+    With a ``session``, an incremental model's upstream tables are filtered by its cursor.
+    """
     ctes: dict[str, exp.Expr] = {}
-    query = _rewrite(spec, catalog, ctes)
+    filters = CursorFilters(spec, catalog, session) if session and spec.options.cursor else None
+    query = _rewrite(spec, catalog, ctes, filters)
+    if filters is not None:
+        filters.check()
     if ctes and isinstance(query, exp.Query):
         new = [
             exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name, quoted=True)))
@@ -118,7 +173,12 @@ def _cte_name(name: str) -> str:
     return f"__il_eph_{name}"
 
 
-def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expr]) -> exp.Expr:
+def _rewrite(
+    spec: ModelSpec,
+    catalog: RunCatalog,
+    ctes: dict[str, exp.Expr],
+    filters: CursorFilters | None = None,
+) -> exp.Expr:
     project = catalog.project
     query = project.queries[spec.name].copy()
     own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
@@ -142,9 +202,73 @@ def _rewrite(spec: ModelSpec, catalog: RunCatalog, ctes: dict[str, exp.Expr]) ->
             replacement = exp.Table(this=exp.to_identifier(cte, quoted=True))
         else:
             replacement = catalog.target_of(target)
+            predicate = filters.predicate(target) if filters is not None else None
+            if predicate is not None:
+                filtered = exp.select("*").from_(replacement).where(predicate)
+                return exp.Subquery(
+                    this=filtered,
+                    alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+                )
         return exp.alias_(replacement, exp.to_identifier(alias, quoted=True), table=True)
 
     return query.transform(transform, copy=False)
+
+
+class CursorFilters:
+    """Filters an incremental model's upstream tables to rows after its watermark (or to the
+    backfill window). Only upstreams that have the cursor column are filtered."""
+
+    def __init__(self, spec: ModelSpec, catalog: RunCatalog, session: Session) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.session = session
+        self.column = str(spec.options.cursor)
+        self.considered = 0
+        self.applied = 0
+
+    def bounds(self) -> list[tuple[str, str]]:
+        window = self.catalog.window
+        out: list[tuple[str, str]] = []
+        watermark = self.catalog.watermarks.get(self.spec.name)
+        if window.since is not None:
+            out.append((">=", window.since))
+        elif watermark is not None:
+            out.append((">", watermark.value))
+        if window.until is not None:
+            out.append(("<", window.until))
+        return out
+
+    def predicate(self, upstream: ModelSpec) -> exp.Expr | None:
+        self.considered += 1
+        table = self.catalog.target_of(upstream)
+        types = {c.name: c.type for c in self.session.describe(table.db, table.name)}
+        if self.column not in types:
+            return None
+        self.applied += 1
+        return self.condition(types[self.column])
+
+    def condition(self, column_type: str) -> exp.Expr | None:
+        ops = {">": exp.GT, ">=": exp.GTE, "<": exp.LT}
+        terms = [
+            ops[op](
+                this=st.column(self.column),
+                expression=exp.cast(
+                    exp.Literal.string(value), exp.DataType.build(column_type, dialect="duckdb")
+                ),
+            )
+            for op, value in self.bounds()
+        ]
+        return exp.and_(*terms) if terms else None
+
+    def check(self) -> None:
+        if self.considered and not self.applied:
+            raise ModelExecutionError(
+                f"cursor column '{self.column}' is in none of the upstream tables",
+                model=self.spec.name,
+                file=self.spec.file,
+                line=self.spec.line,
+                hint="name a column the upstream rows carry (e.g. updated_at), or remove cursor=",
+            )
 
 
 # ---------------------------------------------------------------------------- projection
@@ -201,20 +325,32 @@ class ModelRunner:
         self.catalog = catalog
         self.session = session
         self.conn = spec.connection
+        self._source: Source | None = None
 
     # -- entry point
     def run(self) -> Outcome:
         spec = self.spec
         if spec.kind == "sql":
             return self._run_sql()
-        return self._run_python()
+        try:
+            return self._run_python()
+        except Exception as exc:
+            # a model's generator that raised while the engine read it: report the model's own
+            # exception (its line, its traceback), not the engine's wrapper around it
+            raised = self._source.iterator_errors if self._source is not None else []
+            if not raised or raised[0] is exc:
+                raise
+            if isinstance(raised[0], InterlaceError):
+                raise raised[0] from None
+            root = self.catalog.project.root
+            raise user_error(raised[0], spec.name, root, spec.file, spec.line) from raised[0]
 
     # -- SQL models
     def _run_sql(self) -> Outcome:
         spec = self.spec
         if spec.materialize == "ephemeral":
             return Outcome(None, "ephemeral: inlined into its consumers")
-        query = compile_sql(spec, self.catalog)
+        query = compile_sql(spec, self.catalog, self.session)
         if spec.materialize == "none":
             self.session.execute(query)
             return Outcome(None, "ran for its side effect")
@@ -231,6 +367,7 @@ class ModelRunner:
         value = self._call()
         register_as = f"__il_py_{spec.name}_{self.catalog.run_id[:8]}"
         source = to_source(value, self.session, register_as=register_as, model=spec.name)
+        self._source = source
         if source is None:
             if spec.options.fields and spec.materialize == "table":
                 return self._write_table(Source(query=exp.select("*"), empty=True))
@@ -258,8 +395,13 @@ class ModelRunner:
         kwargs: dict[str, Any] = {}
         if spec.inputs:
             backend = self.session.ibis()
+            filters = (
+                CursorFilters(spec, self.catalog, self.session) if spec.options.cursor else None
+            )
             for param, upstream in spec.inputs.items():
-                kwargs[param] = self._ibis_input(backend, upstream)
+                kwargs[param] = self._ibis_input(backend, upstream, filters)
+            if filters is not None:
+                filters.check()
         if spec.wants_context:
             kwargs["context"] = ModelContext(
                 run_id=self.catalog.run_id,
@@ -270,7 +412,7 @@ class ModelRunner:
                 session=self.session,
             )
         if "cursor" in inspect.signature(spec.fn).parameters:
-            kwargs["cursor"] = None
+            kwargs["cursor"] = self._cursor_value()
         try:
             result = spec.fn(**kwargs)
             if inspect.isawaitable(result):
@@ -283,13 +425,36 @@ class ModelRunner:
                 exc, spec.name, self.catalog.project.root, spec.file, spec.line
             ) from exc
 
-    def _ibis_input(self, backend: Any, upstream: str) -> Any:
+    def _ibis_input(self, backend: Any, upstream: str, filters: CursorFilters | None) -> Any:
         target = self.catalog.project.models[upstream]
         if self.catalog.is_inline(target):
             sql = compile_sql(target, self.catalog).sql(dialect=self.session.dialect)
             return backend.sql(sql, dialect=self.session.dialect)
         table = self.catalog.target_of(target)
+        predicate = filters.predicate(target) if filters is not None else None
+        if predicate is not None:
+            query = exp.select("*").from_(table).where(predicate)
+            return backend.sql(
+                query.sql(dialect=self.session.dialect), dialect=self.session.dialect
+            )
         return backend.table(table.name, database=table.db)
+
+    def _cursor_value(self) -> Any:
+        """The ``cursor`` parameter: the backfill start, else the stored watermark (typed)."""
+        window = self.catalog.window
+        if window.since is not None:
+            return window.since
+        watermark = self.catalog.watermarks.get(self.spec.name)
+        if watermark is None:
+            return None
+        cast = exp.select(
+            exp.cast(
+                exp.Literal.string(watermark.value),
+                exp.DataType.build(watermark.value_type, dialect="duckdb"),
+            )
+        )
+        row = self.session.fetch_one(cast)
+        return row[0] if row else watermark.value
 
     # -- writers
     def _register(self, source: Source) -> None:
@@ -365,6 +530,22 @@ class ModelRunner:
             staged_columns = session.describe(spec.schema, staging_name)
             if strategy.needs_keys:
                 check_keys(session, spec, staging, [c.name for c in staged_columns])
+            watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
+            content_hash = None
+            if strategy.name == "replace" and self.catalog.project.graph.children[spec.name]:
+                # only worth a scan when downstream models could skip on identical data
+                content_hash = session.content_hash(staging)
+                previous = self.catalog.states.get(spec.name)
+                if (
+                    content_hash is not None
+                    and target_kind == "table"
+                    and previous is not None
+                    and previous.content_hash == content_hash
+                ):
+                    session.execute(st.drop(staging))  # identical data: keep the table as it is
+                    return Outcome(
+                        rows, "no data change", content_hash=content_hash, watermark=watermark
+                    )
             target_columns = (
                 session.describe(spec.schema, spec.name) if target_kind == "table" else []
             )
@@ -425,13 +606,37 @@ class ModelRunner:
         if target_kind != "table":
             stats = {"inserted": rows}
         published = session.describe(spec.schema, spec.name)
+        changed = True if strategy.name == "replace" else any(stats.values())
         return Outcome(
             rows,
             stats=stats,
             columns=tuple((c.name, c.type) for c in published),
             schema_notes=tuple(plan.notes),
             message="; ".join(plan.notes) or None,
+            data_changed=changed,
+            content_hash=content_hash,
+            watermark=watermark,
         )
+
+    def _watermark(self, staging: exp.Table, columns: list[Column]) -> tuple[str, str, str] | None:
+        """The newest cursor value of this batch (stored only after a successful publish)."""
+        spec = self.spec
+        name = str(spec.options.cursor)
+        types = {c.name: c.type for c in columns}
+        if name not in types:
+            raise ModelExecutionError(
+                f"cursor column '{name}' is not in the result",
+                model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                hint=f"result columns: {', '.join(types)}; keep the cursor column in the output",
+            )
+        row = self.session.fetch_one(exp.select(exp.Max(this=st.column(name))).from_(staging))
+        if row is None or row[0] is None:
+            return None
+        value = row[0]
+        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
+        return name, text, types[name]
 
     def _with_extras(self, query: exp.Expr, strategy: Strategy, source: Source) -> exp.Expr:
         """Add the strategy's bookkeeping columns (SCD2 validity and hash, soft-delete flags)."""

@@ -34,6 +34,9 @@ class Source:
     columns: list[str] | None = None  # known up front (Arrow schema, ibis schema)
     is_sql: bool = False  # the query runs wholly inside the engine (a view is possible)
     empty: bool = False  # the model returned no rows and no schema
+    # what the model's own iterator raised while the engine read it (the engine rewraps it in
+    # its own error; the runner reports this one instead)
+    iterator_errors: list[BaseException] = field(default_factory=list)
 
 
 def _module_of(value: Any) -> str:
@@ -44,10 +47,26 @@ def _is_ibis(value: Any) -> bool:
     return _module_of(value) == "ibis" and hasattr(value, "schema") and hasattr(value, "op")
 
 
-def _registered(name: str, data: Any, columns: list[str] | None) -> Source:
+def _registered(
+    name: str, data: Any, columns: list[str] | None, errors: list[BaseException] | None = None
+) -> Source:
     return Source(
-        query=exp.select("*").from_(exp.to_table(name)), registrations={name: data}, columns=columns
+        query=exp.select("*").from_(exp.to_table(name)),
+        registrations={name: data},
+        columns=columns,
+        iterator_errors=errors if errors is not None else [],
     )
+
+
+def _recording(
+    batches: Iterator[pa.RecordBatch], errors: list[BaseException]
+) -> Iterator[pa.RecordBatch]:
+    """Yield ``batches``, remembering the exception they raise before it crosses the engine."""
+    try:
+        yield from batches
+    except Exception as exc:
+        errors.append(exc)
+        raise
 
 
 def to_source(value: Any, session: Session, *, register_as: str, model: str) -> Source | None:
@@ -173,6 +192,7 @@ def _iterator_source(items: Iterator[Any], register_as: str, model: str) -> Sour
         first = next(items)
     except StopIteration:
         return Source(query=exp.select("*"), empty=True)
+    errors: list[BaseException] = []
     if isinstance(first, (pa.RecordBatch, pa.Table)):
         schema = first.schema
 
@@ -189,8 +209,8 @@ def _iterator_source(items: Iterator[Any], register_as: str, model: str) -> Sour
                         hint="yield only pyarrow RecordBatches/Tables, or only dict rows",
                     )
 
-        reader = pa.RecordBatchReader.from_batches(schema, batches())
-        return _registered(register_as, reader, schema.names)
+        reader = pa.RecordBatchReader.from_batches(schema, _recording(batches(), errors))
+        return _registered(register_as, reader, schema.names, errors)
     if isinstance(first, Mapping):
         head = [first, *itertools.islice(items, ROWS_PER_BATCH - 1)]
         first_table = _rows_to_table(head, None, model, 0)
@@ -212,8 +232,8 @@ def _iterator_source(items: Iterator[Any], register_as: str, model: str) -> Sour
                 yield from _rows_to_table(chunk, schema, model, offset).to_batches()
                 offset += len(chunk)
 
-        reader = pa.RecordBatchReader.from_batches(schema, row_batches())
-        return _registered(register_as, reader, schema.names)
+        reader = pa.RecordBatchReader.from_batches(schema, _recording(row_batches(), errors))
+        return _registered(register_as, reader, schema.names, errors)
     raise UnsupportedResultError(
         f"the iterator yielded a {type(first).__name__}; iterators must yield Arrow batches or "
         "dict rows",

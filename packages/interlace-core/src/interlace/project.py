@@ -218,7 +218,12 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             for block in read_sql_file(path, rel):
                 name = block.options.get("name") or path.stem
                 where = (rel, block.header_line)
-                options = parse_options({**block.options, "name": name}, where=where, model=name)
+                options = parse_options(
+                    {**block.options, "name": name},
+                    where=where,
+                    model=name,
+                    lines=block.option_lines,
+                )
                 try:
                     resolved = _defaults(options, config)
                 except ModelDefinitionError as exc:

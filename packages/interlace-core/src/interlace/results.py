@@ -25,10 +25,14 @@ class ModelResult:
     location: str | None = None
     traceback: str | None = None
     skip_reason: str | None = None
+    skip_kind: str | None = None  # "unchanged" (change detection) or "upstream_failed"
+    stats: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
-        return self.status == "success"
+        """Succeeded, or skipped because nothing changed (not because of a failure)."""
+        return self.status == "success" or self.skip_kind == "unchanged"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class RunResult:
     duration: float
     models: dict[str, ModelResult] = field(default_factory=dict)
     error: str | None = None
+    windows: tuple[RunResult, ...] = ()  # per-window results of a `--window` backfill
 
     @property
     def success(self) -> bool:

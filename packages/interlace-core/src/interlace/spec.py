@@ -10,14 +10,15 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from interlace.config import Materialize, SchemaMode, StrategyName
+from interlace.durations import parse_duration
 from interlace.errors import ModelDefinitionError
 from interlace.types import TypeSpecError, to_sql_type
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
 ModelKind = Literal["python", "sql"]
@@ -27,9 +28,24 @@ SCD2_DELETE_MODES = ("ignore", "soft", "soft_mark")
 
 
 class CacheOptions(BaseModel):
+    """``cache={"ttl": "7d"}``: a root model is rebuilt only when its last build is older."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     ttl: str | None = None
     strategy: Literal["ttl", "if_exists", "always"] = "ttl"
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # raises ValueError naming the accepted forms
+        return value
+
+    @model_validator(mode="after")
+    def _needs_ttl(self) -> CacheOptions:
+        if self.strategy == "ttl" and self.ttl is None:
+            raise ValueError("cache strategy 'ttl' needs ttl, e.g. {'ttl': '7d'}")
+        return self
 
 
 class SCD2Options(BaseModel):
@@ -86,6 +102,13 @@ class ModelOptions(BaseModel):
             return (value,)
         return value
 
+    @field_validator("retry_policy")
+    @classmethod
+    def _retry(cls, value: Any) -> Any:
+        from interlace.retry import RetryPolicy
+
+        return RetryPolicy.from_value(value)
+
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -108,9 +131,22 @@ ALLOWED_OPTIONS = tuple(sorted({"schema", "materialise", *ModelOptions.model_fie
 
 
 def parse_options(
-    raw: dict[str, Any], *, where: tuple[str | None, int | None], model: str | None
+    raw: dict[str, Any],
+    *,
+    where: tuple[str | None, int | None],
+    model: str | None,
+    lines: Mapping[str, int] | None = None,
 ) -> ModelOptions:
-    """Validate raw options; every problem names the option, the file/line and the fix."""
+    """Validate raw options; every problem names the option, the file/line and the fix.
+
+    ``lines`` maps an option to its own line (SQL header lines), so errors point at it.
+    """
+
+    def line_of(key: str) -> int | None:
+        known = lines or {}
+        spelled = "materialise" if key == "materialize" else key
+        return known.get(key) or known.get(spelled) or where[1]
+
     data = dict(raw)
     if "materialise" in data:
         if "materialize" in data:
@@ -132,7 +168,7 @@ def parse_options(
         raise ModelDefinitionError(
             f"unknown model option '{key}'",
             file=where[0],
-            line=where[1],
+            line=line_of(key),
             model=model,
             hint=f"{hint}allowed options: {', '.join(ALLOWED_OPTIONS)}",
         )
@@ -147,8 +183,9 @@ def parse_options(
         else:
             message = f"option '{loc}': {error['msg']}"
             hint = ""
+        key = str(error["loc"][0]).replace("schema_", "schema") if error["loc"] else ""
         raise ModelDefinitionError(
-            message, file=where[0], line=where[1], model=model, hint=hint or None
+            message, file=where[0], line=line_of(key), model=model, hint=hint or None
         ) from None
     _check_strategy_options(options, where, model)
     return options

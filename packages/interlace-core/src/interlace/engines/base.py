@@ -74,6 +74,11 @@ class Session(ABC):
     @abstractmethod
     def describe(self, schema: str, name: str) -> list[Column]: ...
 
+    def content_hash(self, table: exp.Table) -> str | None:
+        """An order-insensitive hash of a table's rows and column types, or None when the
+        engine cannot compute one cheaply (then every write counts as a data change)."""
+        return None
+
     @abstractmethod
     def interrupt(self) -> None:
         """Abort the statement running on this session (from another thread)."""

@@ -81,6 +81,17 @@ class DuckDBSession(Session):
         ).fetchall()
         return [Column(r[0], r[1]) for r in rows]
 
+    def content_hash(self, table: exp.Table) -> str | None:
+        import hashlib
+
+        name = table.sql(dialect="duckdb")
+        row = self.cursor.execute(
+            f"SELECT count(*), sum(hash(__il_row)::HUGEINT) FROM {name} AS __il_row"
+        ).fetchone()
+        types = self.cursor.execute(f"DESCRIBE {name}").fetchall()
+        digest = hashlib.sha256(repr((row, [(t[0], t[1]) for t in types])).encode())
+        return digest.hexdigest()[:32]
+
     def interrupt(self) -> None:
         self.cursor.interrupt()
 
@@ -131,7 +142,9 @@ class DuckDBEngine(Engine):
     def _open(self) -> duckdb.DuckDBPyConnection:
         import duckdb
 
-        settings: dict[str, Any] = {"autoinstall_known_extensions": False}
+        settings: dict[str, Any] = {
+            "autoinstall_known_extensions": False,
+        }
         if self.config.threads:
             settings["threads"] = self.config.threads
         if self.config.memory_limit:
@@ -160,7 +173,9 @@ class DuckDBEngine(Engine):
             ) from None
 
     def session(self) -> DuckDBSession:
-        return DuckDBSession(self.connection.cursor())
+        cursor = self.connection.cursor()
+        cursor.execute("SET enable_progress_bar = false")  # a connection-local setting
+        return DuckDBSession(cursor)
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
         rows = (

@@ -37,15 +37,71 @@ class ModelRunRecord:
     error_type: str | None
     location: str | None
     skip_reason: str | None
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    attempts: int = 1
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What change detection remembers of a model's last successful run."""
+
+    model: str
+    fingerprint: str
+    data_version: int
+    content_hash: str | None
+    upstream_versions: dict[str, int]
+    last_run_id: str | None
+    last_success_at: float | None
+
+
+@dataclass(frozen=True)
+class Watermark:
+    model: str
+    cursor_column: str
+    value: str
+    value_type: str
+    run_id: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    model: str
+    version: int
+    columns: list[tuple[str, str]]
+    change: str | None
+    run_id: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: int
+    env: str
+    model: str
+    run_id: str
+    error: str
+    error_type: str | None
+    location: str | None
+    traceback: str | None
+    attempts: int
+    status: str  # open | resolved | retried
+    created_at: float
+    resolved_at: float | None
+    resolution: str | None
 
 
 class StateStore(Protocol):
+    """Everything Interlace remembers between runs. Implementations: SQLite, PostgreSQL."""
+
     schema_version: int
 
     def start_run(
         self, run_id: str, project: str, env: str, selection: str, models: int, started_at: float
     ) -> None: ...
-
     def finish_run(
         self,
         run_id: str,
@@ -56,15 +112,32 @@ class StateStore(Protocol):
         skipped: int,
         error: str | None,
     ) -> None: ...
-
     def record_model_run(self, record: ModelRunRecord) -> None: ...
-
     def get_run(self, run_id: str) -> RunRecord | None: ...
-
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]: ...
-
     def model_runs(
         self, run_id: str | None = None, model: str | None = None, limit: int = 100
     ) -> list[ModelRunRecord]: ...
-
+    def model_states(self, env: str) -> dict[str, ModelState]: ...
+    def save_model_state(self, env: str, state: ModelState) -> None: ...
+    def get_watermark(self, env: str, model: str) -> Watermark | None: ...
+    def save_watermark(self, env: str, watermark: Watermark) -> None: ...
+    def schema_versions(self, env: str, model: str) -> list[SchemaVersion]: ...
+    def add_schema_version(
+        self,
+        env: str,
+        model: str,
+        columns: list[tuple[str, str]],
+        change: str | None,
+        run_id: str | None,
+        at: float,
+    ) -> int: ...
+    def add_dead_letter(self, letter: DeadLetter) -> int: ...
+    def dead_letters(
+        self, env: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[DeadLetter]: ...
+    def get_dead_letter(self, letter_id: int) -> DeadLetter | None: ...
+    def set_dead_letter_status(
+        self, letter_id: int, status: str, resolution: str | None, at: float
+    ) -> None: ...
     def close(self) -> None: ...

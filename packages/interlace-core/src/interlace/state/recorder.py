@@ -1,4 +1,4 @@
-"""Writes run events into a state store."""
+"""Writes run events into a state store (the only writer of run state during a run)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,27 @@ from interlace.events import (
     RunFinished,
     RunStarted,
 )
-from interlace.state.base import ModelRunRecord
+from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Watermark
 
 if TYPE_CHECKING:
     from interlace.state.base import StateStore
 
 
-class StateRecorder:
-    """Subscribe with ``bus.subscribe(StateRecorder(store))``."""
+def describe_schema_change(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> str:
+    """A one-line summary of what changed between two column lists."""
+    before, after = dict(old), dict(new)
+    parts = [f"+{c} {t}" for c, t in new if c not in before]
+    parts += [f"-{c}" for c, _ in old if c not in after]
+    parts += [f"~{c} {before[c]} -> {t}" for c, t in new if c in before and before[c] != t]
+    return ", ".join(parts) or "column order"
 
-    def __init__(self, store: StateStore) -> None:
+
+class StateRecorder:
+    """Subscribe with ``bus.subscribe(StateRecorder(store, env))``."""
+
+    def __init__(self, store: StateStore, env: str) -> None:
         self.store = store
+        self.env = env
         self._started: dict[tuple[str, str], float] = {}
 
     def __call__(self, event: Event) -> None:
@@ -39,24 +49,7 @@ class StateRecorder:
         elif isinstance(event, ModelStarted):
             self._started[(event.run_id, event.model)] = event.at
         elif isinstance(event, ModelFinished):
-            started = self._started.pop((event.run_id, event.model), None)
-            self.store.record_model_run(
-                ModelRunRecord(
-                    event.run_id,
-                    event.model,
-                    "success",
-                    started,
-                    event.at,
-                    event.duration,
-                    event.rows,
-                    event.materialize,
-                    event.strategy,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            )
+            self._finished(event)
         elif isinstance(event, ModelFailed):
             started = self._started.pop((event.run_id, event.model), None)
             self.store.record_model_run(
@@ -73,6 +66,24 @@ class StateRecorder:
                     event.error,
                     event.error_type,
                     event.location,
+                    None,
+                    attempts=event.attempts,
+                )
+            )
+            self.store.add_dead_letter(
+                DeadLetter(
+                    0,
+                    self.env,
+                    event.model,
+                    event.run_id,
+                    event.error,
+                    event.error_type,
+                    event.location,
+                    event.traceback,
+                    event.attempts,
+                    "open",
+                    event.at,
+                    None,
                     None,
                 )
             )
@@ -103,4 +114,74 @@ class StateRecorder:
                 event.failed,
                 event.skipped,
                 event.error,
+            )
+
+    def _finished(self, event: ModelFinished) -> None:
+        started = self._started.pop((event.run_id, event.model), None)
+        stats = event.stats
+        self.store.record_model_run(
+            ModelRunRecord(
+                event.run_id,
+                event.model,
+                "success",
+                started,
+                event.at,
+                event.duration,
+                event.rows,
+                event.materialize,
+                event.strategy,
+                None,
+                None,
+                None,
+                None,
+                stats.get("inserted"),
+                stats.get("updated"),
+                stats.get("deleted"),
+                event.attempts,
+                event.fingerprint,
+            )
+        )
+        if event.fingerprint is not None:
+            previous = self.store.model_states(self.env).get(event.model)
+            content_hash = event.content_hash
+            if content_hash is None and not event.data_changed and previous is not None:
+                content_hash = previous.content_hash
+            self.store.save_model_state(
+                self.env,
+                ModelState(
+                    event.model,
+                    event.fingerprint,
+                    event.data_version,
+                    content_hash,
+                    dict(event.upstream_versions),
+                    event.run_id,
+                    event.at,
+                ),
+            )
+        if event.columns is not None:
+            columns = [tuple(c) for c in event.columns]
+            versions = self.store.schema_versions(self.env, event.model)
+            last = [tuple(c) for c in versions[-1].columns] if versions else None
+            if last != columns:
+                change = "created" if last is None else describe_schema_change(last, columns)  # type: ignore[arg-type]
+                self.store.add_schema_version(
+                    self.env,
+                    event.model,
+                    columns,
+                    change,  # type: ignore[arg-type]
+                    event.run_id,
+                    event.at,
+                )
+        if event.watermark is not None:
+            column, value, value_type = event.watermark
+            self.store.save_watermark(
+                self.env,
+                Watermark(
+                    event.model,
+                    column,
+                    value,
+                    value_type,
+                    event.run_id,
+                    event.at,
+                ),
             )

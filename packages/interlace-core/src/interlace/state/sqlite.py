@@ -6,6 +6,7 @@ own schema: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from dataclasses import astuple
@@ -13,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from interlace.errors import StateStoreError
-from interlace.state.base import ModelRunRecord, RunRecord
+from interlace.state.base import (
+    DeadLetter,
+    ModelRunRecord,
+    ModelState,
+    RunRecord,
+    SchemaVersion,
+    Watermark,
+)
 
 MIGRATIONS: list[str] = [
     """
@@ -50,11 +58,70 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX model_runs_model ON model_runs (model, finished_at);
     """,
+    """
+    ALTER TABLE model_runs ADD COLUMN rows_inserted INTEGER;
+    ALTER TABLE model_runs ADD COLUMN rows_updated INTEGER;
+    ALTER TABLE model_runs ADD COLUMN rows_deleted INTEGER;
+    ALTER TABLE model_runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE model_runs ADD COLUMN fingerprint TEXT;
+    CREATE TABLE model_state (
+        env TEXT NOT NULL,
+        model TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        data_version INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT,
+        upstream_versions TEXT NOT NULL DEFAULT '{}',
+        last_run_id TEXT,
+        last_success_at REAL,
+        PRIMARY KEY (env, model)
+    );
+    CREATE TABLE watermarks (
+        env TEXT NOT NULL,
+        model TEXT NOT NULL,
+        cursor_column TEXT NOT NULL,
+        value TEXT NOT NULL,
+        value_type TEXT NOT NULL,
+        run_id TEXT,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (env, model)
+    );
+    CREATE TABLE schema_versions (
+        env TEXT NOT NULL,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        columns TEXT NOT NULL,
+        change TEXT,
+        run_id TEXT,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (env, model, version)
+    );
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        model TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        error TEXT NOT NULL,
+        error_type TEXT,
+        location TEXT,
+        traceback TEXT,
+        attempts INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        created_at REAL NOT NULL,
+        resolved_at REAL,
+        resolution TEXT
+    );
+    CREATE INDEX dead_letters_status ON dead_letters (status, created_at);
+    """,
 ]
 
 _MODEL_RUN_COLUMNS = (
     "run_id, model, status, started_at, finished_at, duration, rows, materialize, strategy, "
-    "error, error_type, location, skip_reason"
+    "error, error_type, location, skip_reason, rows_inserted, rows_updated, rows_deleted, "
+    "attempts, fingerprint"
+)
+_DEAD_LETTER_COLUMNS = (
+    "id, env, model, run_id, error, error_type, location, traceback, attempts, status, "
+    "created_at, resolved_at, resolution"
 )
 _RUN_COLUMNS = (
     "run_id, project, env, status, started_at, finished_at, selection, models, succeeded, "
@@ -150,7 +217,7 @@ class SQLiteStateStore:
         with self.transaction():
             self._db.execute(
                 f"INSERT OR REPLACE INTO model_runs ({_MODEL_RUN_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * len(astuple(record)))})",
                 astuple(record),
             )
 
@@ -182,6 +249,132 @@ class SQLiteStateStore:
             (*params, limit),
         )
         return [ModelRunRecord(*r) for r in rows]
+
+    # ------------------------------------------------------------------ change detection
+
+    def model_states(self, env: str) -> dict[str, ModelState]:
+        rows = self._query(
+            "SELECT model, fingerprint, data_version, content_hash, upstream_versions, "
+            "last_run_id, last_success_at FROM model_state WHERE env = ?",
+            (env,),
+        )
+        return {
+            r[0]: ModelState(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows
+        }
+
+    def save_model_state(self, env: str, state: ModelState) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO model_state (env, model, fingerprint, data_version, "
+                "content_hash, upstream_versions, last_run_id, last_success_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    env,
+                    state.model,
+                    state.fingerprint,
+                    state.data_version,
+                    state.content_hash,
+                    json.dumps(state.upstream_versions, sort_keys=True),
+                    state.last_run_id,
+                    state.last_success_at,
+                ),
+            )
+
+    # ------------------------------------------------------------------ watermarks
+
+    def get_watermark(self, env: str, model: str) -> Watermark | None:
+        rows = self._query(
+            "SELECT model, cursor_column, value, value_type, run_id, updated_at FROM watermarks "
+            "WHERE env = ? AND model = ?",
+            (env, model),
+        )
+        return Watermark(*rows[0]) if rows else None
+
+    def save_watermark(self, env: str, watermark: Watermark) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO watermarks (env, model, cursor_column, value, value_type, "
+                "run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (env, *astuple(watermark)),
+            )
+
+    # ------------------------------------------------------------------ schema versions
+
+    def schema_versions(self, env: str, model: str) -> list[SchemaVersion]:
+        rows = self._query(
+            "SELECT model, version, columns, change, run_id, created_at FROM schema_versions "
+            "WHERE env = ? AND model = ? ORDER BY version",
+            (env, model),
+        )
+        return [
+            SchemaVersion(r[0], r[1], [tuple(c) for c in json.loads(r[2])], r[3], r[4], r[5])  # type: ignore[misc]
+            for r in rows
+        ]
+
+    def add_schema_version(
+        self,
+        env: str,
+        model: str,
+        columns: list[tuple[str, str]],
+        change: str | None,
+        run_id: str | None,
+        at: float,
+    ) -> int:
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_versions WHERE env = ? AND model = ?",
+                (env, model),
+            ).fetchone()
+            version = int(row[0]) + 1
+            self._db.execute(
+                "INSERT INTO schema_versions (env, model, version, columns, change, run_id, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (env, model, version, json.dumps(columns), change, run_id, at),
+            )
+        return version
+
+    # ------------------------------------------------------------------ dead letters
+
+    def add_dead_letter(self, letter: DeadLetter) -> int:
+        with self.transaction():
+            cursor = self._db.execute(
+                f"INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                astuple(letter)[1:],
+            )
+            return int(cursor.lastrowid or 0)
+
+    def dead_letters(
+        self, env: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[DeadLetter]:
+        where, params = [], []
+        if env is not None:
+            where.append("env = ?")
+            params.append(env)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters {clause} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [DeadLetter(*r) for r in rows]
+
+    def get_dead_letter(self, letter_id: int) -> DeadLetter | None:
+        rows = self._query(
+            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)
+        )
+        return DeadLetter(*rows[0]) if rows else None
+
+    def set_dead_letter_status(
+        self, letter_id: int, status: str, resolution: str | None, at: float
+    ) -> None:
+        with self.transaction():
+            self._db.execute(
+                "UPDATE dead_letters SET status = ?, resolution = ?, resolved_at = ? WHERE id = ?",
+                (status, resolution, at, letter_id),
+            )
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:

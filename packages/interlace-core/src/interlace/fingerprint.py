@@ -1,0 +1,59 @@
+"""Model fingerprints: what a model computes, so that only real changes trigger a rebuild.
+
+SQL is canonicalised by sqlglot (formatting and comments do not count); Python models hash their
+dedented source. Options that change the result count; documentation (description, owner, tags)
+does not. Each fingerprint also covers the fingerprints of its upstreams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import textwrap
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from interlace.project import Project
+    from interlace.spec import ModelSpec
+
+_IGNORED_OPTIONS = {
+    "description",
+    "owner",
+    "tags",
+    "schedule",
+    "quality_checks",
+    "retry_policy",
+    "export",
+    "cache",
+}
+
+
+def _body(spec: ModelSpec, project: Project) -> str:
+    if spec.kind == "sql":
+        return project.queries[spec.name].sql(dialect="duckdb", comments=False, normalize=True)
+    assert spec.fn is not None
+    try:
+        return textwrap.dedent(inspect.getsource(spec.fn))
+    except (OSError, TypeError):
+        return spec.fn.__qualname__
+
+
+def _options(spec: ModelSpec) -> str:
+    data = spec.options.model_dump(mode="json", exclude=_IGNORED_OPTIONS)
+    resolved = (spec.schema, spec.connection, spec.materialize, spec.strategy, spec.schema_mode)
+    return repr((sorted(data.items()), resolved))
+
+
+def fingerprints(project: Project) -> dict[str, str]:
+    """Fingerprints of every model of the project (topological, so upstreams come first)."""
+    out: dict[str, str] = {}
+    for name in project.graph.order:
+        spec = project.models[name]
+        digest = hashlib.sha256()
+        digest.update(spec.kind.encode())
+        digest.update(_body(spec, project).encode())
+        digest.update(_options(spec).encode())
+        for parent in project.graph.parents[name]:
+            digest.update(out[parent].encode())
+        out[name] = digest.hexdigest()[:32]
+    return out
