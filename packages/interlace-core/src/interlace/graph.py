@@ -90,6 +90,7 @@ def build_graph(dependencies: Mapping[str, Iterable[str]]) -> Graph:
         raise GraphError(
             "dependency cycle: " + " -> ".join(cycle),
             hint="break the cycle: one of these models must stop reading another",
+            model=cycle[0],  # lets the project loader point at this model's file:line
         )
     return Graph(
         parents=parents,

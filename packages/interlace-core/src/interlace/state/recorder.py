@@ -159,16 +159,16 @@ class StateRecorder:
                 ),
             )
         if event.columns is not None:
-            columns = [tuple(c) for c in event.columns]
+            columns = [(str(c[0]), str(c[1])) for c in event.columns]
             versions = self.store.schema_versions(self.env, event.model)
-            last = [tuple(c) for c in versions[-1].columns] if versions else None
+            last = [(str(c[0]), str(c[1])) for c in versions[-1].columns] if versions else None
             if last != columns:
-                change = "created" if last is None else describe_schema_change(last, columns)  # type: ignore[arg-type]
+                change = "created" if last is None else describe_schema_change(last, columns)
                 self.store.add_schema_version(
                     self.env,
                     event.model,
                     columns,
-                    change,  # type: ignore[arg-type]
+                    change,
                     event.run_id,
                     event.at,
                 )
