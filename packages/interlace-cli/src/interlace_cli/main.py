@@ -87,8 +87,9 @@ def init(name: str, force: bool) -> None:
     target = Path(name)
     with handle_errors():
         created = create_project(target, force=force)
-    click.echo(f"Created project '{target.name}' in {target} ({len(created)} files).")
-    click.echo(f"Next: cd {target} && interlace run")
+    click.echo(f"Created project '{target.resolve().name}' in {target} ({len(created)} files).")
+    here = target.resolve() == Path.cwd().resolve()
+    click.echo("Next: interlace run" if here else f"Next: cd {target} && interlace run")
 
 
 @cli.command()
@@ -102,6 +103,18 @@ def init(name: str, force: bool) -> None:
     default=None,
     help="Parallel models (default: executor.max_workers).",
 )
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild the selected tables from scratch (incremental models reprocess everything).",
+)
+@click.option(
+    "--since", default=None, help="Backfill: reprocess cursor rows from this value (inclusive)."
+)
+@click.option("--until", default=None, help="Process cursor rows before this value (exclusive).")
+@click.option(
+    "--window", default=None, help="Split --since..--until into runs of this size (1d, 6h)."
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks of failed models.")
 @project_option
 @env_option
@@ -112,18 +125,35 @@ def run(
     exclude: tuple[str, ...],
     force: bool,
     workers: int | None,
+    full_refresh: bool,
+    since: str | None,
+    until: str | None,
+    window: str | None,
     verbose: bool,
     project: Path | None,
     env: str | None,
 ) -> None:
-    """Run models. SELECTION: NAME, +NAME (with ancestors), NAME+ (with descendants), tag:X."""
+    """Run models. SELECTION: NAME, +NAME (with ancestors), NAME+ (with descendants), tag:X.
+
+    Models whose definition and inputs did not change since their last run are skipped (the
+    reason is printed); --force runs them anyway.
+    """
     from interlace_cli.progress import run_with_progress
 
     state = _state(ctx, project, env)
     loaded = state.load()
     with handle_errors():
         code = run_with_progress(
-            loaded, list(selection), list(exclude), force=force, workers=workers, verbose=verbose
+            loaded,
+            list(selection),
+            list(exclude),
+            force=force,
+            workers=workers,
+            full_refresh=full_refresh,
+            verbose=verbose,
+            since=since,
+            until=until,
+            window=window,
         )
     sys.exit(code)
 
@@ -170,6 +200,13 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
     click.echo(f"# files: {', '.join(str(f.relative_to(root)) for f in loaded.files)}")
     data = loaded.config.model_dump(mode="json", by_alias=True)
     click.echo(yaml.safe_dump(mask_secrets(data), sort_keys=False).rstrip())
+
+
+from interlace_cli.dlq import dlq  # noqa: E402 - command groups register after `cli`
+from interlace_cli.schema import schema  # noqa: E402
+
+cli.add_command(schema)
+cli.add_command(dlq)
 
 
 def main() -> None:

@@ -9,21 +9,39 @@ from typing import TYPE_CHECKING
 from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
-from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from interlace.events import Event
+    from interlace.events import Event, ModelFinished
     from interlace.project import Project
     from interlace.results import RunResult
 
-
-def _fmt_rows(rows: int | None) -> str:
-    return "" if rows is None else f"{rows:,} rows"
+MAX_LIVE_LINES = 12
 
 
-def _fmt_time(seconds: float) -> str:
+def fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
+
+
+def _detail(event: ModelFinished) -> str:
+    parts = []
+    if event.rows is not None:
+        parts.append(f"{event.rows:,} rows")
+    stats = event.stats
+    if stats and (event.strategy != "replace"):
+        parts.append(
+            " ".join(
+                f"{sign}{stats[key]:,}"
+                for key, sign in (("inserted", "+"), ("updated", "~"), ("deleted", "-"))
+                if stats.get(key)
+            )
+            or "no changes"
+        )
+    if event.attempts > 1:
+        parts.append(f"after {event.attempts} attempts")
+    if event.message:
+        parts.append(event.message)
+    return "  ".join(p for p in parts if p)
 
 
 class ProgressView:
@@ -35,43 +53,44 @@ class ProgressView:
         self.running: dict[str, float] = {}
         self.done = 0
         self.counts = {"success": 0, "failed": 0, "skipped": 0}
-        self.live: Live | None = None
 
     def __rich__(self) -> Group:
         now = time.perf_counter()
         lines: list[Spinner | Text] = [
-            Spinner("dots", Text(f" {name}  {_fmt_time(now - started)}", style="cyan"))
-            for name, started in list(self.running.items())[:12]
+            Spinner("dots", Text(f" {name}  {fmt_time(now - started)}", style="cyan"))
+            for name, started in list(self.running.items())[:MAX_LIVE_LINES]
         ]
-        if len(self.running) > 12:
-            lines.append(Text(f"  … and {len(self.running) - 12} more running", style="dim"))
+        if len(self.running) > MAX_LIVE_LINES:
+            more = len(self.running) - MAX_LIVE_LINES
+            lines.append(Text(f"  … and {more} more running", style="dim"))
         lines.append(Text(f"{self.done}/{self.total} models done", style="bold"))
         return Group(*lines)
 
     def __call__(self, event: Event) -> None:
-        from interlace.events import ModelFailed, ModelFinished, ModelSkipped, ModelStarted
+        from interlace.events import (
+            ModelFailed,
+            ModelFinished,
+            ModelRetrying,
+            ModelSkipped,
+            ModelStarted,
+        )
 
         if isinstance(event, ModelStarted):
             self.running[event.model] = time.perf_counter()
         elif isinstance(event, ModelFinished):
-            self.running.pop(event.model, None)
-            self.done += 1
-            self.counts["success"] += 1
-            detail = " ".join(x for x in (_fmt_rows(event.rows), event.message or "") if x)
+            self._end(event.model, "success")
             self._line(
                 Text.assemble(
                     ("  ✓ ", "green"),
                     (event.model, "bold"),
                     "  ",
-                    (detail, "dim"),
+                    (_detail(event), "dim"),
                     "  ",
-                    (_fmt_time(event.duration), "dim"),
+                    (fmt_time(event.duration), "dim"),
                 )
             )
         elif isinstance(event, ModelFailed):
-            self.running.pop(event.model, None)
-            self.done += 1
-            self.counts["failed"] += 1
+            self._end(event.model, "failed")
             self._line(
                 Text.assemble(
                     ("  ✗ ", "red"),
@@ -81,17 +100,34 @@ class ProgressView:
                 )
             )
         elif isinstance(event, ModelSkipped):
-            self.running.pop(event.model, None)
-            self.done += 1
-            self.counts["skipped"] += 1
+            self._end(event.model, "skipped")
+            style = "dim" if event.kind == "unchanged" else "yellow"
             self._line(
                 Text.assemble(
-                    ("  - ", "yellow"),
+                    ("  - ", style),
                     (event.model, "bold"),
                     "  ",
-                    (f"skipped: {event.reason}", "yellow"),
+                    (f"skipped: {event.reason}", style),
                 )
             )
+        elif isinstance(event, ModelRetrying):
+            self._line(
+                Text.assemble(
+                    ("  ↻ ", "yellow"),
+                    (event.model, "bold"),
+                    "  ",
+                    (
+                        f"attempt {event.attempt} failed: {event.error[:150]}; "
+                        f"retrying in {event.delay:.1f}s",
+                        "yellow",
+                    ),
+                )
+            )
+
+    def _end(self, model: str, status: str) -> None:
+        self.running.pop(model, None)
+        self.done += 1
+        self.counts[status] += 1
 
     def _line(self, text: Text) -> None:
         self.console.print(text, highlight=False, soft_wrap=True)
@@ -104,41 +140,61 @@ def run_with_progress(
     *,
     force: bool,
     workers: int | None,
+    full_refresh: bool = False,
     verbose: bool,
+    since: str | None = None,
+    until: str | None = None,
+    window: str | None = None,
 ) -> int:
     """Run with live output; return the process exit code."""
     from interlace.api import run
 
     console = Console(highlight=False)
     names = project.select(selection, exclude)
-    console.print(
-        Text.assemble(
-            ("interlace ", "bold"),
-            f"{project.name} ",
-            (f"[{project.env}]", "cyan"),
-            f"  {len(names)} model(s)",
+    header: list[str | tuple[str, str]] = [
+        ("interlace ", "bold"),
+        f"{project.name} ",
+        (f"[{project.env}]", "cyan"),
+        f"  {len(names)} model(s)",
+    ]
+    if since or until:
+        header.append(
+            (
+                f"  window {since or '…'} → {until or '…'}"
+                + (f" in steps of {window}" if window else ""),
+                "magenta",
+            )
         )
-    )
+    console.print(Text.assemble(*header))
     view = ProgressView(console, len(names))
     started = time.perf_counter()
-    result: RunResult | None = None
+
+    def execute() -> RunResult:
+        return asyncio.run(
+            run(
+                project,
+                selection,
+                exclude,
+                force=force,
+                full_refresh=full_refresh,
+                max_workers=workers,
+                since=since,
+                until=until,
+                window=window,
+                on_event=view,
+            )
+        )
+
     try:
         if console.is_terminal:
-            with Live(view, console=console, refresh_per_second=8, transient=True) as live:
-                view.live = live
-                result = asyncio.run(
-                    run(
-                        project, selection, exclude, force=force, max_workers=workers, on_event=view
-                    )
-                )
+            with Live(view, console=console, refresh_per_second=8, transient=True):
+                result = execute()
         else:
-            result = asyncio.run(
-                run(project, selection, exclude, force=force, max_workers=workers, on_event=view)
-            )
+            result = execute()
     except KeyboardInterrupt:
         console.print(
             Text(
-                f"\ncancelled after {_fmt_time(time.perf_counter() - started)}: "
+                f"\ncancelled after {fmt_time(time.perf_counter() - started)}: "
                 f"{view.counts['success']} done, {len(view.running)} interrupted",
                 style="yellow",
             )
@@ -148,26 +204,30 @@ def run_with_progress(
 
 
 def print_summary(console: Console, result: RunResult, *, verbose: bool) -> int:
+    if result.windows:
+        console.print(Text(f"{len(result.windows)} window(s) run", style="magenta"))
+        failed_windows = [w for w in result.windows if not w.success]
+        if failed_windows:
+            result = failed_windows[0]
     failed = result.failed
-    table = Table.grid(padding=(0, 2))
-    counts = (
-        f"{len(result.succeeded)} succeeded",
-        f"{len(failed)} failed",
-        f"{len(result.skipped)} skipped",
-    )
+    skipped = result.skipped
+    unchanged = sum(1 for m in skipped if m.skip_kind == "unchanged")
+    counts = [f"{len(result.succeeded)} succeeded", f"{len(failed)} failed"]
+    if unchanged:
+        counts.append(f"{unchanged} unchanged")
+    if len(skipped) - unchanged:
+        counts.append(f"{len(skipped) - unchanged} skipped")
     style = "green" if result.success else "red"
     console.print()
     console.print(
         Text(
-            f"{'Done' if result.success else 'Failed'} in {_fmt_time(result.duration)}: "
-            + ", ".join(counts),
+            f"{'Done' if result.success else 'Failed'} in "
+            f"{fmt_time(result.duration)}: " + ", ".join(counts),
             style=f"bold {style}",
         )
     )
     for model in failed:
-        table.add_row(Text(model.name, style="bold red"), Text(model.location or "", style="dim"))
-        console.print(table)
-        table = Table.grid(padding=(0, 2))
+        console.print(Text.assemble((model.name, "bold red"), "  ", (model.location or "", "dim")))
         console.print(Text(f"  {model.error}", style="red"))
         if model.traceback and (verbose or model.error_type == "ModelExecutionError"):
             for line in model.traceback.rstrip().splitlines():

@@ -122,12 +122,20 @@ An [Interlace](https://pypi.org/project/interlace-cli/) project.
 
 
 def create_project(target: Path, *, force: bool = False) -> list[Path]:
-    """Write the example project into ``target``; returns the files written."""
-    name = target.name
+    """Write the example project into ``target``; returns the files written.
+
+    ``target`` may be ``.`` (the project takes the current folder's name).
+    """
+    name = target.resolve().name
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
         raise ProjectError(
             f"invalid project name {name!r}",
             hint="use letters, digits, '_' or '-', starting with a letter",
+        )
+    if target.exists() and not target.is_dir():
+        raise ProjectError(
+            f"{target} is a file, not a folder",
+            hint="choose another name, or move the file away",
         )
     if target.exists() and any(target.iterdir()) and not force:
         raise ProjectError(
@@ -147,7 +155,13 @@ def create_project(target: Path, *, force: bool = False) -> list[Path]:
     written = []
     for rel, content in files.items():
         path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise ProjectError(
+                f"cannot write {path}: {exc.strerror}",
+                hint="check that the folder is writable (or choose another place)",
+            ) from None
         written.append(path)
     return written

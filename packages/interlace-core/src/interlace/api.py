@@ -78,6 +78,7 @@ async def run(
     *,
     env: str | None = None,
     force: bool = False,
+    full_refresh: bool = False,
     since: str | None = None,
     until: str | None = None,
     window: str | None = None,
@@ -90,6 +91,8 @@ async def run(
     ``since``/``until`` reprocess a window of incremental (``cursor=``) models without moving
     their stored watermarks (``until`` alone processes up to it and does move them);
     ``window="1d"`` splits ``since..until`` into one run per window, in order.
+    ``full_refresh`` rebuilds every selected table from scratch (incremental models reprocess
+    all their input; the swap is still atomic).
 
     Load errors (bad config, bad model, cycle, empty selection, bad window) raise an
     :class:`~interlace.errors.InterlaceError`; model failures are reported in the result.
@@ -106,11 +109,12 @@ async def run(
                 select,
                 exclude,
                 force=force,
+                full_refresh=full_refresh,
                 since=part.since,
                 until=part.until,
                 max_workers=max_workers,
                 bus=bus,
-                on_event=on_event if not parts else None,
+                on_event=on_event,
             )
             parts.append(result)
             if not result.success:
@@ -135,7 +139,9 @@ async def run(
     unsubscribe = bus.subscribe(StateRecorder(store, project.env))
     connections = {project.models[n].connection for n in names}
     engines = open_engines(project, connections)
-    catalog = RunCatalog(project=project, run_id=run_id, engines=engines, window=bounds)
+    catalog = RunCatalog(
+        project=project, run_id=run_id, engines=engines, window=bounds, full_refresh=full_refresh
+    )
     started = time.perf_counter()
     status = "failed"
     error: str | None = None
@@ -148,7 +154,7 @@ async def run(
                 catalog,
                 bus,
                 max_workers or project.config.executor.max_workers,
-                force=force,
+                force=force or full_refresh,
                 default_retry=_default_retry(project),
                 breakers=_breakers(project, connections),
             )
@@ -246,7 +252,7 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
     catalog.states = store.model_states(project.env)
     catalog.data_versions = {name: s.data_version for name, s in catalog.states.items()}
     for name in names:
-        if project.models[name].options.cursor:
+        if project.models[name].options.cursor and not catalog.full_refresh:
             watermark = store.get_watermark(project.env, name)
             if watermark is not None:
                 catalog.watermarks[name] = watermark

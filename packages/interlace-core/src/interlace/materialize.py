@@ -30,6 +30,7 @@ from interlace.errors import (
 from interlace.outputs import Source, to_source
 from interlace.schema_modes import SchemaPlan, plan_schema
 from interlace.strategies import PublishContext, Strategy, get_strategy
+from interlace.strategies.replace import swap_in
 from interlace.strategies.scd_type_2 import SCDType2
 from interlace.types import to_sql_type
 from interlace.window import Window
@@ -77,6 +78,7 @@ class RunCatalog:
     data_versions: dict[str, int] = field(default_factory=dict)
     watermarks: dict[str, Watermark] = field(default_factory=dict)
     window: Window = field(default_factory=lambda: Window(None, None))
+    full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
 
     @property
     def run_schema(self) -> str:
@@ -546,8 +548,11 @@ class ModelRunner:
                     return Outcome(
                         rows, "no data change", content_hash=content_hash, watermark=watermark
                     )
+            full_refresh = self.catalog.full_refresh and target_kind == "table"
             target_columns = (
-                session.describe(spec.schema, spec.name) if target_kind == "table" else []
+                session.describe(spec.schema, spec.name)
+                if target_kind == "table" and not full_refresh
+                else []
             )
             plan = (
                 plan_schema(
@@ -587,7 +592,8 @@ class ModelRunner:
             with session.transaction():
                 for statement in _target_changes(target, plan):
                     session.execute(statement)
-                for step in strategy.steps(ctx):
+                steps = swap_in(ctx) if full_refresh else strategy.steps(ctx)
+                for step in steps:
                     if step.record:
                         row = session.fetch_one(step.statement)
                         for name, value in zip(step.record, row or (), strict=False):
@@ -603,7 +609,7 @@ class ModelRunner:
         finally:
             self._unregister(source)
         self.catalog.relations[key] = "table"
-        if target_kind != "table":
+        if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
         published = session.describe(spec.schema, spec.name)
         changed = True if strategy.name == "replace" else any(stats.values())

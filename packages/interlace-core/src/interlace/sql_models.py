@@ -97,6 +97,14 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
     return blocks
 
 
+def _readable(description: str) -> str:
+    """sqlglot's message without Python reprs: `<Token ... text: where, ...>` -> `'where'`."""
+    description = re.sub(
+        r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>", r"'\1'", description
+    )
+    return re.sub(r"<class '(?:[\w]+\.)*(\w+)'>", r"\1", description)
+
+
 def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: str) -> exp.Expr:
     """Parse one model body; errors point at the file line of the problem."""
     try:
@@ -107,7 +115,7 @@ def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: s
         description = detail.get("description") or str(exc)
         near = detail.get("highlight")
         raise SQLParseError(
-            f"SQL syntax error: {description.split('. Line')[0]}"
+            f"SQL syntax error: {_readable(description.split('. Line')[0])}"
             + (f" near '{near}'" if near else ""),
             file=file,
             line=(line_offset + line - 1) if line else line_offset,

@@ -1,0 +1,180 @@
+"""`interlace dlq`: the dead-letter queue of model runs that failed after all their retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from interlace.project import Project
+    from interlace.state.sqlite import SQLiteStateStore
+
+
+def _project(ctx: click.Context, project: Path | None, env: str | None) -> Project:
+    from interlace_cli.main import State
+
+    parent: State = ctx.find_root().obj
+    return State(project or parent.project_path, env or parent.env).load()
+
+
+def _store(project: Project) -> SQLiteStateStore:
+    from interlace.api import open_state
+
+    return open_state(project)
+
+
+project_opt = click.option(
+    "--project", "-p", type=click.Path(file_okay=False, path_type=Path), default=None
+)
+env_opt = click.option("--env", "-e", default=None)
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: failed model runs to inspect, retry or resolve."""
+
+
+@dlq.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "resolved", "retried", "all"]),
+    default="open",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@project_opt
+@env_opt
+@click.pass_context
+def list_(
+    ctx: click.Context, status: str, limit: int, project: Path | None, env: str | None
+) -> None:
+    """List dead letters of the environment."""
+    from rich.console import Console
+    from rich.table import Table
+
+    loaded = _project(ctx, project, env)
+    store = _store(loaded)
+    try:
+        letters = store.dead_letters(loaded.env, None if status == "all" else status, limit)
+    finally:
+        store.close()
+    if not letters:
+        click.echo(f"no {'' if status == 'all' else status + ' '}dead letters in env {loaded.env}")
+        return
+    table = Table(title=f"dead letters [{loaded.env}]", title_justify="left")
+    for column in ("id", "model", "failed at", "attempts", "status", "error"):
+        table.add_column(column)
+    for letter in letters:
+        when = dt.datetime.fromtimestamp(letter.created_at).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            str(letter.id),
+            letter.model,
+            when,
+            str(letter.attempts),
+            letter.status,
+            letter.error.split(" (hint:")[0].splitlines()[0][:100],
+        )
+    Console(highlight=False).print(table)
+
+
+def _letter(store: SQLiteStateStore, letter_id: int, env: str) -> object:
+    from interlace_cli.main import fail
+
+    letter = store.get_dead_letter(letter_id)
+    if letter is None or letter.env != env:
+        store.close()
+        fail(f"no dead letter {letter_id} in env {env}", code=1)
+    return letter
+
+
+@dlq.command()
+@click.argument("letter_id", type=int)
+@project_opt
+@env_opt
+@click.pass_context
+def show(ctx: click.Context, letter_id: int, project: Path | None, env: str | None) -> None:
+    """Show one dead letter with its error and traceback."""
+    loaded = _project(ctx, project, env)
+    store = _store(loaded)
+    try:
+        letter = _letter(store, letter_id, loaded.env)
+    finally:
+        store.close()
+    for key in (
+        "id",
+        "model",
+        "run_id",
+        "status",
+        "attempts",
+        "error_type",
+        "location",
+        "error",
+        "resolution",
+    ):
+        value = getattr(letter, key)
+        if value not in (None, ""):
+            click.echo(f"{key:<11} {value}")
+    if getattr(letter, "traceback", None):
+        click.echo("traceback:")
+        click.echo(letter.traceback.rstrip())  # type: ignore[attr-defined]
+
+
+@dlq.command()
+@click.argument("letter_id", type=int)
+@project_opt
+@env_opt
+@click.pass_context
+def retry(ctx: click.Context, letter_id: int, project: Path | None, env: str | None) -> None:
+    """Run the dead letter's model again; on success the letter is marked retried."""
+    from interlace_cli.progress import run_with_progress
+
+    loaded = _project(ctx, project, env)
+    store = _store(loaded)
+    try:
+        letter = _letter(store, letter_id, loaded.env)
+    finally:
+        store.close()
+    model = letter.model  # type: ignore[attr-defined]
+    if model not in loaded.models:
+        from interlace_cli.main import fail
+
+        fail(f"model '{model}' of dead letter {letter_id} no longer exists in the project")
+    code = run_with_progress(loaded, [model], [], force=True, workers=None, verbose=False)
+    if code == 0:
+        store = _store(loaded)
+        try:
+            store.set_dead_letter_status(letter_id, "retried", "succeeded on retry", time.time())
+        finally:
+            store.close()
+        click.echo(f"dead letter {letter_id} retried successfully")
+    sys.exit(code)
+
+
+@dlq.command()
+@click.argument("letter_ids", type=int, nargs=-1, required=True)
+@click.option("--note", default="resolved by hand", show_default=True)
+@project_opt
+@env_opt
+@click.pass_context
+def resolve(
+    ctx: click.Context,
+    letter_ids: tuple[int, ...],
+    note: str,
+    project: Path | None,
+    env: str | None,
+) -> None:
+    """Mark dead letters resolved without running anything."""
+    loaded = _project(ctx, project, env)
+    store = _store(loaded)
+    try:
+        for letter_id in letter_ids:
+            _letter(store, letter_id, loaded.env)
+            store.set_dead_letter_status(letter_id, "resolved", note, time.time())
+    finally:
+        store.close()
+    click.echo(f"resolved {len(letter_ids)} dead letter(s)")
