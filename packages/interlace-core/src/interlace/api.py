@@ -36,15 +36,16 @@ if TYPE_CHECKING:
 
 
 def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[str, Engine]:
-    """Engines for the project's connections (all, or those ``names``)."""
-    from interlace.engines.duckdb import DuckDBEngine
+    """Engines for the project's database connections (all, or those ``names``)."""
+    from interlace.plugins import connection_type
 
     wanted = set(names) if names is not None else set(project.config.connections)
-    return {
-        name: DuckDBEngine(name, cfg, project.root)
-        for name, cfg in project.config.connections.items()
-        if name in wanted
-    }
+    engines: dict[str, Engine] = {}
+    for name, cfg in project.config.connections.items():
+        kind = connection_type(cfg.type)
+        if name in wanted and kind.create_engine is not None:
+            engines[name] = kind.create_engine(name, cfg, project.root)
+    return engines
 
 
 def open_state(project: Project) -> SQLiteStateStore:

@@ -53,18 +53,24 @@ class RetryConfig(_Strict):
     jitter: float = Field(default=0.1, ge=0, le=1)
 
 
-class DuckDBConnectionConfig(_Strict):
+class ConnectionConfig(_Strict):
+    """Keys every connection type accepts; each type adds its own (see interlace.plugins)."""
+
+    type: str = "duckdb"
+    access: Literal["read", "write"] = "write"
+    shared: bool = False
+    circuit_breaker: CircuitBreakerConfig | None = None
+
+
+class DuckDBConnectionConfig(ConnectionConfig):
     """An embedded DuckDB database: a file (created on first use) or ``:memory:``."""
 
     type: Literal["duckdb"] = "duckdb"
     path: str = ":memory:"
     read_only: bool = False
-    access: Literal["read", "write"] = "write"
-    shared: bool = False
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    circuit_breaker: CircuitBreakerConfig | None = None
 
 
 class ModelDefaults(_Strict):
@@ -88,8 +94,10 @@ class ProjectConfig(_Strict):
     """The validated content of a project's config file(s)."""
 
     name: str = "interlace_project"
-    connections: dict[str, DuckDBConnectionConfig] = Field(
-        default_factory=lambda: {"default": DuckDBConnectionConfig(path="data/{env}.duckdb")}
+    connections: dict[str, ConnectionConfig] = Field(
+        default_factory=lambda: dict[str, ConnectionConfig](
+            default=DuckDBConnectionConfig(path="data/dev.duckdb")
+        )
     )
     models: ModelDefaults = Field(default_factory=ModelDefaults)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
@@ -283,12 +291,12 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return []
 
 
-def _describe(error: Any) -> tuple[str, str | None]:
+def _describe(error: Any, model: type[BaseModel]) -> tuple[str, str | None]:
     kind = error["type"]
     loc = tuple(error["loc"])
     key = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
-        allowed = _field_names(ProjectConfig, loc[:-1])
+        allowed = _field_names(model, loc[:-1])
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else None
         if allowed:
@@ -303,16 +311,22 @@ def _describe(error: Any) -> tuple[str, str | None]:
     return f"{error['msg'].lower()} (got {got!r})", None
 
 
-def _raise_validation(exc: ValidationError, source: _Source, fallback: Path) -> None:
+def _raise_validation(
+    exc: ValidationError,
+    source: _Source,
+    fallback: Path,
+    model: type[BaseModel] | None = None,
+    prefix: tuple[str, ...] = (),
+) -> None:
     problems = []
     first_file: Path | None = None
     first_line: int | None = None
     for error in exc.errors():
-        loc = tuple(str(p) for p in error["loc"])
+        loc = (*prefix, *(str(p) for p in error["loc"]))
         file, line = source.where(loc)
         first_file = first_file or file
         first_line = first_line or line
-        message, hint = _describe(error)
+        message, hint = _describe(error, model or ProjectConfig)
         where = f"{(file or fallback).name}:{line}" if line else (file or fallback).name
         text = f"{where}: {'.'.join(loc) or '<root>'}: {message}"
         if hint:
@@ -325,6 +339,37 @@ def _raise_validation(exc: ValidationError, source: _Source, fallback: Path) -> 
         line=first_line,
         hint="fix the key(s) above; `interlace config` prints the merged result",
     ) from None
+
+
+def _validate_connections(raw: Any, source: _Source, base: Path, env_name: str) -> Any:
+    """Validate each connection with its type's own model (types may come from plugins)."""
+    from interlace.plugins import connection_type
+
+    if raw is None:
+        return {"default": DuckDBConnectionConfig(path=f"data/{env_name}.duckdb")}
+    if not isinstance(raw, dict):
+        return raw  # ProjectConfig reports the wrong type
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if not isinstance(value, dict):
+            out[name] = value
+            continue
+        type_name = str(value.get("type", "duckdb"))
+        try:
+            kind = connection_type(type_name)
+        except ConfigError as exc:
+            file, line = source.where(("connections", str(name), "type"))
+            raise ConfigError(
+                f"connections.{name}.type: {exc.message}",
+                file=str(file or base),
+                line=line,
+                hint=exc.hint,
+            ) from None
+        try:
+            out[name] = kind.config_model.model_validate(value)
+        except ValidationError as exc:
+            _raise_validation(exc, source, base, kind.config_model, ("connections", str(name)))
+    return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -379,6 +424,10 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
         files.append(overlay)
     variables = {**read_dotenv(root / ".env"), **os.environ}
     data = _interpolate(data, (), env_name, variables, source, replace_env=True)
+    data = {
+        **data,
+        "connections": _validate_connections(data.get("connections"), source, base, env_name),
+    }
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as exc:

@@ -73,7 +73,15 @@ class Project:
 
 def dialect_of(config: ProjectConfig, connection: str) -> str:
     """The SQL dialect a connection speaks (only DuckDB in core)."""
-    return config.connections[connection].type
+    from interlace.plugins import connection_type
+
+    dialect = connection_type(config.connections[connection].type).dialect
+    if dialect is None:
+        raise ModelDefinitionError(
+            f"connection '{connection}' is a storage connection; models cannot run on it",
+            hint="run the model on a database connection and read files from storage instead",
+        )
+    return dialect
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -1,0 +1,109 @@
+"""Extension points: connection types and quality checks come from other distributions.
+
+Distributions register entry points; core discovers them by name and, when one is missing,
+says which distribution to install:
+
+- ``interlace.connections``: name = connection ``type``, object = a :class:`ConnectionType`
+- ``interlace.checks``: name ``runner``, object = a :class:`~interlace.quality.CheckRunner`
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from interlace.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from interlace.engines.base import Engine
+
+CONNECTION_GROUP = "interlace.connections"
+CHECK_GROUP = "interlace.checks"
+
+# Types that other distributions provide, for the install hint when they are missing.
+KNOWN_CONNECTION_TYPES = {
+    "postgres": "interlace-connections",
+    "mysql": "interlace-connections",
+    "sqlite": "interlace-connections",
+    "trino": "interlace-connections",
+    "snowflake": "interlace-connections",
+    "bigquery": "interlace-connections",
+    "pyspark": "interlace-connections",
+    "filesystem": "interlace-connections",
+    "sftp": "interlace-connections",
+    "s3": "interlace-connections",
+}
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """How to validate and open one kind of connection."""
+
+    name: str
+    config_model: type[BaseModel]
+    dialect: str | None  # SQL dialect of models on it; None for storage-only connections
+    create_engine: Callable[[str, Any, Path], Engine] | None = None
+    create_storage: Callable[[str, Any, Path], Any] | None = None
+
+
+def _duckdb() -> ConnectionType:
+    from interlace.config import DuckDBConnectionConfig
+
+    def create(name: str, config: Any, root: Path) -> Engine:
+        from interlace.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(name, config, root)
+
+    return ConnectionType("duckdb", DuckDBConnectionConfig, "duckdb", create)
+
+
+@functools.cache
+def connection_types() -> dict[str, ConnectionType]:
+    """Every available connection type: DuckDB (built in) plus registered ones."""
+    types = {"duckdb": _duckdb()}
+    for ep in entry_points(group=CONNECTION_GROUP):
+        try:
+            value = ep.load()
+            provided = (
+                value() if callable(value) and not isinstance(value, ConnectionType) else value
+            )
+        except Exception as exc:
+            raise ConfigError(
+                f"connection type '{ep.name}' from {ep.value} failed to load: {exc}",
+                hint="reinstall the distribution that provides it",
+            ) from None
+        if isinstance(provided, ConnectionType):
+            types[provided.name] = provided
+    return types
+
+
+def connection_type(name: str) -> ConnectionType:
+    """The connection type called ``name``, or a ConfigError with the install hint."""
+    types = connection_types()
+    if name in types:
+        return types[name]
+    package = KNOWN_CONNECTION_TYPES.get(name)
+    if package:
+        hint = f"install it: pip install {package}"
+        message = f"connection type '{name}' is provided by {package}, which is not installed"
+        raise ConfigError(message, hint=hint)
+    raise ConfigError(
+        f"unknown connection type '{name}'",
+        hint=f"available types: {', '.join(sorted(types))}",
+    )
+
+
+@functools.cache
+def check_runner() -> Any | None:
+    """The installed quality-check runner, or None when interlace-quality is missing."""
+    for ep in entry_points(group=CHECK_GROUP):
+        if ep.name == "runner":
+            value = ep.load()
+            return value() if isinstance(value, type) else value
+    return None
