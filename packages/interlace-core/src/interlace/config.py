@@ -73,6 +73,12 @@ class DuckDBConnectionConfig(ConnectionConfig):
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
+class QualityConfig(_Strict):
+    """Checks declared outside the models: ``quality: {checks: {MODEL: [...]}}``."""
+
+    checks: dict[str, list[Any]] = Field(default_factory=dict)
+
+
 class ModelDefaults(_Strict):
     default_schema: str = "main"
     default_materialize: Materialize = "table"
@@ -103,6 +109,7 @@ class ProjectConfig(_Strict):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
     @property
     def default_connection(self) -> str:

@@ -93,6 +93,20 @@ class ModelFailed(Event):
 
 
 @dataclass(frozen=True)
+class CheckFinished(Event):
+    type: ClassVar[str] = "check.completed"
+    model: str
+    name: str
+    check_type: str
+    severity: str
+    status: str  # passed | failed | error
+    failing_rows: int = 0
+    sample: tuple[dict[str, Any], ...] = ()
+    sql: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSkipped(Event):
     type: ClassVar[str] = "task.skipped"
     model: str

@@ -28,6 +28,7 @@ from interlace.errors import (
     UnsupportedResultError,
 )
 from interlace.outputs import Source, to_source
+from interlace.quality import CheckResult, QualityCheckError
 from interlace.schema_modes import SchemaPlan, plan_schema
 from interlace.strategies import PublishContext, Strategy, get_strategy
 from interlace.strategies.replace import swap_in
@@ -54,6 +55,7 @@ class Outcome:
     data_changed: bool = False
     content_hash: str | None = None
     watermark: tuple[str, str, str] | None = None  # (column, value, type)
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 @dataclass
@@ -481,6 +483,10 @@ class ModelRunner:
 
     def _write_view(self, query: exp.Expr) -> Outcome:
         spec = self.spec
+        as_relation = exp.Subquery(
+            this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("__il_view"))
+        )
+        checks = self._audit(as_relation, "error")  # before the view is replaced
         self._ensure_schema(spec.schema)
         target = st.table(spec.schema, spec.name)
         kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
@@ -489,7 +495,8 @@ class ModelRunner:
                 self.session.execute(st.drop(target, "TABLE"))
             self.session.execute(st.create_view(target, query))
         self.catalog.relations[(self.conn, spec.schema, spec.name)] = "view"
-        return Outcome(None)
+        checks += self._audit(st.table(spec.schema, spec.name), "warn")
+        return Outcome(None, checks=checks)
 
     def _write_in_run(self, source: Source) -> Outcome:
         self._ensure_schema(self.catalog.run_schema)
@@ -576,6 +583,7 @@ class ModelRunner:
                 )
             self._adjust_staging(staging, plan)
             staged_columns = session.describe(spec.schema, staging_name)
+            checks = self._audit(staging, "error")  # write-audit-publish: before the swap
             ctx = PublishContext(
                 spec=spec,
                 target=target,
@@ -612,6 +620,7 @@ class ModelRunner:
         if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
         published = session.describe(spec.schema, spec.name)
+        checks += self._audit(target, "warn")
         changed = True if strategy.name == "replace" else any(stats.values())
         return Outcome(
             rows,
@@ -622,7 +631,24 @@ class ModelRunner:
             data_changed=changed,
             content_hash=content_hash,
             watermark=watermark,
+            checks=checks,
         )
+
+    def _audit(self, relation: exp.Expr, severity: str) -> list[CheckResult]:
+        """Run the model's checks of one severity; failing error checks stop the write."""
+        checks = [
+            c for c in self.catalog.project.checks.get(self.spec.name, []) if c.severity == severity
+        ]
+        if not checks:
+            return []
+        from interlace.plugins import check_runner
+
+        runner = check_runner()
+        assert runner is not None  # the project loader refuses declared checks without one
+        results: list[CheckResult] = runner.run(self.session, self.spec, relation, checks)
+        if severity == "error" and any(r.blocks for r in results):
+            raise QualityCheckError(self.spec.name, results)
+        return results
 
     def _watermark(self, staging: exp.Table, columns: list[Column]) -> tuple[str, str, str] | None:
         """The newest cursor value of this batch (stored only after a successful publish)."""

@@ -40,6 +40,8 @@ class Project:
     # parsed SQL per SQL model (in its connection's dialect)
     queries: dict[str, exp.Expr] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
+    # validated quality checks per model (empty when a model declares none)
+    checks: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def config(self) -> ProjectConfig:
@@ -291,7 +293,33 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         graph=graph,
         queries=queries,
         aliases=aliases,
+        checks=_checks(config, finished, aliases, loaded.files[0]),
     )
+
+
+def _checks(
+    config: ProjectConfig, specs: dict[str, ModelSpec], aliases: dict[str, str], config_file: Path
+) -> dict[str, list[Any]]:
+    """Declared checks (model option, SQL header, config) validated by the check runner."""
+    from interlace.errors import ConfigError
+    from interlace.quality import runner_or_error
+
+    for name in config.quality.checks:
+        if name not in specs and name not in aliases:
+            raise ConfigError(
+                f"quality.checks names unknown model '{name}'",
+                file=str(config_file),
+                hint=f"known models: {', '.join(sorted(specs))}",
+            )
+    out: dict[str, list[Any]] = {}
+    for name, spec in specs.items():
+        declared = list(spec.options.quality_checks)
+        for key in (name, f"{spec.schema}.{name}"):
+            declared += config.quality.checks.get(key, [])
+        if declared:
+            runner = runner_or_error(name, spec.file, spec.line)
+            out[name] = runner.validate(name, declared, spec.file, spec.line)
+    return out
 
 
 def _lookup(ref: str, specs: dict[str, ModelSpec], aliases: dict[str, str]) -> str | None:

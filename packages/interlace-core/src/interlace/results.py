@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from interlace.quality import CheckResult
 
 ModelStatus = Literal["success", "failed", "skipped", "cancelled"]
 RunStatus = Literal["success", "failed", "cancelled"]
@@ -28,6 +31,7 @@ class ModelResult:
     skip_kind: str | None = None  # "unchanged" (change detection) or "upstream_failed"
     stats: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted
     attempts: int = 1
+    checks: tuple[CheckResult, ...] = ()
 
     @property
     def ok(self) -> bool:

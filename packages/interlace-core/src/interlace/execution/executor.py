@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from interlace.change_detection import Decision, decide
 from interlace.errors import InterlaceError, ModelExecutionError
 from interlace.events import (
+    CheckFinished,
     EventBus,
     ModelFailed,
     ModelFinished,
@@ -29,6 +30,7 @@ from interlace.events import (
     ModelStarted,
 )
 from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
+from interlace.quality import CheckResult, QualityCheckError
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
 
@@ -229,11 +231,29 @@ class Executor:
                     self.bus.publish(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
         return {name: results[name] for name in names}
 
+    def _publish_checks(self, results: list[CheckResult]) -> None:
+        for r in results:
+            self.bus.publish(
+                CheckFinished(
+                    self.run_id,
+                    r.model,
+                    r.name,
+                    r.check_type,
+                    r.severity,
+                    r.status,
+                    r.failing_rows,
+                    tuple(r.sample),
+                    r.sql,
+                    r.message,
+                )
+            )
+
     def _succeeded(self, name: str, attempted: Attempted) -> ModelResult:
         catalog = self.catalog
         spec = catalog.project.models[name]
         outcome = attempted.outcome
         assert outcome is not None
+        self._publish_checks(outcome.checks)
         previous = catalog.states.get(name)
         version = previous.data_version if previous else 0
         if outcome.data_changed:
@@ -271,6 +291,7 @@ class Executor:
             outcome.message,
             stats=dict(outcome.stats),
             attempts=attempted.attempts,
+            checks=tuple(outcome.checks),
         )
 
     def _failed(self, name: str, attempted: Attempted) -> ModelResult:
@@ -281,6 +302,8 @@ class Executor:
         if self.cancelled and not isinstance(error, InterlaceError):
             self.bus.publish(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
             return ModelResult(name, "cancelled", duration=duration, error="cancelled")
+        if isinstance(error, QualityCheckError):
+            self._publish_checks(error.results)
         if not isinstance(error, InterlaceError):
             error = _engine_error(error, spec.name, self.catalog.project.root)
         tb = getattr(error, "user_traceback", None)
@@ -314,6 +337,7 @@ class Executor:
             location=location,
             traceback=tb,
             attempts=attempted.attempts,
+            checks=tuple(getattr(error, "results", ())),
         )
 
     def _skip_descendants(

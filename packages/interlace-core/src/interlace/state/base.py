@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from interlace.quality import CheckResult
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,13 @@ class DeadLetter:
     resolution: str | None
 
 
+@dataclass(frozen=True)
+class StoredCheckResult:
+    run_id: str
+    result: CheckResult
+    created_at: float
+
+
 class StateStore(Protocol):
     """Everything Interlace remembers between runs. Implementations: SQLite, PostgreSQL."""
 
@@ -140,4 +150,8 @@ class StateStore(Protocol):
     def set_dead_letter_status(
         self, letter_id: int, status: str, resolution: str | None, at: float
     ) -> None: ...
+    def add_quality_result(self, env: str, run_id: str, result: CheckResult, at: float) -> None: ...
+    def quality_results(
+        self, env: str, model: str | None = None, run_id: str | None = None, limit: int = 100
+    ) -> list[StoredCheckResult]: ...
     def close(self) -> None: ...

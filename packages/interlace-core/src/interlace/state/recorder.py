@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from interlace.events import (
+    CheckFinished,
     Event,
     ModelFailed,
     ModelFinished,
@@ -13,6 +14,7 @@ from interlace.events import (
     RunFinished,
     RunStarted,
 )
+from interlace.quality import CheckResult
 from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Watermark
 
 if TYPE_CHECKING:
@@ -104,6 +106,23 @@ class StateRecorder:
                     None,
                     event.reason,
                 )
+            )
+        elif isinstance(event, CheckFinished):
+            self.store.add_quality_result(
+                self.env,
+                event.run_id,
+                CheckResult(
+                    event.model,
+                    event.name,
+                    event.check_type,
+                    event.severity,
+                    event.status,
+                    event.failing_rows,
+                    list(event.sample),
+                    event.sql,
+                    event.message,
+                ),
+                event.at,
             )
         elif isinstance(event, RunFinished):
             self.store.finish_run(

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from interlace.errors import StateStoreError
+from interlace.quality import CheckResult
 from interlace.state.base import (
     DeadLetter,
     ModelRunRecord,
     ModelState,
     RunRecord,
     SchemaVersion,
+    StoredCheckResult,
     Watermark,
 )
 
@@ -111,6 +113,24 @@ MIGRATIONS: list[str] = [
         resolution TEXT
     );
     CREATE INDEX dead_letters_status ON dead_letters (status, created_at);
+    """,
+    """
+    CREATE TABLE quality_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        name TEXT NOT NULL,
+        check_type TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        failing_rows INTEGER NOT NULL DEFAULT 0,
+        sample TEXT NOT NULL DEFAULT '[]',
+        sql TEXT,
+        message TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX quality_results_model ON quality_results (env, model, created_at);
     """,
 ]
 
@@ -332,6 +352,55 @@ class SQLiteStateStore:
                 (env, model, version, json.dumps(columns), change, run_id, at),
             )
         return version
+
+    # ------------------------------------------------------------------ quality results
+
+    def add_quality_result(self, env: str, run_id: str, result: CheckResult, at: float) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO quality_results (env, run_id, model, name, check_type, severity, "
+                "status, failing_rows, sample, sql, message, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    env,
+                    run_id,
+                    result.model,
+                    result.name,
+                    result.check_type,
+                    result.severity,
+                    result.status,
+                    result.failing_rows,
+                    json.dumps(result.sample, default=str),
+                    result.sql,
+                    result.message,
+                    at,
+                ),
+            )
+
+    def quality_results(
+        self, env: str, model: str | None = None, run_id: str | None = None, limit: int = 100
+    ) -> list[StoredCheckResult]:
+        where, params = ["env = ?"], [env]
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        rows = self._query(
+            "SELECT run_id, model, name, check_type, severity, status, failing_rows, sample, sql, "
+            f"message, created_at FROM quality_results WHERE {' AND '.join(where)} "
+            "ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            StoredCheckResult(
+                r[0],
+                CheckResult(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9]),
+                r[10],
+            )
+            for r in rows
+        ]
 
     # ------------------------------------------------------------------ dead letters
 

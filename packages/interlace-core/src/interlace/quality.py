@@ -1,0 +1,92 @@
+"""The core side of data quality: declared checks, results, and the runner interface.
+
+Check types and their SQL live in the ``interlace-quality`` distribution, which registers a
+runner under the ``interlace.checks`` entry point. Core asks it to validate declared checks at
+load time and to run them: ``error`` checks against the staged result before publication
+(write-audit-publish), ``warn`` checks after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from interlace.errors import ModelExecutionError, ProjectError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from interlace.engines.base import Session
+    from interlace.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check on one model."""
+
+    model: str
+    name: str  # e.g. "not_null(customer_id)"
+    check_type: str
+    severity: str  # error | warn
+    status: str  # passed | failed | error
+    failing_rows: int = 0
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    sql: str | None = None
+    message: str | None = None
+    duration: float = 0.0
+
+    @property
+    def blocks(self) -> bool:
+        """A failed (or broken) error-severity check stops publication."""
+        return self.severity == "error" and self.status != "passed"
+
+
+class Check(Protocol):
+    """A validated check, as the runner returns it from :meth:`CheckRunner.validate`."""
+
+    severity: str
+
+
+class CheckRunner(Protocol):
+    def validate(
+        self, model: str, checks: list[Any], file: str | None, line: int | None
+    ) -> list[Check]:
+        """Normalise declared checks; raise ModelDefinitionError naming the bad check."""
+        ...
+
+    def run(
+        self, session: Session, model: ModelSpec, relation: exp.Expr, checks: list[Check]
+    ) -> list[CheckResult]:
+        """Run checks against ``relation`` (a staged table, a published table or a query)."""
+        ...
+
+
+class QualityCheckError(ModelExecutionError):
+    """Error-severity checks failed against the staged result; nothing was published."""
+
+    def __init__(self, model: str, results: list[CheckResult]) -> None:
+        failed = [r for r in results if r.blocks]
+        detail = "; ".join(
+            f"{r.name}: {r.message or f'{r.failing_rows} failing row(s)'}" for r in failed
+        )
+        super().__init__(
+            f"{len(failed)} error check(s) failed, the previous table is kept: {detail}",
+            model=model,
+            hint="fix the data or the model; `interlace run --quality-only` re-checks tables",
+        )
+        self.results = results
+
+
+def runner_or_error(model: str, file: str | None, line: int | None) -> CheckRunner:
+    from interlace.plugins import check_runner
+
+    runner = check_runner()
+    if runner is None:
+        raise ProjectError(
+            "the model declares quality checks, but no check runner is installed",
+            file=file,
+            line=line,
+            model=model,
+            hint="pip install interlace-quality",
+        )
+    return runner  # type: ignore[no-any-return]
