@@ -12,6 +12,8 @@ import inspect
 import textwrap
 from typing import TYPE_CHECKING
 
+from interlace.types import to_sql_type
+
 if TYPE_CHECKING:
     from interlace.project import Project
     from interlace.spec import ModelSpec
@@ -39,9 +41,11 @@ def _body(spec: ModelSpec, project: Project) -> str:
 
 
 def _options(spec: ModelSpec) -> str:
-    data = spec.options.model_dump(mode="json", exclude=_IGNORED_OPTIONS)
+    data = spec.options.model_dump(mode="json", exclude={*_IGNORED_OPTIONS, "fields"})
+    # declared types may be Python types (not JSON): hash the SQL type each one means
+    fields = [(n, to_sql_type(t).sql(dialect="duckdb")) for n, t in spec.options.fields.items()]
     resolved = (spec.schema, spec.connection, spec.materialize, spec.strategy, spec.schema_mode)
-    return repr((sorted(data.items()), resolved))
+    return repr((sorted(data.items()), fields, resolved))
 
 
 def fingerprints(project: Project) -> dict[str, str]:

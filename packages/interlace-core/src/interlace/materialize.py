@@ -13,7 +13,8 @@ import inspect
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -519,116 +520,140 @@ class ModelRunner:
         return Outcome(int(rows), "kept for this run only")
 
     def _write_table(self, source: Source) -> Outcome:
+        """Stage, audit and publish in one transaction where the engine allows DDL in one
+        (a single commit, and a failure anywhere leaves no trace); otherwise stage first and
+        publish in a transaction of its own."""
         spec = self.spec
         session = self.session
-        strategy = get_strategy(spec.strategy)
         self._ensure_schema(spec.schema)
-        target = st.table(spec.schema, spec.name)
-        key = (self.conn, spec.schema, spec.name)
-        target_kind = self.catalog.relations.get(key)
-        staging_name = f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}"
-        staging = st.table(spec.schema, staging_name)
+        staging = st.table(spec.schema, f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}")
+        transactional = self.catalog.engines[self.conn].capabilities.transactional_ddl
         self._register(source)
         try:
-            if source.empty:
-                self._create_empty(staging, target, target_kind)
+            if transactional:
+                with session.transaction():
+                    outcome = self._stage_and_publish(source, staging, in_transaction=True)
             else:
-                query = self._with_extras(_project(source, spec, session), strategy, source)
-                session.execute(st.create_table_as(staging, query, replace=True))
-            rows = int(session.fetch_all(st.count_rows(staging))[0][0])
-            staged_columns = session.describe(spec.schema, staging_name)
-            if strategy.needs_keys:
-                check_keys(session, spec, staging, [c.name for c in staged_columns])
-            watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
-            content_hash = None
-            if strategy.name == "replace" and self.catalog.project.graph.children[spec.name]:
-                # only worth a scan when downstream models could skip on identical data
-                content_hash = session.content_hash(staging)
-                previous = self.catalog.states.get(spec.name)
-                if (
-                    content_hash is not None
-                    and target_kind == "table"
-                    and previous is not None
-                    and previous.content_hash == content_hash
-                ):
-                    session.execute(st.drop(staging))  # identical data: keep the table as it is
-                    return Outcome(
-                        rows, "no data change", content_hash=content_hash, watermark=watermark
-                    )
-            full_refresh = self.catalog.full_refresh and target_kind == "table"
-            target_columns = (
-                session.describe(spec.schema, spec.name)
-                if target_kind == "table" and not full_refresh
-                else []
-            )
-            plan = (
-                plan_schema(
-                    staged_columns,
-                    target_columns,
-                    spec.schema_mode,
-                    incremental=strategy.name != "replace",
-                    ignore=strategy.bookkeeping(spec),
-                )
-                if target_columns
-                else SchemaPlan()
-            )
-            if plan.error:
-                raise SchemaChangeError(
-                    plan.error,
-                    model=spec.name,
-                    file=spec.file,
-                    line=spec.line,
-                    hint=f"schema_mode is '{spec.schema_mode}': change the model back, or set "
-                    "schema_mode='flexible' (coerce) / rebuild the table with --full-refresh",
-                )
-            self._adjust_staging(staging, plan)
-            staged_columns = session.describe(spec.schema, staging_name)
-            checks = self._audit(staging, "error")  # write-audit-publish: before the swap
-            ctx = PublishContext(
-                spec=spec,
-                target=target,
-                target_name=spec.name,
-                staging=staging,
-                target_kind=target_kind,
-                staged_columns=staged_columns,
-                target_columns=target_columns,
-                capabilities=self.catalog.engines[self.conn].capabilities,
-                dialect=session.dialect,
-                run_ts=self.catalog.run_ts,
-            )
-            stats: dict[str, int] = {}
-            with session.transaction():
-                for statement in _target_changes(target, plan):
-                    session.execute(statement)
-                steps = swap_in(ctx) if full_refresh else strategy.steps(ctx)
-                for step in steps:
-                    if step.record:
-                        row = session.fetch_one(step.statement)
-                        for name, value in zip(step.record, row or (), strict=False):
-                            stats[name] = stats.get(name, 0) + int(value or 0)
-                    else:
-                        session.execute(step.statement)
+                outcome = self._stage_and_publish(source, staging, in_transaction=False)
+        except _Unchanged as unchanged:
+            return unchanged.outcome  # rolled back: the staged copy is gone, the table untouched
         except BaseException:
-            try:
-                session.execute(st.drop(staging))
-            except Exception:
-                pass  # the connection may be gone (interrupt); the next run cleans up
+            if not transactional:
+                try:
+                    session.execute(st.drop(staging))
+                except Exception:
+                    pass  # the connection may be gone (interrupt); the next run cleans up
             raise
         finally:
             self._unregister(source)
-        self.catalog.relations[key] = "table"
+        self.catalog.relations[(self.conn, spec.schema, spec.name)] = "table"
+        checks = outcome.checks + self._audit(st.table(spec.schema, spec.name), "warn")
+        return replace(outcome, checks=checks)
+
+    def _stage_and_publish(
+        self, source: Source, staging: exp.Table, *, in_transaction: bool
+    ) -> Outcome:
+        spec = self.spec
+        session = self.session
+        strategy = get_strategy(spec.strategy)
+        target = st.table(spec.schema, spec.name)
+        target_kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
+        if source.empty:
+            self._create_empty(staging, target, target_kind)
+            rows = 0
+        else:
+            query = self._with_extras(_project(source, spec, session), strategy, source)
+            created = session.fetch_one(st.create_table_as(staging, query, replace=True))
+            rows = int(created[0]) if created and created[0] is not None else -1
+        if rows < 0:  # the engine does not report CTAS row counts
+            rows = int(session.fetch_all(st.count_rows(staging))[0][0])
+        staged_columns = session.describe(staging.db, staging.name)
+        if strategy.needs_keys:
+            check_keys(session, spec, staging, [c.name for c in staged_columns])
+        watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
+        content_hash = None
+        if strategy.name == "replace" and self.catalog.project.graph.children[spec.name]:
+            # only worth a scan when downstream models could skip on identical data
+            content_hash = session.content_hash(staging)
+            previous = self.catalog.states.get(spec.name)
+            if (
+                content_hash is not None
+                and target_kind == "table"
+                and previous is not None
+                and previous.content_hash == content_hash
+            ):
+                if not in_transaction:
+                    session.execute(st.drop(staging))
+                raise _Unchanged(
+                    Outcome(rows, "no data change", content_hash=content_hash, watermark=watermark)
+                )
+        full_refresh = self.catalog.full_refresh and target_kind == "table"
+        target_columns = (
+            session.describe(spec.schema, spec.name)
+            if target_kind == "table" and not full_refresh
+            else []
+        )
+        plan = (
+            plan_schema(
+                staged_columns,
+                target_columns,
+                spec.schema_mode,
+                incremental=strategy.name != "replace",
+                ignore=strategy.bookkeeping(spec),
+            )
+            if target_columns
+            else SchemaPlan()
+        )
+        if plan.error:
+            raise SchemaChangeError(
+                plan.error,
+                model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                hint=f"schema_mode is '{spec.schema_mode}': change the model back, or set "
+                "schema_mode='flexible' (coerce), or rebuild the table with --full-refresh",
+            )
+        if plan.add_to_staging or plan.cast_staging:
+            self._adjust_staging(staging, plan)
+            staged_columns = session.describe(staging.db, staging.name)
+        checks = self._audit(staging, "error")  # write-audit-publish: before the swap
+        ctx = PublishContext(
+            spec=spec,
+            target=target,
+            target_name=spec.name,
+            staging=staging,
+            target_kind=target_kind,
+            staged_columns=staged_columns,
+            target_columns=target_columns,
+            capabilities=self.catalog.engines[self.conn].capabilities,
+            dialect=session.dialect,
+            run_ts=self.catalog.run_ts,
+        )
+        stats: dict[str, int] = {}
+        with nullcontext() if in_transaction else session.transaction():
+            for statement in _target_changes(target, plan):
+                session.execute(statement)
+            for step in swap_in(ctx) if full_refresh else strategy.steps(ctx):
+                if step.record:
+                    row = session.fetch_one(step.statement)
+                    for name, value in zip(step.record, row or (), strict=False):
+                        stats[name] = stats.get(name, 0) + int(value or 0)
+                else:
+                    session.execute(step.statement)
         if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
-        published = session.describe(spec.schema, spec.name)
-        checks += self._audit(target, "warn")
-        changed = True if strategy.name == "replace" else any(stats.values())
+            published = staged_columns
+        elif strategy.name == "replace":
+            published = staged_columns
+        else:
+            published = _published_columns(target_columns, plan)
         return Outcome(
             rows,
             stats=stats,
             columns=tuple((c.name, c.type) for c in published),
             schema_notes=tuple(plan.notes),
             message="; ".join(plan.notes) or None,
-            data_changed=changed,
+            data_changed=strategy.name == "replace" or any(stats.values()),
             content_hash=content_hash,
             watermark=watermark,
             checks=checks,
@@ -791,6 +816,23 @@ def _columns_of(query: exp.Expr, source: Source, spec: ModelSpec, session: Sessi
         .limit(0)
     )
     return list(sample.column_names)
+
+
+class _Unchanged(Exception):
+    """Raised inside the publish transaction to roll it back when the data did not change."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("unchanged")
+        self.outcome = outcome
+
+
+def _published_columns(target: list[Column], plan: SchemaPlan) -> list[Column]:
+    """The table's columns after an incremental write: widened types, then added columns."""
+    from interlace.engines.base import Column as Col
+
+    widened = {c.column: c.new for c in plan.widen_target}
+    out = [Col(c.name, widened.get(c.name, c.type)) for c in target]
+    return out + [Col(c.name, c.type) for c in plan.add_to_target]
 
 
 def _target_changes(target: exp.Table, plan: SchemaPlan) -> list[exp.Expr]:

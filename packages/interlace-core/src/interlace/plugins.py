@@ -63,11 +63,21 @@ def _duckdb() -> ConnectionType:
     return ConnectionType("duckdb", DuckDBConnectionConfig, "duckdb", create)
 
 
+def available_connection_types() -> list[str]:
+    """Names of every connection type: DuckDB plus those registered (without loading them)."""
+    return sorted({"duckdb", *(ep.name for ep in entry_points(group=CONNECTION_GROUP))})
+
+
 @functools.cache
-def connection_types() -> dict[str, ConnectionType]:
-    """Every available connection type: DuckDB (built in) plus registered ones."""
-    types = {"duckdb": _duckdb()}
-    for ep in entry_points(group=CONNECTION_GROUP):
+def connection_type(name: str) -> ConnectionType:
+    """The connection type called ``name``, or a ConfigError with the install hint.
+
+    Only the requested type's entry point is loaded, so a broken plugin for another type
+    never affects projects that do not use it.
+    """
+    if name == "duckdb":
+        return _duckdb()
+    for ep in entry_points(group=CONNECTION_GROUP, name=name):
         try:
             value = ep.load()
             provided = (
@@ -75,27 +85,24 @@ def connection_types() -> dict[str, ConnectionType]:
             )
         except Exception as exc:
             raise ConfigError(
-                f"connection type '{ep.name}' from {ep.value} failed to load: {exc}",
+                f"connection type '{name}' from {ep.value} failed to load: {exc}",
                 hint="reinstall the distribution that provides it",
             ) from None
         if isinstance(provided, ConnectionType):
-            types[provided.name] = provided
-    return types
-
-
-def connection_type(name: str) -> ConnectionType:
-    """The connection type called ``name``, or a ConfigError with the install hint."""
-    types = connection_types()
-    if name in types:
-        return types[name]
+            return provided
+        raise ConfigError(
+            f"entry point '{name}' ({ep.value}) does not provide a ConnectionType",
+            hint="report this to the distribution that provides it",
+        )
     package = KNOWN_CONNECTION_TYPES.get(name)
     if package:
-        hint = f"install it: pip install {package}"
-        message = f"connection type '{name}' is provided by {package}, which is not installed"
-        raise ConfigError(message, hint=hint)
+        raise ConfigError(
+            f"connection type '{name}' is provided by {package}, which is not installed",
+            hint=f"install it: pip install {package}",
+        )
     raise ConfigError(
         f"unknown connection type '{name}'",
-        hint=f"available types: {', '.join(sorted(types))}",
+        hint=f"available types: {', '.join(available_connection_types())}",
     )
 
 

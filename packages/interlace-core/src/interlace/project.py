@@ -285,6 +285,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             exc.file, exc.line = spec.file, spec.line
             exc.args = (exc.render(),)
         raise
+    _check_views(finished)
     return Project(
         root=root,
         env=loaded.env,
@@ -295,6 +296,36 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         aliases=aliases,
         checks=_checks(config, finished, aliases, loaded.files[0]),
     )
+
+
+def _check_views(specs: dict[str, ModelSpec]) -> None:
+    """A view must not read a Python ephemeral/none model: its data is gone after the run."""
+
+    def in_run_source(name: str) -> str | None:
+        spec = specs[name]
+        if spec.kind == "python" and spec.materialize in ("ephemeral", "none"):
+            return name
+        if spec.kind == "sql" and spec.materialize == "ephemeral":  # inlined: look through it
+            for parent in spec.depends_on:
+                found = in_run_source(parent)
+                if found is not None:
+                    return found
+        return None
+
+    for spec in specs.values():
+        if spec.materialize != "view":
+            continue
+        for parent in spec.depends_on:
+            found = in_run_source(parent)
+            if found is not None:
+                raise ModelDefinitionError(
+                    f"the view reads '{found}', a Python {specs[found].materialize} model whose "
+                    "data exists only during a run, so the view would break when the run ends",
+                    file=spec.file,
+                    line=spec.line,
+                    model=spec.name,
+                    hint=f"materialize '{spec.name}' as a table, or make '{found}' a table",
+                )
 
 
 def _checks(

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from interlace.config import DuckDBConnectionConfig
 
 
+def duckdb_catalog_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.CatalogException
+
+
 def _sql(statement: exp.Expr | str) -> str:
     return statement if isinstance(statement, str) else statement.sql(dialect="duckdb")
 
@@ -73,12 +79,11 @@ class DuckDBSession(Session):
         return "view" if row[0] == "VIEW" else "table"
 
     def describe(self, schema: str, name: str) -> list[Column]:
-        rows = self.cursor.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ? "
-            "ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
+        target = f'"{schema.replace(chr(34), chr(34) * 2)}"."{name.replace(chr(34), chr(34) * 2)}"'
+        try:
+            rows = self.cursor.execute(f"DESCRIBE {target}").fetchall()
+        except duckdb_catalog_error():
+            return []
         return [Column(r[0], r[1]) for r in rows]
 
     def content_hash(self, table: exp.Table) -> str | None:
@@ -161,7 +166,9 @@ class DuckDBEngine(Engine):
                         hint="fix `path` of this connection or the folder's permissions",
                     ) from None
         try:
-            return duckdb.connect(self.path, read_only=self.config.read_only, config=settings)
+            connection = duckdb.connect(self.path, read_only=self.config.read_only, config=settings)
+            connection.execute("SET enable_progress_bar = false")  # cursors inherit it
+            return connection
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             hint = "check `path` of this connection"
@@ -173,9 +180,7 @@ class DuckDBEngine(Engine):
             ) from None
 
     def session(self) -> DuckDBSession:
-        cursor = self.connection.cursor()
-        cursor.execute("SET enable_progress_bar = false")  # a connection-local setting
-        return DuckDBSession(cursor)
+        return DuckDBSession(self.connection.cursor())
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
         rows = (

@@ -274,7 +274,8 @@ class Executor:
                 fingerprint=catalog.fingerprints.get(name),
                 data_version=version,
                 data_changed=outcome.data_changed,
-                content_hash=outcome.content_hash,
+                content_hash=outcome.content_hash
+                or (previous.content_hash if previous and not outcome.data_changed else None),
                 upstream_versions=catalog.upstream_versions(name) or {},
                 columns=outcome.columns,
                 schema_change="; ".join(outcome.schema_notes) or None,

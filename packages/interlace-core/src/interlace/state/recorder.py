@@ -161,17 +161,13 @@ class StateRecorder:
             )
         )
         if event.fingerprint is not None:
-            previous = self.store.model_states(self.env).get(event.model)
-            content_hash = event.content_hash
-            if content_hash is None and not event.data_changed and previous is not None:
-                content_hash = previous.content_hash
             self.store.save_model_state(
                 self.env,
                 ModelState(
                     event.model,
                     event.fingerprint,
                     event.data_version,
-                    content_hash,
+                    event.content_hash,
                     dict(event.upstream_versions),
                     event.run_id,
                     event.at,

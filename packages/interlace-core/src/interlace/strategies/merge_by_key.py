@@ -141,6 +141,13 @@ class MergeByKey(Strategy):
     def _merge(self, ctx: PublishContext, diff: exp.Table, names: list[str]) -> exp.Expr:
         keys = ctx.keys
         updates = [exp.EQ(this=col(c), expression=col(c, "d")) for c in names if c not in keys]
+        # like DELETE+INSERT: a rewritten row has NULL in kept columns the batch no longer has
+        staged = set(names)
+        updates += [
+            exp.EQ(this=col(c.name), expression=exp.null())
+            for c in ctx.target_columns
+            if c.name not in staged
+        ]
         insert = exp.Insert(
             this=exp.Tuple(expressions=[col(c) for c in names]),
             expression=exp.Tuple(expressions=[col(c, "d") for c in names]),
