@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from interlace.engines.base import Engine
+    from interlace.quality import CheckResult
     from interlace.state.base import StateStore
 
 
@@ -48,8 +49,15 @@ def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[s
     return engines
 
 
-def open_state(project: Project) -> SQLiteStateStore:
-    path = Path(project.config.state.path)
+def open_state(project: Project) -> StateStore:
+    """The project's state store: SQLite by default, or the type ``state.type`` names."""
+    from interlace.config import StateConfig
+    from interlace.plugins import state_store_type
+
+    config = project.config.state
+    if not isinstance(config, StateConfig):
+        return state_store_type(config.type).create(config, project.root)
+    path = Path(config.path)
     if not path.is_absolute():
         path = project.root / path
     return SQLiteStateStore(path)
@@ -285,3 +293,131 @@ def _cleanup(catalog: RunCatalog) -> None:
                 pass
             finally:
                 session.close()
+
+
+# ---------------------------------------------------------------------------- quality checks only
+
+
+async def check(
+    project: str | Path | Project = ".",
+    select: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    *,
+    env: str | None = None,
+    max_workers: int | None = None,
+    bus: EventBus | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> list[CheckResult]:
+    """Run the declared quality checks of the selected models on their published tables and
+    views, without rebuilding anything (``interlace run --quality-only``).
+
+    Checks of both severities run; nothing is written. The results are published as
+    ``CheckFinished`` events of one run (recorded in the state store) and returned in model
+    order. Models that are not tables or views (ephemeral, ``none``) have no relation to check.
+
+    Example::
+
+        results = interlace.api.check_sync("path/to/project", select=["orders"])
+        assert not any(r.blocks for r in results), [r.message for r in results if r.blocks]
+    """
+    from interlace.events import CheckFinished
+    from interlace.plugins import check_runner
+
+    if not isinstance(project, Project):
+        project = load_project(project, env=env)
+    selection = tuple(select or ())
+    names = [
+        name
+        for name in project.select(list(selection), list(exclude or ()))
+        if project.checks.get(name)
+        and project.models[name].materialize in ("table", "view")
+        and project.models[name].strategy != "none"
+    ]
+    if not names:
+        return []
+    runner = check_runner()
+    assert runner is not None  # the project loader refuses declared checks without one
+    bus = bus or EventBus()
+    unsubscribe_user = bus.subscribe(on_event) if on_event is not None else None
+    run_id = uuid.uuid4().hex
+    store = open_state(project)
+    unsubscribe = bus.subscribe(StateRecorder(store, project.env))
+    engines = open_engines(project, {project.models[n].connection for n in names})
+    catalog = RunCatalog(project=project, run_id=run_id, engines=engines)
+    limit = asyncio.Semaphore(max_workers or project.config.executor.max_workers)
+    started = time.perf_counter()
+
+    def check_model(name: str) -> list[CheckResult]:
+        spec = project.models[name]
+        session = engines[spec.connection].session()
+        try:
+            results: list[CheckResult] = runner.run(
+                session,
+                spec,
+                catalog.target_of(spec),
+                project.checks[name],
+                resolve=lambda ref: catalog.relation_of(ref, spec.connection),
+            )
+            return results
+        finally:
+            session.close()
+
+    async def one(name: str) -> list[CheckResult]:
+        async with limit:
+            return await asyncio.to_thread(check_model, name)
+
+    per_model: list[list[CheckResult]] = []
+    error: str | None = None
+    try:
+        bus.publish(RunStarted(run_id, project.name, project.env, tuple(names), selection))
+        try:
+            per_model = list(await asyncio.gather(*(one(name) for name in names)))
+        except InterlaceError as exc:
+            error = str(exc)
+            raise
+        finally:
+            for result in (r for results in per_model for r in results):
+                bus.publish(
+                    CheckFinished(
+                        run_id,
+                        result.model,
+                        result.name,
+                        result.check_type,
+                        result.severity,
+                        result.status,
+                        result.failing_rows,
+                        tuple(result.sample),
+                        result.sql,
+                        result.message,
+                    )
+                )
+            failed = sum(1 for results in per_model if any(r.blocks for r in results))
+            bus.publish(
+                RunFinished(
+                    run_id,
+                    "failed" if failed or error or len(per_model) < len(names) else "success",
+                    time.perf_counter() - started,
+                    len(per_model) - failed,
+                    failed,
+                    0,
+                    error=error,
+                )
+            )
+    finally:
+        unsubscribe()
+        if unsubscribe_user is not None:
+            unsubscribe_user()
+        for engine in engines.values():
+            engine.close()
+        store.close()
+    return [result for results in per_model for result in results]
+
+
+def check_sync(
+    project: str | Path | Project = ".",
+    select: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    **kwargs: object,
+) -> list[CheckResult]:
+    """Blocking :func:`check` for scripts and notebooks without an event loop."""
+    return asyncio.run(check(project, select, exclude, **kwargs))  # type: ignore[arg-type]

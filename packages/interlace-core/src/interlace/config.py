@@ -91,7 +91,15 @@ class ExecutorConfig(_Strict):
     max_workers: int = Field(default_factory=lambda: max(2, min(8, os.cpu_count() or 2)), ge=1)
 
 
-class StateConfig(_Strict):
+class StateStoreConfig(_Strict):
+    """Keys every state store accepts; other store types come from plugins (interlace.plugins)."""
+
+    type: str = "sqlite"
+
+
+class StateConfig(StateStoreConfig):
+    """The default state store: a SQLite file in the project."""
+
     type: Literal["sqlite"] = "sqlite"
     path: str = ".interlace/state.db"
 
@@ -107,7 +115,7 @@ class ProjectConfig(_Strict):
     )
     models: ModelDefaults = Field(default_factory=ModelDefaults)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
-    state: StateConfig = Field(default_factory=StateConfig)
+    state: StateStoreConfig = Field(default_factory=StateConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
 
@@ -379,6 +387,28 @@ def _validate_connections(raw: Any, source: _Source, base: Path, env_name: str) 
     return out
 
 
+def _validate_state(raw: Any, source: _Source, base: Path) -> Any:
+    """Validate ``state:`` with its type's model (``sqlite`` built in, others from plugins)."""
+    from interlace.plugins import state_store_type
+
+    if not isinstance(raw, dict):
+        return raw  # ProjectConfig reports the wrong type
+    model: type[BaseModel] = StateConfig
+    if str(raw.get("type", "sqlite")) != "sqlite":
+        try:
+            model = state_store_type(str(raw["type"])).config_model
+        except ConfigError as exc:
+            file, line = source.where(("state", "type"))
+            raise ConfigError(
+                f"state.type: {exc.message}", file=str(file or base), line=line, hint=exc.hint
+            ) from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        _raise_validation(exc, source, base, model, ("state",))
+        raise  # unreachable
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -434,6 +464,7 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
     data = {
         **data,
         "connections": _validate_connections(data.get("connections"), source, base, env_name),
+        **({"state": _validate_state(data["state"], source, base)} if "state" in data else {}),
     }
     try:
         config = ProjectConfig.model_validate(data)

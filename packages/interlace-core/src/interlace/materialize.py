@@ -131,6 +131,37 @@ class RunCatalog:
             return None
         return {s: self.data_versions.get(s, 0) for s in sorted(sources)}
 
+    def relation_of(self, ref: str, connection: str) -> exp.Expr | None:
+        """Where model ``ref`` (name or ``schema.name``) is read by a query on ``connection``
+        during this run: its table or view, or its query when it is inlined. None when ``ref``
+        is no model of the project. Quality checks resolve referenced models with it."""
+        project = self.project
+        name = ref if ref in project.models else project.aliases.get(ref)
+        if name is None:
+            return None
+        spec = project.models[name]
+        if spec.connection != connection:
+            raise ModelExecutionError(
+                f"model '{name}' lives on connection '{spec.connection}', not '{connection}'",
+                hint="a query reads models of its own connection only",
+            )
+        if self.is_inline(spec):
+            return exp.Subquery(
+                this=compile_sql(spec, self),
+                alias=exp.TableAlias(this=exp.to_identifier(_cte_name(name), quoted=True)),
+            )
+        if self.is_in_run(spec) and name not in self.in_run:
+            raise ModelExecutionError(
+                f"model '{name}' exists only while it runs with its consumers",
+                hint="materialize it as a table or view to read it from elsewhere",
+            )
+        if spec.materialize == "none" or spec.strategy == "none":
+            raise ModelExecutionError(
+                f"model '{name}' writes no table (materialize '{spec.materialize}', "
+                f"strategy '{spec.strategy}')"
+            )
+        return self.target_of(spec)
+
     def relation_exists(self, spec: ModelSpec) -> bool:
         if spec.materialize in ("table", "view") and spec.strategy != "none":
             return (spec.connection, spec.schema, spec.name) in self.relations
@@ -139,6 +170,7 @@ class RunCatalog:
     def snapshot(self) -> None:
         """Read existing relations once per run (cheaper than a catalog query per model)."""
         for conn, engine in self.engines.items():
+            self.schemas.update((conn, schema) for schema in engine.list_schemas())
             for schema, name, kind in engine.list_relations("%"):
                 self.relations[(conn, schema, name)] = kind
                 self.schemas.add((conn, schema))
@@ -194,7 +226,7 @@ def _rewrite(
         if not node.db and node.name.lower() in own_ctes:
             return node
         ref = f"{node.db}.{node.name}" if node.db else node.name
-        target_name = ref if ref in project.models else project.aliases.get(ref)
+        target_name = project.lookup(ref)
         if target_name is None or target_name == spec.name:
             return node
         target = project.models[target_name]
@@ -334,6 +366,52 @@ class ModelRunner:
 
     # -- entry point
     def run(self) -> Outcome:
+        outcome = self._produce()
+        if self.spec.options.export is not None:
+            self._export(outcome)
+        return outcome
+
+    def _export(self, outcome: Outcome) -> None:
+        """Write the published relation to the model's export file (after a successful write)."""
+        from interlace.export import ExportError, placeholder_values, write_export
+
+        spec = self.spec
+        export = spec.options.export
+        assert export is not None
+        target = self.catalog.target_of(spec)
+        if self.session.relation_kind(target.db, target.name) is None:
+            raise ExportError(
+                f"export= needs a table or view, but the model wrote none (materialize "
+                f"'{spec.materialize}', strategy '{spec.strategy}')",
+                model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                hint="remove export=, or materialize the model as a table or view",
+            )
+        values = placeholder_values(
+            name=spec.name,
+            schema=spec.schema,
+            env=self.catalog.project.env,
+            run_id=self.catalog.run_id,
+            at=self.catalog.run_ts,
+        )
+        root = self.catalog.project.root
+        try:
+            path = write_export(
+                self.session, st.select_all(target), export, root=root, values=values
+            )
+        except ExportError as exc:
+            raise ExportError(
+                f"{exc.message}; the table itself was published",
+                model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                hint=exc.hint,
+            ) from None
+        note = f"exported to {_relative(str(path), root)}"
+        outcome.message = f"{outcome.message}; {note}" if outcome.message else note
+
+    def _produce(self) -> Outcome:
         spec = self.spec
         if spec.kind == "sql":
             return self._run_sql()
@@ -670,7 +748,13 @@ class ModelRunner:
 
         runner = check_runner()
         assert runner is not None  # the project loader refuses declared checks without one
-        results: list[CheckResult] = runner.run(self.session, self.spec, relation, checks)
+        results: list[CheckResult] = runner.run(
+            self.session,
+            self.spec,
+            relation,
+            checks,
+            resolve=lambda ref: self.catalog.relation_of(ref, self.conn),
+        )
         if severity == "error" and any(r.blocks for r in results):
             raise QualityCheckError(self.spec.name, results)
         return results
@@ -727,14 +811,26 @@ class ModelRunner:
                 )
             )
         for change in plan.cast_staging:
-            self.session.execute(
-                st.alter_type(
-                    staging,
-                    change.column,
-                    exp.DataType.build(change.old, dialect=self.session.dialect),
-                    try_cast=plan.try_cast,
+            try:
+                self.session.execute(
+                    st.alter_type(
+                        staging,
+                        change.column,
+                        exp.DataType.build(change.old, dialect=self.session.dialect),
+                        try_cast=plan.try_cast,
+                    )
                 )
-            )
+            except Exception as exc:  # a value that does not cast: say which column
+                spec = self.spec
+                raise SchemaChangeError(
+                    f"cannot coerce column '{change.column}' from {change.new} to the table's "
+                    f"{change.old}: {str(exc).strip().splitlines()[0]}",
+                    model=spec.name,
+                    file=spec.file,
+                    line=spec.line,
+                    hint="fix the values, use schema_mode='lenient' (NULL where a value does not "
+                    "fit), or rebuild the table with --full-refresh",
+                ) from exc
 
     def _create_empty(self, staging: exp.Table, target: exp.Table, target_kind: str | None) -> None:
         spec = self.spec

@@ -5,6 +5,7 @@ says which distribution to install:
 
 - ``interlace.connections``: name = connection ``type``, object = a :class:`ConnectionType`
 - ``interlace.checks``: name ``runner``, object = a :class:`~interlace.quality.CheckRunner`
+- ``interlace.state``: name = ``state.type``, object = a :class:`StateStoreType`
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from interlace.engines.base import Engine
+    from interlace.state.base import StateStore
 
 CONNECTION_GROUP = "interlace.connections"
 CHECK_GROUP = "interlace.checks"
+STATE_GROUP = "interlace.state"
 
 # Types that other distributions provide, for the install hint when they are missing.
 KNOWN_CONNECTION_TYPES = {
@@ -39,6 +42,9 @@ KNOWN_CONNECTION_TYPES = {
     "sftp": "interlace-connections",
     "s3": "interlace-connections",
 }
+
+# State store types other distributions provide (SQLite is built in).
+KNOWN_STATE_TYPES = {"postgres": "interlace-connections"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,45 @@ def connection_type(name: str) -> ConnectionType:
     raise ConfigError(
         f"unknown connection type '{name}'",
         hint=f"available types: {', '.join(available_connection_types())}",
+    )
+
+
+@dataclass(frozen=True)
+class StateStoreType:
+    """How to validate ``state:`` of one kind and open that store (``create(config, root)``)."""
+
+    name: str
+    config_model: type[BaseModel]
+    create: Callable[[Any, Path], StateStore]
+
+
+@functools.cache
+def state_store_type(name: str) -> StateStoreType:
+    """The state store type called ``name`` (not ``sqlite``: that one is built in)."""
+    for ep in entry_points(group=STATE_GROUP, name=name):
+        try:
+            value = ep.load()
+            provided = value() if callable(value) and not isinstance(value, StateStoreType) else value
+        except Exception as exc:
+            raise ConfigError(
+                f"state store type '{name}' from {ep.value} failed to load: {exc}",
+                hint="reinstall the distribution that provides it",
+            ) from None
+        if isinstance(provided, StateStoreType):
+            return provided
+        raise ConfigError(
+            f"entry point '{name}' ({ep.value}) does not provide a StateStoreType",
+            hint="report this to the distribution that provides it",
+        )
+    package = KNOWN_STATE_TYPES.get(name)
+    if package:
+        raise ConfigError(
+            f"state store type '{name}' is provided by {package}, which is not installed",
+            hint=f"install it: pip install {package}",
+        )
+    names = sorted({"sqlite", *(ep.name for ep in entry_points(group=STATE_GROUP))})
+    raise ConfigError(
+        f"unknown state store type '{name}'", hint=f"available types: {', '.join(names)}"
     )
 
 

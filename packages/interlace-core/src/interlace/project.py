@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,13 @@ from interlace.errors import (
     ProjectError,
 )
 from interlace.graph import Graph, build_graph, select
-from interlace.spec import RESERVED_PARAMETERS, ModelOptions, ModelSpec, parse_options
+from interlace.spec import (
+    RESERVED_PARAMETERS,
+    ModelOptions,
+    ModelSpec,
+    check_strategy_options,
+    parse_options,
+)
 from interlace.sql_models import QUERY_TYPES, parse_query, read_sql_file, table_references
 
 if TYPE_CHECKING:
@@ -62,6 +69,10 @@ class Project:
             tags={name: spec.tags for name, spec in self.models.items()},
             aliases=self.aliases,
         )
+
+    def lookup(self, ref: str) -> str | None:
+        """The model a (possibly qualified, any-case) reference names, or None."""
+        return _lookup(ref, self.models, self.aliases)
 
     def resolve(self, name: str) -> ModelSpec:
         """A model by name or ``schema.name``."""
@@ -165,11 +176,16 @@ def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
             f"uses connection '{connection}', which is not configured",
             hint=f"configured connections: {', '.join(config.connections)}",
         )
+    strategy = options.strategy or defaults.default_strategy
+    if options.strategy is None:  # primary_key, delete_mode, cursor against the default
+        check_strategy_options(
+            options.model_copy(update={"strategy": strategy}), (None, None), model=None
+        )
     return {
         "schema": options.schema_ or defaults.default_schema,
         "connection": connection,
         "materialize": options.materialize or defaults.default_materialize,
-        "strategy": options.strategy or defaults.default_strategy,
+        "strategy": strategy,
         "schema_mode": options.schema_mode or defaults.default_schema_mode,
     }
 
@@ -270,7 +286,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                     )
                 )
 
-    aliases = {f"{spec.schema}.{spec.name}": spec.name for spec in specs.values()}
+    aliases = _aliases(specs)
     finished: dict[str, ModelSpec] = {}
     deps: dict[str, list[str]] = {}
     for name, spec in specs.items():
@@ -345,18 +361,33 @@ def _checks(
     out: dict[str, list[Any]] = {}
     for name, spec in specs.items():
         declared = list(spec.options.quality_checks)
+        configured: list[Any] = []
         for key in (name, f"{spec.schema}.{name}"):
-            declared += config.quality.checks.get(key, [])
-        if declared:
+            configured += config.quality.checks.get(key, [])
+        if declared or configured:
             runner = runner_or_error(name, spec.file, spec.line)
-            out[name] = runner.validate(name, declared, spec.file, spec.line)
+            # each check is validated where it is written: the model, or the config file
+            out[name] = runner.validate(name, declared, spec.file, spec.line) if declared else []
+            if configured:
+                out[name] += runner.validate(name, configured, config_file.name, None)
     return out
 
 
-def _lookup(ref: str, specs: dict[str, ModelSpec], aliases: dict[str, str]) -> str | None:
+def _aliases(specs: Mapping[str, ModelSpec]) -> dict[str, str]:
+    """``schema.name`` spellings, and lower-case forms for case-insensitive SQL references."""
+    aliases = {f"{spec.schema}.{spec.name}": spec.name for spec in specs.values()}
+    for spec in specs.values():
+        for key in (spec.name.lower(), f"{spec.schema}.{spec.name}".lower()):
+            if key not in specs:
+                aliases.setdefault(key, spec.name)
+    return aliases
+
+
+def _lookup(ref: str, specs: Mapping[str, ModelSpec], aliases: Mapping[str, str]) -> str | None:
+    """A model by name or ``schema.name``; SQL identifiers are case-insensitive, so are we."""
     if ref in specs:
         return ref
-    return aliases.get(ref)
+    return aliases.get(ref) or aliases.get(ref.lower())
 
 
 def _resolve_dependencies(

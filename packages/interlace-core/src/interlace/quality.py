@@ -8,6 +8,7 @@ load time and to run them: ``error`` checks against the staged result before pub
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 
     from interlace.engines.base import Session
     from interlace.spec import ModelSpec
+
+# Where a model (by name or ``schema.name``) can be read during the checks: its table or view, or
+# its query when it is inlined. None when the name is no model of the project. Raises an
+# InterlaceError when the model cannot be read from the checked model's connection. Checks that
+# reference other models (``relationships``) use it.
+Resolver = Callable[[str], "exp.Expr | None"]
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,17 @@ class CheckRunner(Protocol):
         ...
 
     def run(
-        self, session: Session, model: ModelSpec, relation: exp.Expr, checks: list[Check]
+        self,
+        session: Session,
+        model: ModelSpec,
+        relation: exp.Expr,
+        checks: list[Check],
+        resolve: Resolver | None = None,
     ) -> list[CheckResult]:
-        """Run checks against ``relation`` (a staged table, a published table or a query)."""
+        """Run checks against ``relation`` (a staged table, a published table or a query).
+
+        ``resolve`` finds the relations of other models that checks reference.
+        """
         ...
 
 

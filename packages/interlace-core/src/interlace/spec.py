@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from interlace.config import Materialize, SchemaMode, StrategyName
 from interlace.durations import parse_duration
 from interlace.errors import ModelDefinitionError
+from interlace.export import ExportOptions
 from interlace.types import TypeSpecError, to_sql_type
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class ModelOptions(BaseModel):
     column_mapping: dict[str, str] = Field(default_factory=dict)
     quality_checks: tuple[Any, ...] = ()
     retry_policy: Any = None
-    export: dict[str, Any] | None = None
+    export: ExportOptions | None = None
     tags: tuple[str, ...] = ()
     owner: str | None = None
     description: str | None = None
@@ -180,6 +181,10 @@ def parse_options(
         if error["type"] == "literal_error":
             message = f"option '{loc}' has invalid value {error.get('input')!r}"
             hint = f"use one of {error.get('ctx', {}).get('expected')}"
+        elif error["type"] == "extra_forbidden" and len(error["loc"]) == 2:
+            parent, key = (str(p) for p in error["loc"])
+            message = f"option '{parent}' has unknown key '{key}'"
+            hint = f"allowed keys: {', '.join(_nested_keys(parent))}"
         else:
             message = f"option '{loc}': {error['msg']}"
             hint = ""
@@ -187,14 +192,26 @@ def parse_options(
         raise ModelDefinitionError(
             message, file=where[0], line=line_of(key), model=model, hint=hint or None
         ) from None
-    _check_strategy_options(options, where, model)
+    check_strategy_options(options, where, model)
     return options
 
 
-def _check_strategy_options(
+def _nested_keys(option: str) -> list[str]:
+    """The keys a mapping-valued option (export, cache, scd2) accepts."""
+    info = ModelOptions.model_fields.get(option)
+    for candidate in (info.annotation, *getattr(info.annotation, "__args__", ())) if info else ():
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return list(candidate.model_fields)
+    return []
+
+
+def check_strategy_options(
     options: ModelOptions, where: tuple[str | None, int | None], model: str | None
 ) -> None:
+    """Options that only fit some strategies: primary_key, delete_mode, cursor."""
     strategy = options.strategy
+    if strategy is None:
+        return  # the config's default strategy applies: checked when the project loads
 
     def problem(message: str, hint: str) -> ModelDefinitionError:
         return ModelDefinitionError(message, file=where[0], line=where[1], model=model, hint=hint)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from contextlib import AbstractContextManager
 
     import pyarrow as pa
@@ -74,6 +74,16 @@ class Session(ABC):
     @abstractmethod
     def describe(self, schema: str, name: str) -> list[Column]: ...
 
+    def copy_to_file(
+        self, query: exp.Expr, path: str, file_format: str, options: Mapping[str, Any]
+    ) -> None:
+        """Write the rows of ``query`` to a local file (csv, parquet or json) inside the engine.
+
+        ``options`` are format options by their export names (``header``, ``delimiter``,
+        ``compression``, ``array``); the engine spells them in its own dialect.
+        """
+        raise NotImplementedError(f"the {self.dialect} engine cannot export to files")
+
     def content_hash(self, table: exp.Table) -> str | None:
         """An order-insensitive hash of a table's rows and column types, or None when the
         engine cannot compute one cheaply (then every write counts as a data change)."""
@@ -104,6 +114,10 @@ class Engine(ABC):
     @abstractmethod
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
         """``(schema, name, kind)`` of relations whose name matches the SQL LIKE pattern."""
+
+    def list_schemas(self) -> list[str]:
+        """Schema names (including empty ones); engines that cannot tell return []."""
+        return []
 
     @abstractmethod
     def close(self) -> None: ...

@@ -11,7 +11,7 @@ from interlace.engines.base import Capabilities, Column, Engine, Session
 from interlace.errors import InterlaceConnectionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     import duckdb
     import pyarrow as pa
@@ -24,6 +24,15 @@ def duckdb_catalog_error() -> type[Exception]:
     import duckdb
 
     return duckdb.CatalogException
+
+
+# export option name -> DuckDB COPY parameter
+_COPY_OPTIONS = {
+    "header": "HEADER",
+    "delimiter": "DELIMITER",
+    "compression": "COMPRESSION",
+    "array": "ARRAY",
+}
 
 
 def _sql(statement: exp.Expr | str) -> str:
@@ -85,6 +94,30 @@ class DuckDBSession(Session):
         except duckdb_catalog_error():
             return []
         return [Column(r[0], r[1]) for r in rows]
+
+    def copy_to_file(
+        self, query: exp.Expr, path: str, file_format: str, options: Mapping[str, Any]
+    ) -> None:
+        """``COPY (query) TO 'path' (FORMAT ..., ...)``."""
+        from sqlglot import exp
+
+        params = [exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var(file_format))]
+        for key, value in options.items():
+            if key not in _COPY_OPTIONS:
+                raise ValueError(f"unknown export option {key!r}")
+            spelled: exp.Expr
+            if isinstance(value, bool):
+                spelled = exp.Boolean(this=value)
+            else:
+                spelled = exp.Literal.string(str(value))
+            params.append(exp.CopyParameter(this=exp.var(_COPY_OPTIONS[key]), expression=spelled))
+        copy = exp.Copy(
+            this=exp.Subquery(this=query.copy()),
+            kind=False,  # TO
+            files=[exp.Literal.string(path)],
+            params=params,
+        )
+        self.cursor.execute(_sql(copy))
 
     def content_hash(self, table: exp.Table) -> str | None:
         import hashlib
@@ -172,6 +205,8 @@ class DuckDBEngine(Engine):
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             hint = "check `path` of this connection"
+            if "option" in message.lower() or "setting" in message.lower():
+                hint = "check `settings`, `threads` and `memory_limit` of this connection"
             if "lock" in message.lower():
                 hint = "another process holds the database file open; stop it or use another file"
             raise InterlaceConnectionError(
@@ -194,6 +229,13 @@ class DuckDBEngine(Engine):
         )
         for schema, name, kind in rows:
             yield schema, name, "view" if kind == "VIEW" else "table"
+
+    def list_schemas(self) -> list[str]:
+        rows = self.connection.cursor().execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE catalog_name = current_database()"
+        ).fetchall()
+        return [r[0] for r in rows]
 
     def close(self) -> None:
         with self._lock:

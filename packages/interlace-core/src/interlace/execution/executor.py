@@ -260,6 +260,10 @@ class Executor:
             version += 1
         if not catalog.is_transparent(spec):
             catalog.data_versions[name] = version
+        upstream = catalog.upstream_versions(name) or {}
+        if catalog.window.active and spec.options.cursor:
+            # a window saw only part of the upstream rows: the next run must not skip the rest
+            upstream = {}
         self.bus.publish(
             ModelFinished(
                 self.run_id,
@@ -276,7 +280,7 @@ class Executor:
                 data_changed=outcome.data_changed,
                 content_hash=outcome.content_hash
                 or (previous.content_hash if previous and not outcome.data_changed else None),
-                upstream_versions=catalog.upstream_versions(name) or {},
+                upstream_versions=upstream,
                 columns=outcome.columns,
                 schema_change="; ".join(outcome.schema_notes) or None,
                 watermark=None if catalog.window.is_backfill else outcome.watermark,

@@ -104,6 +104,18 @@ class StoredCheckResult:
     created_at: float
 
 
+@dataclass(frozen=True)
+class AppliedMigration:
+    """A project migration (``migrations/NNN_name.up.sql``) applied in one environment."""
+
+    version: int
+    name: str
+    checksum: str  # of the up file when it was applied
+    connection: str
+    applied_at: float
+    duration: float = 0.0
+
+
 class StateStore(Protocol):
     """Everything Interlace remembers between runs. Implementations: SQLite, PostgreSQL."""
 
@@ -154,4 +166,7 @@ class StateStore(Protocol):
     def quality_results(
         self, env: str, model: str | None = None, run_id: str | None = None, limit: int = 100
     ) -> list[StoredCheckResult]: ...
+    def applied_migrations(self, env: str) -> list[AppliedMigration]: ...
+    def record_migration(self, env: str, migration: AppliedMigration) -> None: ...
+    def remove_migration(self, env: str, version: int) -> None: ...
     def close(self) -> None: ...

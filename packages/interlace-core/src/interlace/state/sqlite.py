@@ -16,6 +16,7 @@ from typing import Any
 from interlace.errors import StateStoreError
 from interlace.quality import CheckResult
 from interlace.state.base import (
+    AppliedMigration,
     DeadLetter,
     ModelRunRecord,
     ModelState,
@@ -131,6 +132,18 @@ MIGRATIONS: list[str] = [
         created_at REAL NOT NULL
     );
     CREATE INDEX quality_results_model ON quality_results (env, model, created_at);
+    """,
+    """
+    CREATE TABLE applied_migrations (
+        env TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        applied_at REAL NOT NULL,
+        duration REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (env, version)
+    );
     """,
 ]
 
@@ -443,6 +456,30 @@ class SQLiteStateStore:
             self._db.execute(
                 "UPDATE dead_letters SET status = ?, resolution = ?, resolved_at = ? WHERE id = ?",
                 (status, resolution, at, letter_id),
+            )
+
+    # ------------------------------------------------------------------ project migrations
+
+    def applied_migrations(self, env: str) -> list[AppliedMigration]:
+        rows = self._query(
+            "SELECT version, name, checksum, connection, applied_at, duration "
+            "FROM applied_migrations WHERE env = ? ORDER BY version",
+            (env,),
+        )
+        return [AppliedMigration(*r) for r in rows]
+
+    def record_migration(self, env: str, migration: AppliedMigration) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO applied_migrations (env, version, name, checksum, "
+                "connection, applied_at, duration) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (env, *astuple(migration)),
+            )
+
+    def remove_migration(self, env: str, version: int) -> None:
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM applied_migrations WHERE env = ? AND version = ?", (env, version)
             )
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
