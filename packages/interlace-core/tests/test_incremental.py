@@ -230,6 +230,25 @@ def test_since_until_reprocesses_a_window_without_moving_the_watermark(
     assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
 
 
+def test_rows_newer_than_a_backfill_window_are_processed_by_the_next_run(
+    make_project: MakeProject,
+) -> None:
+    project = incremental_project(make_project)
+    feed(project, [event(1, 1), event(2, 2)])
+    project.run_ok()
+    # day 3 arrives, but the run is a backfill of day 1 only
+    feed(project, [event(1, 1, "fixed"), event(2, 2), event(3, 3)])
+    project.run_ok(since="2024-01-01", until="2024-01-02")
+    assert inc_rows(project) == [(1, ts(1), "fixed"), (2, ts(2), "x")]
+    # the next regular run sees no new upstream data, yet must not skip day 3
+    regular = project.run_ok()
+    assert regular.models["inc"].status == "success"
+    assert regular.models["inc"].stats == {"inserted": 1, "updated": 0}
+    assert inc_rows(project) == [(1, ts(1), "fixed"), (2, ts(2), "x"), (3, ts(3), "x")]
+    assert watermark(project) == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
+    assert project.run_ok().models["inc"].status == "skipped"
+
+
 def test_until_alone_never_skips_rows_after_it(make_project: MakeProject) -> None:
     project = incremental_project(make_project, "append")
     feed(project, [event(1, 1)])

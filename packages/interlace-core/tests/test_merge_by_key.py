@@ -383,3 +383,32 @@ def test_merge_by_key_failure_leaves_soft_deleted_state_untouched(
     _assert_batch_fails_and_keeps_table(
         project, [{"id": 3, "v": "c"}, {"id": 3, "v": "d"}], "{'id': 3} appears 2 times"
     )
+
+
+def test_default_strategy_from_config_needs_a_primary_key_too(make_project: MakeProject) -> None:
+    config = """\
+    connections:
+      default: {type: duckdb, path: "data/{env}.duckdb"}
+    models:
+      default_strategy: merge_by_key
+    """
+    keyed = make_project(
+        {
+            "models/items.sql": """
+                -- @primary_key: id
+                -- @delete_mode: hard
+                SELECT 1 AS id, 'a' AS v
+            """
+        },
+        config=config,
+    )
+    keyed.run_ok()
+    assert keyed.rows("items") == [{"id": 1, "v": "a"}]
+
+    unkeyed = make_project({"models/items.sql": "SELECT 1 AS id\n"}, config=config)
+    with pytest.raises(
+        ModelDefinitionError, match="strategy 'merge_by_key' needs primary_key"
+    ) as info:
+        unkeyed.load()
+    assert info.value.model == "items"
+    assert (info.value.file or "").endswith("models/items.sql")

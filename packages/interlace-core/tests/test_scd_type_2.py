@@ -8,6 +8,7 @@ invariants of SCD2 and against a small reference model of what each run must wri
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import interlace
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 if TYPE_CHECKING:
@@ -53,16 +54,16 @@ def write_project(root: Path, delete_mode: str, tracked_only_t: bool) -> None:
     extra = ', scd2={"tracked_columns": ["t"]}' if tracked_only_t else ""
     (root / "models").mkdir(parents=True)
     (root / "config.yaml").write_text(CONFIG)
-    (root / "models" / "dim.py").write_text(
-        SCD2_MODEL.format(delete_mode=delete_mode, extra=extra)
-    )
+    (root / "models" / "dim.py").write_text(SCD2_MODEL.format(delete_mode=delete_mode, extra=extra))
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def run_batch(root: Path, batch: Batch) -> tuple[dict[str, int], list[dict[str, Any]], tuple[dt.datetime, dt.datetime]]:
+def run_batch(
+    root: Path, batch: Batch
+) -> tuple[dict[str, int], list[dict[str, Any]], tuple[dt.datetime, dt.datetime]]:
     rows = [{"k": k, "t": t, "u": u} for k, (t, u) in sorted(batch.items())]
     (root / "input.json").write_text(json.dumps(rows))
     before = now()
@@ -155,7 +156,7 @@ def check_invariants(table: list[dict[str, Any]], delete_mode: str) -> None:
             assert v["is_current"] == (v["valid_to"] is None), v
             assert v["valid_to"] is None or v["valid_to"] > v["valid_from"], v
         ordered = sorted(versions, key=lambda v: v["valid_from"])
-        for older, newer in zip(ordered, ordered[1:], strict=False):
+        for older, newer in itertools.pairwise(ordered):
             assert older["valid_to"] is not None, f"key {key}: a closed version is still open"
             assert older["valid_to"] <= newer["valid_from"], f"key {key}: overlapping versions"
             if delete_mode in ("ignore", "soft_mark"):
@@ -179,11 +180,7 @@ histories = st.one_of(
 )
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@settings(max_examples=25, deadline=None)
 @given(
     history=histories,
     delete_mode=st.sampled_from(["ignore", "soft", "soft_mark"]),
@@ -226,7 +223,9 @@ def test_scd_type_2_history_matches_reference_and_keeps_invariants(
                 assert table == previous_table
                 assert stats == {"inserted": 0, "updated": 0, "deleted": 0}
             if previous_batch is not None:
-                check_transitions(previous_table, table, previous_batch, batch, delete_mode, tracked_only_t)
+                check_transitions(
+                    previous_table, table, previous_batch, batch, delete_mode, tracked_only_t
+                )
             previous_table, previous_batch = table, batch
 
 
@@ -273,7 +272,9 @@ def check_transitions(
 # ---------------------------------------------------------------------------- examples
 
 
-def dim_project(make_project: MakeProject, delete_mode: str = "ignore", extra: str = "") -> ProjectDir:
+def dim_project(
+    make_project: MakeProject, delete_mode: str = "ignore", extra: str = ""
+) -> ProjectDir:
     return make_project({"models/dim.py": SCD2_MODEL.format(delete_mode=delete_mode, extra=extra)})
 
 
@@ -297,7 +298,12 @@ def test_scd_type_2_change_closes_the_old_version_at_the_instant_the_new_one_ope
     rows = project.rows("dim", "k, valid_from")
     first, second, other = rows
     assert (first["k"], first["t"], first["is_current"]) == (1, "a", False)
-    assert (second["k"], second["t"], second["is_current"], second["valid_to"]) == (1, "b", True, None)
+    assert (second["k"], second["t"], second["is_current"], second["valid_to"]) == (
+        1,
+        "b",
+        True,
+        None,
+    )
     assert first["valid_to"] == second["valid_from"] > first["valid_from"]
     assert (other["k"], other["t"], other["is_current"]) == (2, "x", True)
     assert first["_scd_hash"] != second["_scd_hash"]
@@ -356,3 +362,45 @@ def test_scd_type_2_without_primary_key_and_bad_delete_mode_are_load_errors(
     with pytest.raises(ModelDefinitionError, match="'hard' is not valid") as info:
         project.load()
     assert info.value.hint is not None and "ignore, soft, soft_mark" in info.value.hint
+
+
+def test_scd_type_2_schema_changes_version_only_rows_whose_values_changed(
+    make_project: MakeProject,
+) -> None:
+    header = "-- @strategy: scd_type_2\n-- @primary_key: k\n"
+    project = make_project(
+        {"models/dim.sql": header + "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)"}
+    )
+
+    def run(query: str) -> dict[str, int]:
+        project.write({"models/dim.sql": header + query})
+        stats = project.run_ok().models["dim"].stats
+        return {k: stats.get(k, 0) for k in ("inserted", "updated", "deleted")}
+
+    run("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)")
+    # a new column that is NULL everywhere changes no row
+    assert run("SELECT *, NULL::VARCHAR AS x FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)") == {
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+    }
+    # the same values in another column order change nothing either
+    assert (
+        run("SELECT k, NULL::VARCHAR AS x, v FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)")["updated"]
+        == 0
+    )
+    # a value in the new column is a change of that row only
+    assert (
+        run(
+            "SELECT k, v, CASE k WHEN 2 THEN 'new' END AS x FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)"
+        )["updated"]
+        == 1
+    )
+    # a value moving from one column to another is a change, though the values are the same
+    assert run("SELECT k, NULL::VARCHAR AS v, 'a' AS x FROM (VALUES (1)) t(k)")["updated"] == 1
+    assert project.sql("SELECT k, v, x, is_current FROM dim ORDER BY k, valid_from") == [
+        (1, "a", None, False),
+        (1, None, "a", True),
+        (2, "b", None, False),
+        (2, "b", "new", True),
+    ]

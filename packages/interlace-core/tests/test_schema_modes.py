@@ -197,8 +197,7 @@ def test_merge_by_key_adds_a_new_column_and_widens_in_place(make_project: MakePr
     project.run_ok()
     project.write(
         {
-            "models/m.sql": header
-            + "SELECT * FROM (VALUES (1::INTEGER, 'a', 10::BIGINT, 'new'), "
+            "models/m.sql": header + "SELECT * FROM (VALUES (1::INTEGER, 'a', 10::BIGINT, 'new'), "
             "(2::INTEGER, 'b', 5000000000::BIGINT, NULL)) AS t(id, v, n, x)"
         }
     )

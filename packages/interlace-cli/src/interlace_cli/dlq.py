@@ -12,7 +12,7 @@ import click
 
 if TYPE_CHECKING:
     from interlace.project import Project
-    from interlace.state.sqlite import SQLiteStateStore
+    from interlace.state.base import StateStore
 
 
 def _project(ctx: click.Context, project: Path | None, env: str | None) -> Project:
@@ -22,7 +22,7 @@ def _project(ctx: click.Context, project: Path | None, env: str | None) -> Proje
     return State(project or parent.project_path, env or parent.env).load()
 
 
-def _store(project: Project) -> SQLiteStateStore:
+def _store(project: Project) -> StateStore:
     from interlace.api import open_state
 
     return open_state(project)
@@ -54,8 +54,9 @@ def list_(
     ctx: click.Context, status: str, limit: int, project: Path | None, env: str | None
 ) -> None:
     """List dead letters of the environment."""
-    from rich.console import Console
     from rich.table import Table
+
+    from interlace_cli.console import make_console
 
     loaded = _project(ctx, project, env)
     store = _store(loaded)
@@ -79,10 +80,10 @@ def list_(
             letter.status,
             letter.error.split(" (hint:")[0].splitlines()[0][:100],
         )
-    Console(highlight=False).print(table)
+    make_console().print(table)
 
 
-def _letter(store: SQLiteStateStore, letter_id: int, env: str) -> object:
+def _letter(store: StateStore, letter_id: int, env: str) -> object:
     from interlace_cli.main import fail
 
     letter = store.get_dead_letter(letter_id)

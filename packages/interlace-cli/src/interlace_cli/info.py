@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from interlace_cli.console import make_console
 
 if TYPE_CHECKING:
     from interlace.project import Project
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 def show_project(project: Project, *, check: bool) -> None:
     from interlace.api import open_engines
 
-    console = Console(highlight=False)
+    console = make_console()
     console.print(
         Text.assemble(
             ("project ", "bold"),
@@ -66,7 +67,7 @@ def show_project(project: Project, *, check: bool) -> None:
 def show_model(project: Project, name: str) -> None:
     from interlace.api import open_state
 
-    console = Console(highlight=False)
+    console = make_console()
     spec = project.resolve(name)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -105,7 +106,7 @@ def show_model(project: Project, name: str) -> None:
             pass
     store = open_state(project)
     try:
-        history = store.model_runs(model=spec.name, limit=5)
+        history = store.model_runs(model=spec.name, limit=5, env=project.env)
     finally:
         store.close()
     if history:

@@ -116,6 +116,11 @@ def init(name: str, force: bool) -> None:
     "--window", default=None, help="Split --since..--until into runs of this size (1d, 6h)."
 )
 @click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks of failed models.")
+@click.option(
+    "--quality-only",
+    is_flag=True,
+    help="Run the declared quality checks on the existing tables without rebuilding them.",
+)
 @project_option
 @env_option
 @click.pass_context
@@ -130,18 +135,25 @@ def run(
     until: str | None,
     window: str | None,
     verbose: bool,
+    quality_only: bool,
     project: Path | None,
     env: str | None,
 ) -> None:
     """Run models. SELECTION: NAME, +NAME (with ancestors), NAME+ (with descendants), tag:X.
 
     Models whose definition and inputs did not change since their last run are skipped (the
-    reason is printed); --force runs them anyway.
+    reason is printed); --force runs them anyway. --quality-only runs the selected models'
+    quality checks (both severities) on their tables as they are; it exits 1 when an error
+    check fails.
     """
     from interlace_cli.progress import run_with_progress
 
     state = _state(ctx, project, env)
     loaded = state.load()
+    if quality_only:
+        _quality_only(
+            loaded, selection, exclude, workers, force, full_refresh, since, until, window
+        )
     with handle_errors():
         code = run_with_progress(
             loaded,
@@ -154,6 +166,28 @@ def run(
             since=since,
             until=until,
             window=window,
+        )
+    sys.exit(code)
+
+
+def _quality_only(
+    loaded: Project,
+    selection: tuple[str, ...],
+    exclude: tuple[str, ...],
+    workers: int | None,
+    *building: object,
+) -> NoReturn:
+    """`run --quality-only`: check the existing tables; options that build are refused."""
+    from interlace_cli.console import make_console
+    from interlace_cli.quality import check_with_output
+
+    flags = ("--force", "--full-refresh", "--since", "--until", "--window")
+    given = [flag for flag, value in zip(flags, building, strict=True) if value]
+    if given:
+        fail(f"--quality-only checks the existing tables; it cannot be combined with {given[0]}")
+    with handle_errors():
+        code = check_with_output(
+            loaded, make_console(), list(selection), list(exclude), workers=workers
         )
     sys.exit(code)
 
@@ -198,15 +232,22 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
         return
     click.echo(f"# environment: {loaded.env}")
     click.echo(f"# files: {', '.join(str(f.relative_to(root)) for f in loaded.files)}")
-    data = loaded.config.model_dump(mode="json", by_alias=True)
+    # serialize_as_any: connections are typed per plugin (subclasses of ConnectionConfig)
+    data = loaded.config.model_dump(mode="json", by_alias=True, serialize_as_any=True)
     click.echo(yaml.safe_dump(mask_secrets(data), sort_keys=False).rstrip())
 
 
 from interlace_cli.dlq import dlq  # noqa: E402 - command groups register after `cli`
+from interlace_cli.export import export  # noqa: E402
+from interlace_cli.migrate import migrate  # noqa: E402
 from interlace_cli.schema import schema  # noqa: E402
+from interlace_cli.testing import test  # noqa: E402
 
 cli.add_command(schema)
 cli.add_command(dlq)
+cli.add_command(migrate)
+cli.add_command(export)
+cli.add_command(test)
 
 
 def main() -> None:

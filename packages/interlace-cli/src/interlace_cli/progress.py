@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -12,7 +11,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from interlace.events import Event, ModelFinished
+    from interlace.events import CheckFinished, Event, ModelFinished
     from interlace.project import Project
     from interlace.results import RunResult
 
@@ -26,7 +25,7 @@ def fmt_time(seconds: float) -> str:
 def _detail(event: ModelFinished) -> str:
     parts = []
     if event.rows is not None:
-        parts.append(f"{event.rows:,} rows")
+        parts.append(f"{event.rows:,} row{'' if event.rows == 1 else 's'}")
     stats = event.stats
     if stats and (event.strategy != "replace"):
         parts.append(
@@ -53,6 +52,8 @@ class ProgressView:
         self.running: dict[str, float] = {}
         self.done = 0
         self.counts = {"success": 0, "failed": 0, "skipped": 0}
+        # check results arrive before their model's line: printed under it
+        self.checks: dict[str, list[CheckFinished]] = {}
 
     def __rich__(self) -> Group:
         now = time.perf_counter()
@@ -68,6 +69,7 @@ class ProgressView:
 
     def __call__(self, event: Event) -> None:
         from interlace.events import (
+            CheckFinished,
             ModelFailed,
             ModelFinished,
             ModelRetrying,
@@ -89,6 +91,7 @@ class ProgressView:
                     (fmt_time(event.duration), "dim"),
                 )
             )
+            self._checks(event.model)
         elif isinstance(event, ModelFailed):
             self._end(event.model, "failed")
             self._line(
@@ -99,6 +102,9 @@ class ProgressView:
                     (event.error.splitlines()[0][:200], "red"),
                 )
             )
+            self._checks(event.model)
+        elif isinstance(event, CheckFinished):
+            self.checks.setdefault(event.model, []).append(event)
         elif isinstance(event, ModelSkipped):
             self._end(event.model, "skipped")
             style = "dim" if event.kind == "unchanged" else "yellow"
@@ -123,6 +129,12 @@ class ProgressView:
                     ),
                 )
             )
+
+    def _checks(self, model: str) -> None:
+        from interlace_cli.quality import check_line
+
+        for check in self.checks.pop(model, []):
+            self._line(check_line(check))
 
     def _end(self, model: str, status: str) -> None:
         self.running.pop(model, None)
@@ -149,7 +161,10 @@ def run_with_progress(
     """Run with live output; return the process exit code."""
     from interlace.api import run
 
-    console = Console(highlight=False)
+    from interlace_cli.console import make_console
+    from interlace_cli.interrupt import EXIT_INTERRUPTED, run_interruptibly
+
+    console = make_console()
     names = project.select(selection, exclude)
     header: list[str | tuple[str, str]] = [
         ("interlace ", "bold"),
@@ -169,8 +184,16 @@ def run_with_progress(
     view = ProgressView(console, len(names))
     started = time.perf_counter()
 
+    def cancelling() -> None:
+        running = len(view.running)
+        waiting = f": waiting for {running} running model(s) to stop" if running else ""
+        console.print(
+            Text(f"\ncancelling{waiting} (press Ctrl-C again to quit at once)", style="yellow"),
+            soft_wrap=True,
+        )
+
     def execute() -> RunResult:
-        return asyncio.run(
+        return run_interruptibly(
             run(
                 project,
                 selection,
@@ -182,7 +205,8 @@ def run_with_progress(
                 until=until,
                 window=window,
                 on_event=view,
-            )
+            ),
+            on_cancel=cancelling,
         )
 
     try:
@@ -197,9 +221,10 @@ def run_with_progress(
                 f"\ncancelled after {fmt_time(time.perf_counter() - started)}: "
                 f"{view.counts['success']} done, {len(view.running)} interrupted",
                 style="yellow",
-            )
+            ),
+            soft_wrap=True,
         )
-        return 130
+        return EXIT_INTERRUPTED
     return print_summary(console, result, verbose=verbose)
 
 
@@ -226,10 +251,15 @@ def print_summary(console: Console, result: RunResult, *, verbose: bool) -> int:
             style=f"bold {style}",
         )
     )
+    # soft_wrap: paths and traceback lines stay whole when piped (logs, grep, CI)
     for model in failed:
-        console.print(Text.assemble((model.name, "bold red"), "  ", (model.location or "", "dim")))
-        console.print(Text(f"  {model.error}", style="red"))
-        if model.traceback and (verbose or model.error_type == "ModelExecutionError"):
-            for line in model.traceback.rstrip().splitlines():
-                console.print(Text(f"    {line}", style="dim"))
+        console.print(
+            Text.assemble((model.name, "bold red"), "  ", (model.location or "", "dim")),
+            soft_wrap=True,
+        )
+        console.print(Text(f"  {model.error}", style="red"), soft_wrap=True)
+        shown = model.full_traceback if verbose else model.traceback
+        if shown:
+            for line in shown.rstrip().splitlines():
+                console.print(Text(f"    {line}", style="dim"), soft_wrap=True)
     return 0 if result.success else 1

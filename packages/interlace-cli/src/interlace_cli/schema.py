@@ -32,9 +32,9 @@ def schema() -> None:
 def history(ctx: click.Context, model: str, project: Path | None, env: str | None) -> None:
     """List the schema versions of MODEL."""
     from interlace.api import open_state
-    from rich.console import Console
     from rich.table import Table
 
+    from interlace_cli.console import make_console
     from interlace_cli.main import handle_errors
 
     loaded = _load(ctx, project, env)
@@ -62,7 +62,7 @@ def history(ctx: click.Context, model: str, project: Path | None, env: str | Non
             ", ".join(f"{c} {t}" for c, t in version.columns),
             version.change or "",
         )
-    Console(highlight=False).print(table)
+    make_console().print(table)
 
 
 @schema.command("diff")

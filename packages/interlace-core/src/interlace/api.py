@@ -326,13 +326,7 @@ async def check(
     if not isinstance(project, Project):
         project = load_project(project, env=env)
     selection = tuple(select or ())
-    names = [
-        name
-        for name in project.select(list(selection), list(exclude or ()))
-        if project.checks.get(name)
-        and project.models[name].materialize in ("table", "view")
-        and project.models[name].strategy != "none"
-    ]
+    names = checked_models(project, selection, exclude)
     if not names:
         return []
     runner = check_runner()
@@ -411,6 +405,19 @@ async def check(
             engine.close()
         store.close()
     return [result for results in per_model for result in results]
+
+
+def checked_models(
+    project: Project, select: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+) -> list[str]:
+    """The selected models :func:`check` checks: tables and views that declare checks."""
+    return [
+        name
+        for name in project.select(list(select or ()), list(exclude or ()))
+        if project.checks.get(name)
+        and project.models[name].materialize in ("table", "view")
+        and project.models[name].strategy != "none"
+    ]
 
 
 def check_sync(

@@ -333,26 +333,31 @@ def _raise_validation(
     model: type[BaseModel] | None = None,
     prefix: tuple[str, ...] = (),
 ) -> None:
-    problems = []
-    first_file: Path | None = None
-    first_line: int | None = None
+    found = []
     for error in exc.errors():
         loc = (*prefix, *(str(p) for p in error["loc"]))
         file, line = source.where(loc)
-        first_file = first_file or file
-        first_line = first_line or line
         message, hint = _describe(error, model or ProjectConfig)
-        where = f"{(file or fallback).name}:{line}" if line else (file or fallback).name
-        text = f"{where}: {'.'.join(loc) or '<root>'}: {message}"
+        text = f"{'.'.join(loc) or '<root>'}: {message}"
         if hint:
             text += f" ({hint})"
-        problems.append(text)
-    summary = problems[0] if len(problems) == 1 else "\n  " + "\n  ".join(problems)
+        found.append((file or fallback, line, text))
+    if len(found) == 1:  # the error's own location says where; do not repeat it
+        file, line, text = found[0]
+        raise ConfigError(
+            f"invalid configuration: {text}",
+            file=str(file),
+            line=line,
+            hint="fix the key above; `interlace config` prints the merged result",
+        ) from None
+    listed = "\n  ".join(
+        f"{file.name}:{line}: {text}" if line else f"{file.name}: {text}"
+        for file, line, text in found
+    )
     raise ConfigError(
-        f"invalid configuration: {summary}",
-        file=str(first_file or fallback),
-        line=first_line,
-        hint="fix the key(s) above; `interlace config` prints the merged result",
+        f"invalid configuration:\n  {listed}",
+        file=str(found[0][0]),
+        hint="fix the keys above; `interlace config` prints the merged result",
     ) from None
 
 

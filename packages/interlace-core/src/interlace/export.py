@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import os
 import string
 import uuid
 from pathlib import Path
@@ -170,12 +169,12 @@ def write_export(
             f"cannot write export to {shown}: cannot create folder "
             f"{_shown(path.parent, root)}: {exc.strerror or exc}",
             model=model,
-            hint="fix export.path (or --to), or the folder's permissions",
+            hint="fix the export path, or the folder's permissions",
         ) from None
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         session.copy_to_file(relation, str(partial), options.format, options.engine_options())
-        os.replace(partial, path)
+        partial.replace(path)
     except NotImplementedError as exc:
         raise ExportError(str(exc), model=model) from None
     except Exception as exc:

@@ -137,6 +137,7 @@ class RunCatalog:
         is no model of the project. Quality checks resolve referenced models with it."""
         project = self.project
         name = ref if ref in project.models else project.aliases.get(ref)
+        name = name or project.aliases.get(ref.lower())
         if name is None:
             return None
         spec = project.models[name]
@@ -493,6 +494,7 @@ class ModelRunner:
                 config=self.catalog.project.config,
                 project_root=self.catalog.project.root,
                 session=self.session,
+                cursor=self._cursor_value() if spec.options.cursor else None,
             )
         if "cursor" in inspect.signature(spec.fn).parameters:
             kwargs["cursor"] = self._cursor_value()
@@ -562,6 +564,7 @@ class ModelRunner:
 
     def _write_view(self, query: exp.Expr) -> Outcome:
         spec = self.spec
+        query = _project(Source(query=query, is_sql=True), spec, self.session)  # type: ignore[arg-type]
         as_relation = exp.Subquery(
             this=query.copy(), alias=exp.TableAlias(this=exp.to_identifier("__il_view"))
         )
@@ -650,7 +653,11 @@ class ModelRunner:
             check_keys(session, spec, staging, [c.name for c in staged_columns])
         watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
         content_hash = None
-        if strategy.name == "replace" and self.catalog.project.graph.children[spec.name]:
+        if (
+            strategy.name == "replace"
+            and not self.catalog.full_refresh
+            and self.catalog.project.graph.children[spec.name]
+        ):
             # only worth a scan when downstream models could skip on identical data
             content_hash = session.content_hash(staging)
             previous = self.catalog.states.get(spec.name)

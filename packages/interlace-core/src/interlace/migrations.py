@@ -177,9 +177,7 @@ def read_script(path: Path, root: Path) -> tuple[str, dict[str, str]]:
 
 
 def _has_sql(text: str) -> bool:
-    return any(
-        line.strip() and not line.strip().startswith("--") for line in text.splitlines()
-    )
+    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -277,7 +275,9 @@ class Migrator:
         if to is not None and applied and to < max(applied):
             return self._down(sorted((v for v in applied if v > to), reverse=True), by_version)
         pending = [
-            m for m in self.migrations if m.version not in applied and (to is None or m.version <= to)
+            m
+            for m in self.migrations
+            if m.version not in applied and (to is None or m.version <= to)
         ]
         return [self._step(m, "up") for m in pending]
 

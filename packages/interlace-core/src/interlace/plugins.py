@@ -127,7 +127,9 @@ def state_store_type(name: str) -> StateStoreType:
     for ep in entry_points(group=STATE_GROUP, name=name):
         try:
             value = ep.load()
-            provided = value() if callable(value) and not isinstance(value, StateStoreType) else value
+            provided = (
+                value() if callable(value) and not isinstance(value, StateStoreType) else value
+            )
         except Exception as exc:
             raise ConfigError(
                 f"state store type '{name}' from {ep.value} failed to load: {exc}",

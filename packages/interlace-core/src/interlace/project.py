@@ -287,10 +287,12 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                 )
 
     aliases = _aliases(specs)
+    checks = _checks(config, specs, aliases, loaded.files[0])
     finished: dict[str, ModelSpec] = {}
     deps: dict[str, list[str]] = {}
     for name, spec in specs.items():
         spec = _resolve_dependencies(spec, specs, aliases, queries.get(name))
+        spec = _with_check_references(spec, checks.get(name, []), specs, aliases)
         finished[name] = spec
         deps[name] = list(spec.depends_on)
     try:
@@ -302,6 +304,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             exc.args = (exc.render(),)
         raise
     _check_views(finished)
+    _check_connections(finished)
     return Project(
         root=root,
         env=loaded.env,
@@ -310,7 +313,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         graph=graph,
         queries=queries,
         aliases=aliases,
-        checks=_checks(config, finished, aliases, loaded.files[0]),
+        checks=checks,
     )
 
 
@@ -371,6 +374,40 @@ def _checks(
             if configured:
                 out[name] += runner.validate(name, configured, config_file.name, None)
     return out
+
+
+def _with_check_references(
+    spec: ModelSpec, checks: list[Any], specs: dict[str, ModelSpec], aliases: dict[str, str]
+) -> ModelSpec:
+    """Models a check reads (its ``references``, e.g. a relationships check's target) become
+    upstreams, so the check sees their data of the same run."""
+    refs = [
+        target
+        for check in checks
+        for ref in getattr(check, "references", ())
+        if (target := _lookup(ref, specs, aliases)) is not None and target != spec.name
+    ]
+    if not refs:
+        return spec
+    from dataclasses import replace
+
+    return replace(spec, depends_on=tuple(dict.fromkeys([*spec.depends_on, *refs])))
+
+
+def _check_connections(specs: Mapping[str, ModelSpec]) -> None:
+    """A model reads its upstreams inside its own engine: they must share its connection."""
+    for spec in specs.values():
+        for parent in spec.depends_on:
+            other = specs[parent]
+            if other.connection != spec.connection:
+                raise GraphError(
+                    f"reads model '{parent}' on connection '{other.connection}', but runs on "
+                    f"'{spec.connection}'; reading across connections is not supported yet",
+                    file=spec.file,
+                    line=spec.line,
+                    model=spec.name,
+                    hint="put both models on one connection (or attach the other database to it)",
+                )
 
 
 def _aliases(specs: Mapping[str, ModelSpec]) -> dict[str, str]:

@@ -49,7 +49,12 @@ class CheckResult:
 
 
 class Check(Protocol):
-    """A validated check, as the runner returns it from :meth:`CheckRunner.validate`."""
+    """A validated check, as the runner returns it from :meth:`CheckRunner.validate`.
+
+    A check that reads other models may also have ``references`` (names or ``schema.name``):
+    those models become upstreams of the checked model, so the check sees their data of the same
+    run.
+    """
 
     severity: str
 

@@ -26,7 +26,8 @@ class ModelResult:
     error: str | None = None
     error_type: str | None = None
     location: str | None = None
-    traceback: str | None = None
+    traceback: str | None = None  # trimmed to the project's own code
+    full_traceback: str | None = None  # everything, for `interlace run -v`
     skip_reason: str | None = None
     skip_kind: str | None = None  # "unchanged" (change detection) or "upstream_failed"
     stats: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted

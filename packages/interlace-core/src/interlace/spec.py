@@ -188,6 +188,8 @@ def parse_options(
         else:
             message = f"option '{loc}': {error['msg']}"
             hint = ""
+            if isinstance(error.get("input"), dict) and "string" in error["msg"]:
+                hint = "in a SQL header, quote values that contain ': ' (YAML reads a mapping)"
         key = str(error["loc"][0]).replace("schema_", "schema") if error["loc"] else ""
         raise ModelDefinitionError(
             message, file=where[0], line=line_of(key), model=model, hint=hint or None

@@ -39,6 +39,12 @@ def _sql(statement: exp.Expr | str) -> str:
     return statement if isinstance(statement, str) else statement.sql(dialect="duckdb")
 
 
+def _literal(value: str) -> str:
+    # Inlined, not a bound `?` parameter: DuckDB's Python binding imports pandas (~1 s) the first
+    # time it inspects parameters, which every run would pay for its catalog queries.
+    return "'" + value.replace("'", "''") + "'"
+
+
 class DuckDBSession(Session):
     dialect = "duckdb"
 
@@ -80,8 +86,8 @@ class DuckDBSession(Session):
     def relation_kind(self, schema: str, name: str) -> str | None:
         row = self.cursor.execute(
             "SELECT table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-            [schema, name],
+            "WHERE table_catalog = current_database() "
+            f"AND table_schema = {_literal(schema)} AND table_name = {_literal(name)}"
         ).fetchone()
         if row is None:
             return None
@@ -222,8 +228,8 @@ class DuckDBEngine(Engine):
             self.connection.cursor()
             .execute(
                 "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-                "WHERE table_catalog = current_database() AND table_name LIKE ? ESCAPE '\\'",
-                [like],
+                "WHERE table_catalog = current_database() "
+                f"AND table_name LIKE {_literal(like)} ESCAPE '\\'"
             )
             .fetchall()
         )
@@ -231,10 +237,14 @@ class DuckDBEngine(Engine):
             yield schema, name, "view" if kind == "VIEW" else "table"
 
     def list_schemas(self) -> list[str]:
-        rows = self.connection.cursor().execute(
-            "SELECT schema_name FROM information_schema.schemata "
-            "WHERE catalog_name = current_database()"
-        ).fetchall()
+        rows = (
+            self.connection.cursor()
+            .execute(
+                "SELECT schema_name FROM information_schema.schemata "
+                "WHERE catalog_name = current_database()"
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -312,6 +313,8 @@ class Executor:
         if not isinstance(error, InterlaceError):
             error = _engine_error(error, spec.name, self.catalog.project.root)
         tb = getattr(error, "user_traceback", None)
+        original = attempted.error
+        full_tb = "".join(traceback.format_exception(original)) if original is not None else None
         message = error.message if isinstance(error, InterlaceError) else str(error)
         if isinstance(error, InterlaceError) and error.hint:
             message += f" (hint: {error.hint})"
@@ -341,6 +344,7 @@ class Executor:
             error_type=type(error).__name__,
             location=location,
             traceback=tb,
+            full_traceback=full_tb,
             attempts=attempted.attempts,
             checks=tuple(getattr(error, "results", ())),
         )

@@ -204,15 +204,24 @@ class SQLiteStateStore:
                     hint="upgrade Interlace, or point state.path at another file",
                 )
             for version in range(current, len(MIGRATIONS)):
-                with self.transaction():
-                    for statement in MIGRATIONS[version].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(
-                        "INSERT INTO interlace_meta VALUES ('schema_version', ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (str(version + 1),),
-                    )
+                try:
+                    with self.transaction():
+                        for statement in MIGRATIONS[version].split(";"):
+                            if statement.strip():
+                                self._db.execute(statement)
+                        self._db.execute(
+                            "INSERT INTO interlace_meta VALUES ('schema_version', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            (str(version + 1),),
+                        )
+                except sqlite3.Error as exc:  # rolled back: the file stays at `version`
+                    self._db.close()
+                    raise StateStoreError(
+                        f"cannot upgrade the state store at {self.path} from schema version "
+                        f"{version} to {version + 1}: {exc}",
+                        hint="the file was left unchanged; was it edited by hand? restore a "
+                        "backup or point state.path at a new file",
+                    ) from exc
 
     def transaction(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -266,9 +275,16 @@ class SQLiteStateStore:
         return [RunRecord(*r) for r in rows]
 
     def model_runs(
-        self, run_id: str | None = None, model: str | None = None, limit: int = 100
+        self,
+        run_id: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+        env: str | None = None,
     ) -> list[ModelRunRecord]:
         where, params = [], []
+        if env is not None:
+            where.append("run_id IN (SELECT run_id FROM runs WHERE env = ?)")
+            params.append(env)
         if run_id is not None:
             where.append("run_id = ?")
             params.append(run_id)

@@ -33,18 +33,30 @@ from interlace.strategies.replace import swap_in
 if TYPE_CHECKING:
     from interlace.spec import ModelSpec, SCD2Options
 
-NULL_MARK = "\u2400"  # stands for NULL inside the row hash, so NULL and '' differ
-
 
 def row_hash(columns: list[str]) -> exp.Expr:
-    """MD5 over the tracked columns, NULL-safe and order-sensitive."""
-    parts: list[exp.Expr] = [
-        exp.Coalesce(this=exp.cast(col(c), "TEXT"), expressions=[exp.Literal.string(NULL_MARK)])
-        for c in columns
-    ]
-    if not parts:
-        parts = [exp.Literal.string("")]
-    return exp.MD5(this=exp.ConcatWs(expressions=[exp.Literal.string("|"), *parts]))
+    """MD5 over the tracked columns' names and values.
+
+    Each non-NULL value contributes ``name=length:value``, in column-name order: the hash does
+    not depend on the column order, a value moving to another column is a change, NULL and ''
+    differ, and a column that is NULL everywhere (just added, say) changes no hash.
+    """
+    parts: list[exp.Expr] = [exp.Literal.string("")]
+    for name in sorted(columns):
+        text = exp.cast(col(name), "TEXT")
+        tagged = exp.Concat(
+            expressions=[
+                exp.Literal.string(f"{len(name)}:{name}="),
+                exp.cast(exp.Length(this=text.copy()), "TEXT"),
+                exp.Literal.string(":"),
+                text,
+            ]
+        )
+        is_null = exp.Is(this=col(name), expression=exp.null())
+        parts.append(
+            exp.Case(ifs=[exp.If(this=is_null, true=exp.Literal.string(""))], default=tagged)
+        )
+    return exp.MD5(this=exp.Concat(expressions=parts))
 
 
 class SCDType2(Strategy):

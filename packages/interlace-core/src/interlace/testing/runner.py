@@ -15,6 +15,7 @@ import datetime as dt
 import decimal
 import functools
 import inspect
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -112,14 +113,15 @@ class ModelTestResult:
             ) from None
         if self.table is None:
             return pd.DataFrame()
-        return self.table.to_pandas()
+        frame: pd.DataFrame = self.table.to_pandas()
+        return frame
 
 
 # ---------------------------------------------------------------------------- public entry points
 
 
 async def test_model(
-    model: Callable[..., Any] | ModelSpec | str,
+    model: Callable[..., Any] | ModelSpec | str | os.PathLike[str],
     deps: Mapping[str, Any] | None = None,
     *,
     fields: Mapping[str, Any] | None = None,
@@ -159,7 +161,7 @@ async def test_model(
 
 
 def test_model_sync(
-    model: Callable[..., Any] | ModelSpec | str,
+    model: Callable[..., Any] | ModelSpec | str | os.PathLike[str],
     deps: Mapping[str, Any] | None = None,
     *,
     fields: Mapping[str, Any] | None = None,
@@ -190,6 +192,10 @@ def test_model_sync(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    if not in_loop:
         return run()
     # called inside an event loop: async models need a thread without a running loop
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -233,11 +239,15 @@ def _load_project(project: str | Path | Project | None) -> Project | None:
 
 
 def _target(
-    model: Callable[..., Any] | ModelSpec | str, name: str | None, source: Project | None
+    model: Callable[..., Any] | ModelSpec | str | os.PathLike[str],
+    name: str | None,
+    source: Project | None,
 ) -> _Target:
     from interlace.decorator import declaration_of
     from interlace.spec import ModelSpec, parse_options
 
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
     if isinstance(model, str) and source is not None and not model.endswith(".sql"):
         key = source.aliases.get(model, model)
         if key in source.models:
@@ -287,8 +297,8 @@ def _target(
 
 
 def _sql_target(text: str, name: str | None, source: Project | None) -> _Target:
-    from interlace.sql_models import read_sql_file, split_sql_file
     from interlace.spec import parse_options
+    from interlace.sql_models import read_sql_file, split_sql_file
 
     root = source.root if source is not None else Path.cwd()
     file: str | None = None
@@ -359,7 +369,9 @@ def _with_overrides(target: _Target, overrides: dict[str, Any]) -> _Target:
     from interlace.spec import parse_options
 
     current = target.options
-    raw = {("schema" if k == "schema_" else k): getattr(current, k) for k in current.model_fields_set}
+    raw = {
+        ("schema" if k == "schema_" else k): getattr(current, k) for k in current.model_fields_set
+    }
     raw.pop("export", None)  # a test never writes export files
     raw.pop("retry_policy", None)  # nor retries
     raw.update(overrides)
@@ -464,7 +476,7 @@ def _check_inputs(target: _Target, deps: dict[str, _Dep], query: Any) -> None:
 
 
 def _run_test(
-    model: Callable[..., Any] | ModelSpec | str,
+    model: Callable[..., Any] | ModelSpec | str | os.PathLike[str],
     deps: Mapping[str, Any],
     *,
     fields: Mapping[str, Any] | None,
@@ -540,7 +552,7 @@ def _run_test(
     aliases = {f"{s.schema}.{s.name}": s.name for s in specs.values()}
     spec = _resolve_dependencies(spec, specs, aliases, query)
     specs[spec.name] = spec
-    root = source.root if source is not None else Path.cwd()
+    root = source.root if source is not None else _root_of(target.file)
     config = ProjectConfig(
         name="interlace_test",
         connections={TEST_CONNECTION: DuckDBConnectionConfig(path=":memory:")},
@@ -589,6 +601,18 @@ def _run_test(
         session.close()
         for engine in engines.values():
             engine.close()
+
+
+def _root_of(file: str | None) -> Path:
+    """Where a model's own code lives (its project folder, else its file's folder): tracebacks
+    of a failing model show the frames below it."""
+    if file is None or not Path(file).is_file():
+        return Path.cwd()
+    path = Path(file).resolve()
+    for folder in path.parents:
+        if (folder / "config.yaml").is_file() or (folder / "interlace.yaml").is_file():
+            return folder
+    return path.parent
 
 
 def _identity(value: Any) -> Any:
