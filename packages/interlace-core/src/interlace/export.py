@@ -175,8 +175,8 @@ def write_export(
     try:
         session.copy_to_file(relation, str(partial), options.format, options.engine_options())
         partial.replace(path)
-    except NotImplementedError as exc:
-        raise ExportError(str(exc), model=model) from None
+    except InterlaceError as exc:
+        raise ExportError(exc.message, model=model, hint=exc.hint) from None
     except Exception as exc:
         text = str(exc).strip().splitlines()
         detail = text[0] if text else type(exc).__name__

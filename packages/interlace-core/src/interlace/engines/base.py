@@ -82,7 +82,12 @@ class Session(ABC):
         ``options`` are format options by their export names (``header``, ``delimiter``,
         ``compression``, ``array``); the engine spells them in its own dialect.
         """
-        raise NotImplementedError(f"the {self.dialect} engine cannot export to files")
+        from interlace.errors import InterlaceError
+
+        raise InterlaceError(
+            f"the {self.dialect} engine cannot write files itself",
+            hint="export from a DuckDB connection, or read the table with another tool",
+        )
 
     def content_hash(self, table: exp.Table) -> str | None:
         """An order-insensitive hash of a table's rows and column types, or None when the
