@@ -13,6 +13,8 @@ _EXPORTS = {
     "model": "interlace.decorator",
     "run": "interlace.api",
     "run_sync": "interlace.api",
+    "check": "interlace.api",
+    "check_sync": "interlace.api",
     "load_project": "interlace.project",
     "Project": "interlace.project",
     "RunResult": "interlace.results",
@@ -23,7 +25,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from interlace.api import run, run_sync
+    from interlace.api import check, check_sync, run, run_sync
     from interlace.context import ModelContext
     from interlace.decorator import model
     from interlace.errors import InterlaceError
@@ -51,6 +53,8 @@ __all__ = [
     "Project",
     "RunResult",
     "__version__",
+    "check",
+    "check_sync",
     "load_project",
     "model",
     "run",

@@ -26,6 +26,7 @@ from interlace.errors import (
     SelectionError,
     UnsupportedResultError,
 )
+from interlace.quality import QualityCheckError
 
 # Retrying these cannot help: the model or its data must change first.
 NEVER_RETRY: tuple[type[BaseException], ...] = (
@@ -33,6 +34,7 @@ NEVER_RETRY: tuple[type[BaseException], ...] = (
     SchemaChangeError,
     UnsupportedResultError,
     SelectionError,
+    QualityCheckError,
 )
 
 
