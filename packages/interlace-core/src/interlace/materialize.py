@@ -689,6 +689,17 @@ class ModelRunner:
             if target_columns
             else SchemaPlan()
         )
+        if plan.error and target_columns and "type change" in plan.error:
+            null_only = self._null_only_columns(target, staged_columns, target_columns)
+            if null_only:
+                plan = plan_schema(
+                    staged_columns,
+                    target_columns,
+                    spec.schema_mode,
+                    incremental=strategy.name != "replace",
+                    ignore=strategy.bookkeeping(spec),
+                    null_only=null_only,
+                )
         if plan.error:
             raise SchemaChangeError(
                 plan.error,
@@ -807,6 +818,21 @@ class ModelRunner:
             exp.Star(),
             *[exp.alias_(value, exp.to_identifier(name, quoted=True)) for name, value in extras],
         ).from_(src)
+
+    def _null_only_columns(
+        self, target: exp.Table, staged: list[Column], existing: list[Column]
+    ) -> frozenset[str]:
+        """Table columns whose type differs from the result and that hold only NULLs."""
+        staged_types = {c.name: c.type for c in staged}
+        changed = [
+            c.name for c in existing if c.name in staged_types and staged_types[c.name] != c.type
+        ]
+        if not changed:
+            return frozenset()
+        row = self.session.fetch_one(
+            exp.select(*[exp.Count(this=st.column(name)) for name in changed]).from_(target.copy())
+        )
+        return frozenset(name for name, count in zip(changed, row or (), strict=False) if not count)
 
     def _adjust_staging(self, staging: exp.Table, plan: SchemaPlan) -> None:
         for column in plan.add_to_staging:

@@ -111,11 +111,14 @@ def plan_schema(
     *,
     incremental: bool,
     ignore: frozenset[str] = frozenset(),
+    null_only: frozenset[str] = frozenset(),
 ) -> SchemaPlan:
     """Compare the staged result with the published table under ``mode``.
 
     ``incremental`` is true for strategies that write into the existing table (append, merge,
-    SCD2); for ``replace`` the staged table takes the old one's place.
+    SCD2); for ``replace`` the staged table takes the old one's place. ``null_only`` names
+    table columns that hold no value yet (their type was a guess): any type change to them is
+    safe.
     """
     plan = SchemaPlan()
     if mode == "ignore":
@@ -144,7 +147,8 @@ def plan_schema(
         plan.notes.append(f"kept removed column(s) {_names(removed)} (NULL for new rows)")
     unsafe: list[TypeChange] = []
     for change in changed:
-        if is_widening(change.old, change.new):
+        if change.column in null_only or is_widening(change.old, change.new):
+            # a column holding only NULLs so far has no values to lose: it takes the new type
             if incremental:
                 plan.widen_target.append(change)
             plan.notes.append(f"widened {change.column}: {change.old} -> {change.new}")
