@@ -1,0 +1,183 @@
+"""Helpers for behaviour tests of the `interlace` command.
+
+Every test runs the real console script in a subprocess with ``cwd`` set to a folder under
+``tmp_path``, then looks at the exit code, the text a person reads and the DuckDB file it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+INTERLACE = Path(sys.executable).parent / "interlace"
+
+CONFIG = """\
+name: test_project
+connections:
+  default:
+    type: duckdb
+    path: data/{env}.duckdb
+executor:
+  max_workers: 4
+"""
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A subprocess environment without inherited INTERLACE_* variables or colours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLACE_")}
+    for key in ("FORCE_COLOR", "COLUMNS", "LINES"):
+        env.pop(key, None)
+    env.update({"NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+class Result:
+    """What one `interlace` invocation did."""
+
+    def __init__(self, args: tuple[str, ...], code: int, stdout: str, stderr: str) -> None:
+        self.args = args
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def has_traceback(self) -> bool:
+        return "Traceback (most recent call last)" in self.output
+
+    def __repr__(self) -> str:
+        return (
+            f"`interlace {' '.join(self.args)}` exited {self.code}\n"
+            f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+        )
+
+
+class Folder:
+    """A folder under test: write files into it, run `interlace` in it, read its database."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.processes: list[subprocess.Popen[str]] = []
+
+    def sub(self, rel: str) -> Folder:
+        """A folder below this one (it need not exist yet)."""
+        return Folder(self.root / rel)
+
+    def write(self, files: Mapping[str, str]) -> Folder:
+        """Write ``{relative path: text}``; text is dedented so tests can indent it freely."""
+        for rel, text in files.items():
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return self
+
+    def interlace(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600
+    ) -> Result:
+        """Run ``interlace ARGS`` here and capture what it printed."""
+        completed = subprocess.run(
+            [str(INTERLACE), *args],
+            cwd=self.root,
+            env=cli_env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(args, completed.returncode, completed.stdout, completed.stderr)
+
+    def start(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+        """Start ``interlace ARGS`` here without waiting (for signal tests)."""
+        process = subprocess.Popen(
+            [str(INTERLACE), *args],
+            cwd=self.root,
+            env=cli_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_processes(self) -> None:
+        """Kill what :meth:`start` started and a failing test left running."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+    def copy_to(self, target: Path) -> Folder:
+        """A copy of this folder (project files, database, state) at ``target``."""
+        shutil.copytree(self.root, target)
+        return Folder(target)
+
+    def db(self, env: str = "dev") -> Path:
+        return self.root / "data" / f"{env}.duckdb"
+
+    def relations(self, env: str = "dev") -> dict[str, str]:
+        """``schema.name`` -> ``table`` / ``view`` for everything in the environment's database."""
+        rows = self.query(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables", env=env
+        )
+        return {f"{s}.{n}": "view" if kind == "VIEW" else "table" for s, n, kind in rows}
+
+    def query(self, sql: str, env: str = "dev") -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` on the database, opened read-only and closed again at once."""
+        path = self.db(env)
+        assert path.is_file(), f"{path} was not created"
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def count(self, table: str, env: str = "dev") -> int:
+        return int(self.query(f"SELECT count(*) FROM {table}", env=env)[0][0])
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Folder]:
+    """An empty folder (for `interlace init`)."""
+    folder = Folder(tmp_path)
+    yield folder
+    folder.stop_processes()
+
+
+def make_project(root: Path, files: Mapping[str, str] | None = None) -> Folder:
+    """A project at ``root``: the default config, a `models/` folder and ``files``."""
+    (root / "models").mkdir(parents=True)
+    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    return Folder(root).write(files or {})
+
+
+MakeProject = Callable[[str, Mapping[str, str]], Folder]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Folder]:
+    """A project with a config and an empty `models/` folder; tests add the models."""
+    project = make_project(tmp_path)
+    yield project
+    project.stop_processes()
+
+
+@pytest.fixture(scope="session")
+def shared_project(tmp_path_factory: pytest.TempPathFactory) -> MakeProject:
+    """``shared_project(name, files)``: a project for module-scoped fixtures (built once)."""
+
+    def make(name: str, files: Mapping[str, str]) -> Folder:
+        return make_project(tmp_path_factory.mktemp(name), files)
+
+    return make

@@ -1,0 +1,71 @@
+"""The command itself: version, help, and a start-up that imports no heavy library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+from interlace_cli import __version__
+
+if TYPE_CHECKING:
+    from conftest import Folder
+
+HEAVY = ("duckdb", "ibis", "pandas", "polars", "pyarrow", "sqlglot")
+
+
+def test_version_prints_the_version(folder: Folder) -> None:
+    result = folder.interlace("--version")
+
+    assert result.code == 0, result
+    assert result.stdout.strip() == f"interlace, version {__version__}"
+
+
+def test_help_lists_every_command(folder: Folder) -> None:
+    result = folder.interlace("--help")
+
+    assert result.code == 0, result
+    assert "Usage: interlace" in result.stdout
+    for command in ("init", "run", "info", "config"):
+        assert f"\n  {command} " in result.stdout, result
+
+
+def test_run_help_explains_selection_and_options(folder: Folder) -> None:
+    result = folder.interlace("run", "--help")
+
+    assert result.code == 0, result
+    for text in ("+NAME", "NAME+", "tag:X", "--exclude", "--force", "--workers", "--env"):
+        assert text in result.stdout, result
+
+
+def test_help_imports_no_heavy_library(folder: Folder) -> None:
+    probe = textwrap.dedent(
+        f"""
+        import json, sys
+        from interlace_cli.main import cli
+
+        for args in (["--help"], ["run", "--help"], ["info", "--help"], ["init", "--help"],
+                     ["config", "--help"], ["--version"]):
+            try:
+                cli(args, prog_name="interlace", standalone_mode=False)
+            except SystemExit:
+                pass
+        print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=folder.root, capture_output=True, text=True, timeout=60
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"`interlace --help` imported heavy modules: {loaded}"
+
+
+def test_unknown_command_is_a_usage_error(folder: Folder) -> None:
+    result = folder.interlace("runn")
+
+    assert result.code == 2, result
+    assert "No such command 'runn'" in result.stderr

@@ -1,0 +1,133 @@
+"""Environments and `interlace config` (SPEC §1.2, §1.3)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import yaml
+
+if TYPE_CHECKING:
+    from conftest import Folder
+
+MODELS = {
+    "models/a.py": """
+        from interlace import model
+
+
+        @model
+        def a(context):
+            return [{"env": context.env}]
+    """,
+}
+
+PROD_OVERLAY = """
+executor:
+  max_workers: 2
+"""
+
+SECRET_CONFIG = """
+name: secrets
+connections:
+  default:
+    type: duckdb
+    path: data/{env}.duckdb
+    settings:
+      password: ${DB_PASSWORD}
+      api_token: hunter2
+  archive:
+    type: duckdb
+    path: ${ARCHIVE_PATH:-data/archive.duckdb}
+"""
+
+
+def test_env_option_uses_the_overlay_and_its_database(project: Folder) -> None:
+    project.write({**MODELS, "config.prod.yaml": PROD_OVERLAY})
+
+    result = project.interlace("run", "--env", "prod")
+
+    assert result.code == 0, result
+    assert "[prod]" in result.stdout
+    assert project.db("prod").is_file()
+    assert not project.db("dev").exists()
+    assert project.query("SELECT env FROM main.a", env="prod") == [("prod",)]
+
+
+def test_env_option_works_before_the_command(project: Folder) -> None:
+    project.write({**MODELS, "config.prod.yaml": PROD_OVERLAY})
+
+    result = project.interlace("--env", "prod", "run")
+
+    assert result.code == 0, result
+    assert project.query("SELECT env FROM main.a", env="prod") == [("prod",)]
+
+
+def test_interlace_env_variable_selects_the_environment(project: Folder) -> None:
+    project.write(MODELS)
+
+    by_variable = project.interlace("run", env={"INTERLACE_ENV": "staging"})
+    option_wins = project.interlace("run", "--env", "prod", env={"INTERLACE_ENV": "staging"})
+
+    assert by_variable.code == 0, by_variable
+    assert "[staging]" in by_variable.stdout
+    assert project.query("SELECT env FROM main.a", env="staging") == [("staging",)]
+    assert option_wins.code == 0, option_wins
+    assert project.db("prod").is_file()
+    assert not project.db("dev").exists()
+
+
+def test_config_lists_environments_and_prints_the_merged_config(project: Folder) -> None:
+    project.write({"config.prod.yaml": PROD_OVERLAY, "config.staging.yaml": "{}\n"})
+
+    dev = project.interlace("config")
+    prod = project.interlace("config", "--env", "prod")
+
+    assert dev.code == 0, dev
+    assert dev.stdout.splitlines()[0] == "environments: dev, prod, staging"
+    assert "# environment: dev" in dev.stdout
+    assert yaml.safe_load(dev.stdout)["connections"]["default"]["path"] == "data/dev.duckdb"
+    assert yaml.safe_load(dev.stdout)["executor"]["max_workers"] == 4
+
+    assert prod.code == 0, prod
+    assert "# files: config.yaml, config.prod.yaml" in prod.stdout
+    merged = yaml.safe_load(prod.stdout)
+    assert merged["executor"]["max_workers"] == 2
+    assert merged["connections"]["default"]["path"] == "data/prod.duckdb"
+    assert merged["name"] == "test_project"
+
+
+def test_config_list_only_lists_environments(project: Folder) -> None:
+    project.write({"config.prod.yaml": PROD_OVERLAY})
+
+    result = project.interlace("config", "--list")
+
+    assert result.code == 0, result
+    assert result.stdout.strip() == "environments: dev, prod"
+
+
+def test_config_masks_secrets_and_resolves_variables(project: Folder) -> None:
+    project.write({"config.yaml": SECRET_CONFIG, ".env": "DB_PASSWORD=s3cr3t-from-dotenv\n"})
+
+    from_dotenv = project.interlace("config")
+    from_process = project.interlace("config", env={"DB_PASSWORD": "s3cr3t-from-env"})
+
+    for result in (from_dotenv, from_process):
+        assert result.code == 0, result
+        assert "s3cr3t" not in result.stdout, result
+        assert "hunter2" not in result.stdout, result
+        settings = yaml.safe_load(result.stdout)["connections"]["default"]["settings"]
+        assert settings == {"password": "****", "api_token": "****"}
+        assert yaml.safe_load(result.stdout)["connections"]["archive"]["path"] == (
+            "data/archive.duckdb"
+        )
+
+
+def test_config_names_an_unset_variable(project: Folder) -> None:
+    project.write({"config.yaml": SECRET_CONFIG})
+
+    result = project.interlace("config")
+
+    assert result.code == 1, result
+    assert "config.yaml:7" in result.stderr
+    assert "${DB_PASSWORD}" in result.stderr
+    assert "hint:" in result.stderr
+    assert not result.has_traceback, result
