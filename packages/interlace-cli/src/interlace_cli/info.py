@@ -39,7 +39,10 @@ def show_project(project: Project, *, check: bool) -> None:
         if check:
             try:
                 engines[name].ping()
-                status = Text("reachable", style="green")
+                created = getattr(engines[name], "exists", True)
+                status = Text(
+                    "reachable" if created else "reachable (created on first run)", style="green"
+                )
             except Exception as exc:
                 status = Text(f"unreachable: {str(exc).splitlines()[0]}", style="red")
             finally:
@@ -65,7 +68,7 @@ def show_project(project: Project, *, check: bool) -> None:
 
 
 def show_model(project: Project, name: str) -> None:
-    from interlace.api import open_state
+    from interlace.api import has_state, open_state
 
     console = make_console()
     spec = project.resolve(name)
@@ -104,11 +107,13 @@ def show_model(project: Project, name: str) -> None:
             console.print(inspect.getsource(spec.fn).rstrip())
         except OSError:
             pass
-    store = open_state(project)
-    try:
-        history = store.model_runs(model=spec.name, limit=5, env=project.env)
-    finally:
-        store.close()
+    history = []
+    if has_state(project):  # looking must not create the state store
+        store = open_state(project)
+        try:
+            history = store.model_runs(model=spec.name, limit=5, env=project.env)
+        finally:
+            store.close()
     if history:
         import datetime as dt
 

@@ -44,7 +44,12 @@ import pyarrow as pa
 from interlace import model
 
 
-@model(schema="raw", tags=["raw"])
+@model(
+    schema="raw",
+    tags=["raw"],
+    # error checks run before the table is replaced: bad data never reaches it
+    quality_checks=[{"not_null": ["customer_id", "name"]}, {"unique": "customer_id"}],
+)
 def customers():
     """Customers of the shop."""
     return pa.table({
@@ -96,6 +101,7 @@ MART_SQL = """\
 -- @name: top_customers
 -- @schema: marts
 -- @tags: [marts]
+-- @quality_checks: [{row_count: {min: 1}}, {type: range, column: spent, min: 0, severity: warn}]
 select c.name, count(*) as orders, round(sum(o.amount), 2) as spent
 from stg_orders o
 join customers c using (customer_id)

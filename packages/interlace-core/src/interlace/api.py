@@ -49,6 +49,17 @@ def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[s
     return engines
 
 
+def has_state(project: Project) -> bool:
+    """False when the project's default SQLite state store was never created (nothing ran)."""
+    from interlace.config import StateConfig
+
+    config = project.config.state
+    if not isinstance(config, StateConfig):
+        return True
+    path = Path(config.path)
+    return (path if path.is_absolute() else project.root / path).exists()
+
+
 def open_state(project: Project) -> StateStore:
     """The project's state store: SQLite by default, or the type ``state.type`` names."""
     from interlace.config import StateConfig

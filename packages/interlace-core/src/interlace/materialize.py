@@ -82,6 +82,7 @@ class RunCatalog:
     watermarks: dict[str, Watermark] = field(default_factory=dict)
     window: Window = field(default_factory=lambda: Window(None, None))
     full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
 
     @property
     def run_schema(self) -> str:
@@ -450,7 +451,13 @@ class ModelRunner:
         spec = self.spec
         value = self._call()
         register_as = f"__il_py_{spec.name}_{self.catalog.run_id[:8]}"
-        source = to_source(value, self.session, register_as=register_as, model=spec.name)
+        source = to_source(
+            value,
+            self.session,
+            register_as=register_as,
+            model=spec.name,
+            cancelled=self.catalog.cancelled,
+        )
         self._source = source
         if source is None:
             if spec.options.fields and spec.materialize == "table":

@@ -9,13 +9,14 @@ Arrow and ibis results never pass through pandas or Python lists.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from interlace.errors import UnsupportedResultError
+from interlace.errors import RunCancelledError, UnsupportedResultError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,8 +70,29 @@ def _recording(
         raise
 
 
-def to_source(value: Any, session: Session, *, register_as: str, model: str) -> Source | None:
-    """Normalise a model's return value; ``None`` means the model produced no relation."""
+def _cancellable(items: Iterator[Any], cancelled: threading.Event | None) -> Iterator[Any]:
+    """Stop pulling from a model's iterator as soon as the run is cancelled."""
+    if cancelled is None:
+        yield from items
+        return
+    for item in items:
+        if cancelled.is_set():
+            raise RunCancelledError("the run was cancelled while the model was producing rows")
+        yield item
+
+
+def to_source(
+    value: Any,
+    session: Session,
+    *,
+    register_as: str,
+    model: str,
+    cancelled: threading.Event | None = None,
+) -> Source | None:
+    """Normalise a model's return value; ``None`` means the model produced no relation.
+
+    ``cancelled`` (the run's cancel flag) is checked between the items of an iterator result.
+    """
     if value is None:
         return None
     if _is_ibis(value):
@@ -112,7 +134,7 @@ def to_source(value: Any, session: Session, *, register_as: str, model: str) -> 
     if isinstance(value, Iterator) or (
         isinstance(value, Iterable) and not isinstance(value, (str, bytes))
     ):
-        return _iterator_source(iter(value), register_as, model)
+        return _iterator_source(_cancellable(iter(value), cancelled), register_as, model)
     raise UnsupportedResultError(
         f"returned a {type(value).__module__}.{type(value).__qualname__}, which Interlace cannot "
         "materialize",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -235,6 +236,25 @@ class DuckDBEngine(Engine):
         )
         for schema, name, kind in rows:
             yield schema, name, "view" if kind == "VIEW" else "table"
+
+    @property
+    def exists(self) -> bool:
+        """False while a file database has not been created yet."""
+        return self.path.startswith(":memory:") or Path(self.path).exists()
+
+    def ping(self) -> None:
+        if self.exists:
+            super().ping()
+            return
+        # do not create the file just to look at it: check that it could be created
+        folder = Path(self.path).parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK):
+            raise InterlaceConnectionError(
+                f"connection '{self.name}': cannot create {self.path}: {folder} is not writable",
+                hint="fix `path` of this connection or the folder's permissions",
+            )
 
     def list_schemas(self) -> list[str]:
         rows = (

@@ -10,6 +10,7 @@ the running statements, and every model that did not finish is reported as cance
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import traceback
@@ -70,7 +71,7 @@ class Executor:
         self.run_id = catalog.run_id
         self._sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
-        self._cancelled = threading.Event()
+        self._cancelled = catalog.cancelled  # shared with the models' row loops
 
     def cancel(self) -> None:
         """Stop dispatching and interrupt running statements (thread-safe)."""
@@ -378,11 +379,18 @@ def _is_engine_error(error: BaseException) -> bool:
     )
 
 
+def _internal_names(text: str) -> str:
+    """Say the model's name where an engine message names our staging relations."""
+    text = re.sub(r"__il_stage_(\w+?)_[0-9a-f]{8}", r"\1 (staged result)", text)
+    text = re.sub(r"__il_py_(\w+?)_[0-9a-f]{8}", r"\1 (Python result)", text)
+    return re.sub(r"__il_diff_(\w+)", r"\1 (change set)", text)
+
+
 def _engine_error(error: BaseException, model: str, root: Path) -> InterlaceError:
     """An engine or unexpected error, worded for people."""
     module = type(error).__module__.split(".", 1)[0]
     if module in ENGINE_MODULES:
-        text = str(error).strip()
+        text = _internal_names(str(error).strip())
         return ModelExecutionError(
             f"{type(error).__name__}: {text}",
             model=model,
