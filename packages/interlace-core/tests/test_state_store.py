@@ -271,3 +271,26 @@ def test_writes_from_another_process_do_not_block_a_run(make_project: MakeProjec
         others = db.execute("SELECT count(*) FROM runs WHERE project = 'p'").fetchone()[0]
     assert statuses == [("success",)] * 3
     assert others > 0
+
+
+def test_runs_of_a_killed_process_are_marked_killed_by_the_next_run(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from interlace.state import SQLiteStateStore
+
+    store = SQLiteStateStore(tmp_path / "state.db")
+    store.start_run("dead-run", "p", "dev", "", 1, time.time())
+    store.start_run("live-run", "p", "dev", "", 1, time.time())
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    store._db.execute("UPDATE runs SET pid = ? WHERE run_id = 'dead-run'", (gone.pid,))
+
+    assert store.abandon_dead_runs(time.time()) == 1
+
+    dead, live = store.get_run("dead-run"), store.get_run("live-run")
+    assert dead is not None and dead.status == "killed"
+    assert dead.error is not None and "killed or crashed" in dead.error
+    assert live is not None and live.status == "running"  # this process is alive
+    store.close()

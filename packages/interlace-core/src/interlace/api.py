@@ -268,6 +268,7 @@ def run_sync(
 def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
     """Read the catalog and state once; remove what a killed run left behind."""
     project = catalog.project
+    store.abandon_dead_runs(time.time())  # runs a kill -9 left "running"
     catalog.fingerprints = fingerprints(project)
     catalog.states = store.model_states(project.env)
     catalog.data_versions = {name: s.data_version for name, s in catalog.states.items()}

@@ -7,6 +7,8 @@ own schema: ``MIGRATIONS[i]`` takes version ``i`` to ``i + 1``.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from dataclasses import astuple
@@ -145,6 +147,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, version)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    """,
 ]
 
 _MODEL_RUN_COLUMNS = (
@@ -233,10 +239,35 @@ class SQLiteStateStore:
     ) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO runs (run_id, project, env, status, started_at, selection, models) "
-                "VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                (run_id, project, env, started_at, selection, models),
+                "INSERT INTO runs (run_id, project, env, status, started_at, selection, models, "
+                "pid, host) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    project,
+                    env,
+                    started_at,
+                    selection,
+                    models,
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
             )
+
+    def abandon_dead_runs(self, at: float) -> int:
+        """Mark runs of this host whose process is gone (killed, crashed) as ``killed``."""
+        host = socket.gethostname()
+        rows = self._query(
+            "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
+        )
+        dead = [run_id for run_id, pid in rows if pid is not None and not _alive(int(pid))]
+        for run_id in dead:
+            with self.transaction():
+                self._db.execute(
+                    "UPDATE runs SET status = 'killed', finished_at = ?, error = ? "
+                    "WHERE run_id = ? AND status = 'running'",
+                    (at, "the process running it stopped (killed or crashed)", run_id),
+                )
+        return len(dead)
 
     def finish_run(
         self,
@@ -505,6 +536,18 @@ class SQLiteStateStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 class _Transaction:
