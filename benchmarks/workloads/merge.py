@@ -1,0 +1,198 @@
+"""merge: a ``merge_by_key`` upsert of a batch (half updates, half inserts) into a large table.
+
+The model is a SQL model over a batch table prepared in the same database file
+(``select * from batch``), so the timing covers the strategy (staging, key checks, diff,
+DELETE+INSERT or MERGE) and not data generation. The 10M-row target and the 1M-row batch are
+built once (cached between invocations); every repetition starts from a fresh copy of that file.
+
+Raw baselines, each on its own fresh copy, connect + statements + close (checkpoint) timed:
+
+* DELETE+INSERT in one transaction (the usual fastest upsert in DuckDB)
+* MERGE INTO ... WHEN MATCHED UPDATE / WHEN NOT MATCHED INSERT
+
+The headline ratio is against the faster of the two.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from benchmarks.core import (
+    Bench,
+    Figure,
+    cached,
+    check_run,
+    copy_file,
+    median,
+    write_files,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+CONFIG = """\
+name: bench_merge
+connections:
+  default:
+    type: duckdb
+    path: data/bench.duckdb
+"""
+
+MODEL = """\
+-- @strategy: merge_by_key
+-- @primary_key: id
+select * from batch
+"""
+
+COLUMNS = ("id", "name", "amount", "qty", "updated_at")
+
+RAW_DELETE_INSERT = """
+BEGIN TRANSACTION;
+DELETE FROM target WHERE id IN (SELECT id FROM batch);
+INSERT INTO target SELECT * FROM batch;
+COMMIT;
+"""
+
+RAW_MERGE = """
+MERGE INTO target AS t USING batch AS b ON t.id = b.id
+WHEN MATCHED THEN UPDATE SET name = b.name, amount = b.amount, qty = b.qty,
+    updated_at = b.updated_at
+WHEN NOT MATCHED THEN INSERT VALUES (b.id, b.name, b.amount, b.qty, b.updated_at);
+"""
+
+
+def build(path: Path, target_rows: int, batch_rows: int) -> None:
+    import duckdb
+
+    half = batch_rows // 2
+    step = max(1, target_rows // half)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(
+            f"""
+            CREATE TABLE target AS
+            SELECT range AS id,
+                   'customer_' || (range % 50000)::VARCHAR AS name,
+                   ((range * 7919) % 100000) / 100.0 AS amount,
+                   (range % 100)::INTEGER AS qty,
+                   TIMESTAMP '2024-01-01' + to_seconds(range % 31536000) AS updated_at
+            FROM range({target_rows})
+            """
+        )
+        # half updates spread evenly over the table (every value changes), half new keys
+        con.execute(
+            f"""
+            CREATE TABLE batch AS
+            SELECT id, name || '_v2' AS name, amount + 1 AS amount, qty + 1 AS qty,
+                   updated_at + INTERVAL 1 DAY AS updated_at
+            FROM target WHERE id % {step} = 0 AND id < {step * half}
+            UNION ALL
+            SELECT {target_rows} + range AS id,
+                   'customer_' || (range % 50000)::VARCHAR AS name,
+                   (range % 1000) / 10.0 AS amount,
+                   (range % 7)::INTEGER AS qty,
+                   TIMESTAMP '2025-01-01' + to_seconds(range % 86400) AS updated_at
+            FROM range({batch_rows - half})
+            """
+        )
+    finally:
+        con.close()
+
+
+def summary(db: Path) -> tuple[int, float]:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT count(*), sum(amount) FROM target").fetchone()
+        assert row is not None
+        return int(row[0]), round(float(row[1]), 2)
+    finally:
+        con.close()
+
+
+def raw_run(db: Path, sql: str) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def run(bench: Bench) -> list[Figure]:
+    target_rows = int(bench.options.get("target_rows") or bench.pick(10_000_000, 500_000, 200_000))
+    batch_rows = int(bench.options.get("batch_rows") or target_rows // 10)
+    label = f"{_n(batch_rows)} into {_n(target_rows)}"
+    bench.log(f"preparing {label}")
+    prepared = cached(
+        bench.cache / f"merge_{target_rows}_{batch_rows}.duckdb",
+        lambda p: build(p, target_rows, batch_rows),
+    )
+    project = bench.folder("project")
+    write_files(project, {"config.yaml": CONFIG, "models/target.sql": MODEL})
+    db = project / "data" / "bench.duckdb"
+    raw_db = bench.tmp / "raw.duckdb"
+    times: dict[str, list[float]] = {"interlace": [], "delete_insert": [], "merge_into": []}
+    checks: dict[str, tuple[int, float]] = {}
+    bench.log(f"{bench.reps} repetition(s)")
+    for rep in range(bench.reps):
+        for name, sql in (("delete_insert", RAW_DELETE_INSERT), ("merge_into", RAW_MERGE)):
+            copy_file(prepared, raw_db)
+            times[name].append(bench.raw(name, partial(raw_run, raw_db, sql)))
+            if rep == 0:
+                checks[name] = summary(raw_db)
+        copy_file(prepared, db)
+        _reset_state(project)
+        seconds, result = bench.run_interlace(f"merge_by_key {label}", project)
+        times["interlace"].append(seconds)
+        check_run(result)
+        if rep == 0:
+            checks["interlace"] = summary(db)
+            stats = result.models["target"].stats
+            expected = {"inserted": batch_rows - batch_rows // 2, "updated": batch_rows // 2}
+            if {k: stats.get(k) for k in expected} != expected:
+                raise RuntimeError(f"merge_by_key counted {stats}, expected {expected}")
+    if len({v for v in checks.values()}) != 1:
+        raise RuntimeError(f"interlace and raw upserts disagree: {checks}")
+    medians = {k: median(v) for k, v in times.items()}
+    fastest = min(("delete_insert", "merge_into"), key=lambda k: medians[k] or float("inf"))
+    names = {"delete_insert": "DELETE+INSERT", "merge_into": "MERGE INTO"}
+    return [
+        Figure(
+            "merge",
+            f"{label} vs fastest raw ({names[fastest]})",
+            medians["interlace"],
+            medians[fastest],
+            kind="ratio",
+            target=1.3,
+            samples={"interlace": times["interlace"], "raw": times[fastest]},
+        ),
+        *[
+            Figure(
+                "merge",
+                f"{label} vs {names[k]}",
+                medians["interlace"],
+                medians[k],
+                kind="info",
+                samples={"raw": times[k]},
+            )
+            for k in ("delete_insert", "merge_into")
+        ],
+    ]
+
+
+def _reset_state(project: Path) -> None:
+    import shutil
+
+    shutil.rmtree(project / ".interlace", ignore_errors=True)
+
+
+def _n(count: int) -> str:
+    if count >= 1_000_000 and count % 1_000_000 == 0:
+        return f"{count // 1_000_000}M"
+    if count >= 1000 and count % 1000 == 0:
+        return f"{count // 1000}k"
+    return str(count)
