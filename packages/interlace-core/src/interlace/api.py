@@ -20,9 +20,12 @@ from interlace import statements as st
 from interlace.errors import InterlaceError
 from interlace.events import Event, EventBus, RunFinished, RunStarted
 from interlace.execution import Executor
+from interlace.fallback import plan_fallbacks
 from interlace.fingerprint import fingerprints
 from interlace.materialize import RunCatalog
 from interlace.project import Project, load_project
+from interlace.promote import PromoteResult as PromoteResult
+from interlace.promote import promote as promote  # SPEC §7.4, re-exported here
 from interlace.results import RunResult
 from interlace.retry import CircuitBreaker, RetryPolicy
 from interlace.state import SQLiteStateStore, StateRecorder
@@ -46,6 +49,7 @@ def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[s
         kind = connection_type(cfg.type)
         if name in wanted and kind.create_engine is not None:
             engines[name] = kind.create_engine(name, cfg, project.root)
+            engines[name].use_functions(project.functions)
     return engines
 
 
@@ -293,9 +297,11 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
             finally:
                 session.close()
             catalog.schemas.discard((conn, schema))
+    plan_fallbacks(catalog, names)
 
 
 def _cleanup(catalog: RunCatalog) -> None:
+    catalog.fallbacks.release()
     for conn, schema in list(catalog.schemas):
         if schema == catalog.run_schema:
             session = catalog.engines[conn].session()

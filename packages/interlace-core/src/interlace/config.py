@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from interlace.errors import ConfigError
 
@@ -62,8 +62,68 @@ class ConnectionConfig(_Strict):
     circuit_breaker: CircuitBreakerConfig | None = None
 
 
+AttachType = Literal["postgres", "mysql", "sqlite", "duckdb", "ducklake"]
+# names DuckDB gives its own catalogs: an attachment cannot take them
+RESERVED_CATALOGS = frozenset({"main", "memory", "system", "temp", "information_schema"})
+
+
+class AttachConfig(_Strict):
+    """One database a DuckDB connection ATTACHes when it opens (``attach:`` list item).
+
+    Its tables are then read as ``name.schema.table`` in SQL and from Python models.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: AttachType
+    path: str | None = None  # sqlite/duckdb file, ducklake catalog file (relative to the project)
+    create: bool = False  # sqlite/duckdb: create the file when it is missing
+    dsn: str | None = None  # postgres/mysql: a key=value connection string
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    database: str | None = None
+    user: str | None = None
+    password: str | None = None
+    connect_timeout: float = Field(default=10.0, gt=0)  # seconds (postgres, mysql)
+    data_path: str | None = None  # ducklake: where the Parquet data files live
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _keys_fit_type(self) -> AttachConfig:
+        server = self.type in ("postgres", "mysql")
+        if server:
+            if self.path is not None:
+                raise ValueError(
+                    f"a {self.type} attachment takes dsn or host/port/database/user/password, "
+                    "not path"
+                )
+            if self.create:
+                raise ValueError("create applies to sqlite and duckdb files only")
+        else:
+            if self.path is None:
+                raise ValueError(f"a {self.type} attachment needs path (its file)")
+            given = [
+                k
+                for k in ("dsn", "host", "port", "database", "user", "password")
+                if getattr(self, k) is not None
+            ]
+            if given:
+                raise ValueError(f"a {self.type} attachment takes path, not {', '.join(given)}")
+            if self.create and self.type == "ducklake":
+                raise ValueError("a ducklake catalog is created when missing; drop create")
+        if self.data_path is not None and self.type != "ducklake":
+            raise ValueError("data_path applies to ducklake attachments only")
+        if self.name.lower() in RESERVED_CATALOGS:
+            raise ValueError(f"'{self.name}' is a name DuckDB reserves; choose another name")
+        return self
+
+
 class DuckDBConnectionConfig(ConnectionConfig):
-    """An embedded DuckDB database: a file (created on first use) or ``:memory:``."""
+    """An embedded DuckDB database: a file (created on first use) or ``:memory:``.
+
+    ``attach`` lists other databases (PostgreSQL, MySQL, SQLite, DuckDB files, DuckLake) that
+    are ATTACHed whenever the database opens; ``extensions`` names extra DuckDB extensions to
+    load (from their ``duckdb-extension-<name>`` wheels, never downloaded).
+    """
 
     type: Literal["duckdb"] = "duckdb"
     path: str = ":memory:"
@@ -71,6 +131,17 @@ class DuckDBConnectionConfig(ConnectionConfig):
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    attach: list[AttachConfig] = Field(default_factory=list)
+    extensions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_attachments(self) -> DuckDBConnectionConfig:
+        seen: set[str] = set()
+        for item in self.attach:
+            if item.name.lower() in seen:
+                raise ValueError(f"two attachments are named '{item.name}'; names must differ")
+            seen.add(item.name.lower())
+        return self
 
 
 class QualityConfig(_Strict):
@@ -85,6 +156,25 @@ class ModelDefaults(_Strict):
     default_strategy: StrategyName = "replace"
     default_schema_mode: SchemaMode = "safe"
     default_connection: str | None = None
+
+
+class EnvironmentsConfig(_Strict):
+    """How environments relate (SPEC §7.3).
+
+    ``production`` environments build everything themselves. Any other environment reads an
+    upstream model it has not built (not selected in the run, no relation on the model's
+    connection) from the first of ``fallback_connections`` that has it; ``None`` means every
+    ``shared: true`` connection, ``[]`` turns fallback off.
+    """
+
+    production: list[str] = Field(default_factory=lambda: ["prod", "production"])
+    fallback_connections: list[str] | None = None
+
+    def fallbacks(self, connections: dict[str, ConnectionConfig]) -> list[str]:
+        """The fallback connections in search order (before excluding non-database ones)."""
+        if self.fallback_connections is not None:
+            return list(self.fallback_connections)
+        return [name for name, cfg in connections.items() if cfg.shared]
 
 
 class ExecutorConfig(_Strict):
@@ -118,6 +208,7 @@ class ProjectConfig(_Strict):
     state: StateStoreConfig = Field(default_factory=StateConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    environments: EnvironmentsConfig = Field(default_factory=EnvironmentsConfig)
 
     @property
     def default_connection(self) -> str:
@@ -482,6 +573,16 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
             file=str(base),
             hint="add `connections: {default: {type: duckdb, path: data/{env}.duckdb}}`",
         )
+    for i, name in enumerate(config.environments.fallback_connections or ()):
+        if name not in config.connections:
+            file, line = source.where(("environments", "fallback_connections", str(i)))
+            raise ConfigError(
+                f"environments.fallback_connections names '{name}', which is not a configured "
+                "connection",
+                file=str(file or base),
+                line=line,
+                hint=f"use one of: {', '.join(config.connections)}",
+            )
     default = config.models.default_connection
     if default and default not in config.connections:
         file, line = source.where(("models", "default_connection"))

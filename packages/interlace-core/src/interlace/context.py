@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from interlace.config import ProjectConfig
     from interlace.engines.base import Session
+    from interlace.plugins import StorageConnection
     from interlace.spec import ModelSpec
 
 
@@ -34,6 +35,7 @@ class ModelContext:
     session: Session
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("interlace.model"))
     cursor: Any = None
+    _storages: dict[str, StorageConnection] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def connection(self) -> Any:
@@ -48,3 +50,39 @@ class ModelContext:
     def table(self, name: str, schema: str | None = None) -> Any:
         """Any table of the connection as a lazy ibis table."""
         return self.ibis.table(name, database=schema or self.model.schema)
+
+    def storage(self, name: str) -> Any:
+        """The storage connection ``name`` (filesystem, SFTP, S3): list, glob, read, write files.
+
+        Example::
+
+            for path in context.storage("landing").glob("orders/*.csv"):
+                context.logger.info("found %s", path)
+        """
+        from interlace.plugins import open_storage
+
+        if name not in self._storages:
+            self._storages[name] = open_storage(self.config, name, self.project_root)
+        return self._storages[name]
+
+    def read_files(
+        self, connection: str, pattern: str, format: str | None = None, **options: Any
+    ) -> Any:
+        """Files of a storage connection as a lazy ibis table on this model's engine.
+
+        ``format`` (csv, parquet, json) defaults to the pattern's suffix; ``options`` go to the
+        engine's reader (``header=True``, ``union_by_name=True``, ...).
+
+        Example::
+
+            @model
+            def orders(context):
+                return context.read_files("lake", "orders/*.parquet")
+        """
+        return self.storage(connection).read_into(self.session, pattern, format, **options)
+
+    def close(self) -> None:
+        """Close the storage connections this model opened (after the model finished)."""
+        storages, self._storages = self._storages, {}
+        for storage in storages.values():
+            storage.close()

@@ -7,7 +7,8 @@ demand.
 
 Paths are relative to the project root and may use ``{name}``, ``{schema}``, ``{env}``,
 ``{format}``, ``{run_id}`` and ``{date}``. A file is written beside its final name first and then
-renamed, so a failed export never leaves half a file behind.
+renamed, so a failed export never leaves half a file behind. With ``"connection": NAME`` the path
+is relative to that storage connection (filesystem, S3, SFTP), which writes the file.
 
 Example::
 
@@ -31,6 +32,7 @@ from interlace.errors import InterlaceError, ModelExecutionError
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from interlace.config import ProjectConfig
     from interlace.engines.base import Session
     from interlace.project import Project
 
@@ -139,18 +141,16 @@ def write_export(
     root: Path,
     values: dict[str, str],
     model: str | None = None,
-) -> Path:
+    config: ProjectConfig | None = None,
+) -> Path | str:
     """Write ``relation`` to the file ``options`` name; returns the file written.
 
-    Raises :class:`ExportError` naming the path and the cause.
+    With ``options.connection`` the file goes to that storage connection (``config`` says
+    what it is) and the result is its URL (``s3://bucket/...``). Raises :class:`ExportError`
+    naming the path and the cause.
     """
     if options.connection is not None:
-        # the seam for storage connections: write to a local temporary file, then upload it
-        raise ExportError(
-            f"export to storage connection '{options.connection}' is not supported yet",
-            model=model,
-            hint="remove export.connection to write to a path under the project folder",
-        )
+        return _write_to_storage(session, relation, options, root, values, model, config)
     rendered = options.render_path(**values)
     path = Path(rendered)
     if not path.is_absolute():
@@ -190,6 +190,46 @@ def write_export(
     return path
 
 
+def _write_to_storage(
+    session: Session,
+    relation: exp.Expr,
+    options: ExportOptions,
+    root: Path,
+    values: dict[str, str],
+    model: str | None,
+    config: ProjectConfig | None,
+) -> str:
+    """Export through a storage connection (filesystem, S3, SFTP): the plugin writes it."""
+    from interlace.plugins import open_storage
+
+    assert options.connection is not None
+    rendered = options.render_path(**values)
+    if config is None:
+        raise ExportError(
+            f"cannot export to storage connection '{options.connection}' without the project "
+            "config",
+            model=model,
+        )
+    try:
+        storage = open_storage(config, options.connection, root)
+    except InterlaceError as exc:
+        raise ExportError(f"export.connection: {exc.message}", model=model, hint=exc.hint) from None
+    try:
+        return storage.export(session, relation, rendered, options.format, options.engine_options())
+    except InterlaceError as exc:
+        raise ExportError(exc.message, model=model, hint=exc.hint) from None
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        detail = text[0] if text else type(exc).__name__
+        raise ExportError(
+            f"cannot write export to {rendered} on connection '{options.connection}': {detail}",
+            model=model,
+            hint="check export.path and the storage connection",
+        ) from None
+    finally:
+        storage.close()
+
+
 def _shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
@@ -204,11 +244,12 @@ def export_model(
     format: str | None = None,
     path: str | Path | None = None,
     **options: Any,
-) -> tuple[Path, int]:
+) -> tuple[Path | str, int]:
     """Write a model's current table to a file on demand; returns ``(file, rows)``.
 
     ``format``/``path``/``options`` override the model's ``export=`` option; without either the
-    format follows the path's suffix, else the model's option, else Parquet.
+    format follows the path's suffix, else the model's option, else Parquet. A ``path`` is a
+    local file unless ``connection=`` names a storage connection (then the result is its URL).
 
     Example::
 
@@ -224,6 +265,8 @@ def export_model(
     data.update({k: v for k, v in options.items() if v is not None})
     if path is not None:
         data["path"] = str(path)
+        if options.get("connection") is None:  # a path given here is local, not on storage
+            data.pop("connection", None)
         if format is None and format_of(str(path)) is not None:
             data.pop("format", None)
     if format is not None:
@@ -264,6 +307,7 @@ def export_model(
                 root=project.root,
                 values=placeholder_values(name=spec.name, schema=spec.schema, env=project.env),
                 model=spec.name,
+                config=project.config,
             )
         finally:
             session.close()

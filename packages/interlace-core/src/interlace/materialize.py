@@ -28,6 +28,7 @@ from interlace.errors import (
     SchemaChangeError,
     UnsupportedResultError,
 )
+from interlace.fallback import Fallbacks, missing_error, view_error
 from interlace.outputs import Source, to_source
 from interlace.quality import CheckResult, QualityCheckError
 from interlace.schema_modes import SchemaPlan, plan_schema
@@ -83,6 +84,7 @@ class RunCatalog:
     window: Window = field(default_factory=lambda: Window(None, None))
     full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
     cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
+    fallbacks: Fallbacks = field(default_factory=Fallbacks)  # unbuilt upstreams (SPEC §7.3)
 
     @property
     def run_schema(self) -> str:
@@ -127,6 +129,8 @@ class RunCatalog:
         return found
 
     def upstream_versions(self, name: str) -> dict[str, int] | None:
+        if self.fallbacks.used_by(self.project, self.project.models[name]):
+            return None  # reads another environment's data: like a root, it always runs
         sources = self.sources(name)
         if sources is None:
             return None
@@ -162,6 +166,18 @@ class RunCatalog:
                 f"model '{name}' writes no table (materialize '{spec.materialize}', "
                 f"strategy '{spec.strategy}')"
             )
+        return self.fallbacks.table(connection, name) or self.target_of(spec)
+
+    def read_relation(self, spec: ModelSpec, reader: ModelSpec) -> exp.Table:
+        """Where ``reader``'s query reads model ``spec`` (a table or view, not inlined): its
+        relation in this environment, or the same one on a fallback connection (SPEC §7.3)."""
+        key = (reader.connection, spec.name)
+        found = self.fallbacks.found.get(key)
+        if found is not None:
+            return found.table.copy()
+        missing = self.fallbacks.missing.get(key)
+        if missing is not None:
+            raise missing_error(missing, reader, self.project.env)
         return self.target_of(spec)
 
     def relation_exists(self, spec: ModelSpec) -> bool:
@@ -240,7 +256,7 @@ def _rewrite(
                 ctes[cte] = body
             replacement = exp.Table(this=exp.to_identifier(cte, quoted=True))
         else:
-            replacement = catalog.target_of(target)
+            replacement = catalog.read_relation(target, spec)
             predicate = filters.predicate(target) if filters is not None else None
             if predicate is not None:
                 filtered = exp.select("*").from_(replacement).where(predicate)
@@ -279,8 +295,8 @@ class CursorFilters:
 
     def predicate(self, upstream: ModelSpec) -> exp.Expr | None:
         self.considered += 1
-        table = self.catalog.target_of(upstream)
-        types = {c.name: c.type for c in self.session.describe(table.db, table.name)}
+        table = self.catalog.read_relation(upstream, self.spec)
+        types = {c.name: c.type for c in self.session.describe_relation(table)}
         if self.column not in types:
             return None
         self.applied += 1
@@ -365,13 +381,25 @@ class ModelRunner:
         self.session = session
         self.conn = spec.connection
         self._source: Source | None = None
+        self._context: ModelContext | None = None
 
     # -- entry point
     def run(self) -> Outcome:
-        outcome = self._produce()
-        if self.spec.options.export is not None:
-            self._export(outcome)
-        return outcome
+        check_writable(self.spec, self.catalog.project)
+        try:
+            fallback_reads = self.catalog.fallbacks.used_by(self.catalog.project, self.spec)
+            if fallback_reads and self.spec.materialize == "view":
+                raise view_error(fallback_reads[0], self.spec, self.catalog.project.env)
+            outcome = self._produce()
+            if self.spec.options.export is not None:
+                self._export(outcome)
+            note = self.catalog.fallbacks.note(self.catalog.project, self.spec)
+            if note is not None:  # say which upstreams came from another environment
+                outcome.message = f"{note}; {outcome.message}" if outcome.message else note
+            return outcome
+        finally:
+            if self._context is not None:  # storage connections the model opened
+                self._context.close()
 
     def _export(self, outcome: Outcome) -> None:
         """Write the published relation to the model's export file (after a successful write)."""
@@ -400,7 +428,12 @@ class ModelRunner:
         root = self.catalog.project.root
         try:
             path = write_export(
-                self.session, st.select_all(target), export, root=root, values=values
+                self.session,
+                st.select_all(target),
+                export,
+                root=root,
+                values=values,
+                config=self.catalog.project.config,
             )
         except ExportError as exc:
             raise ExportError(
@@ -410,7 +443,9 @@ class ModelRunner:
                 line=spec.line,
                 hint=exc.hint,
             ) from None
-        note = f"exported to {_relative(str(path), root)}"
+        # a storage export returns its URL (s3://..., sftp://...), a local one its Path
+        shown = path if isinstance(path, str) else _relative(str(path), root)
+        note = f"exported to {shown}"
         outcome.message = f"{outcome.message}; {note}" if outcome.message else note
 
     def _produce(self) -> Outcome:
@@ -494,7 +529,7 @@ class ModelRunner:
             if filters is not None:
                 filters.check()
         if spec.wants_context:
-            kwargs["context"] = ModelContext(
+            kwargs["context"] = self._context = ModelContext(
                 run_id=self.catalog.run_id,
                 env=self.catalog.project.env,
                 model=spec,
@@ -522,14 +557,15 @@ class ModelRunner:
         if self.catalog.is_inline(target):
             sql = compile_sql(target, self.catalog).sql(dialect=self.session.dialect)
             return backend.sql(sql, dialect=self.session.dialect)
-        table = self.catalog.target_of(target)
+        table = self.catalog.read_relation(target, self.spec)
         predicate = filters.predicate(target) if filters is not None else None
         if predicate is not None:
             query = exp.select("*").from_(table).where(predicate)
             return backend.sql(
                 query.sql(dialect=self.session.dialect), dialect=self.session.dialect
             )
-        return backend.table(table.name, database=table.db)
+        database = (table.catalog, table.db) if table.catalog else table.db
+        return backend.table(table.name, database=database)
 
     def _cursor_value(self) -> Any:
         """The ``cursor`` parameter: the backfill start, else the stored watermark (typed)."""
@@ -650,7 +686,10 @@ class ModelRunner:
             self._create_empty(staging, target, target_kind)
             rows = 0
         else:
-            query = self._with_extras(_project(source, spec, session), strategy, source)
+            first_write = target_kind != "table" or self.catalog.full_refresh
+            query = self._with_extras(
+                _project(source, spec, session), strategy, source, first_write=first_write
+            )
             created = session.fetch_one(st.create_table_as(staging, query, replace=True))
             rows = int(created[0]) if created and created[0] is not None else -1
         if rows < 0:  # the engine does not report CTAS row counts
@@ -743,6 +782,7 @@ class ModelRunner:
                         stats[name] = stats.get(name, 0) + int(value or 0)
                 else:
                     session.execute(step.statement)
+        stats = strategy.finish_stats(stats)
         if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
             published = staged_columns
@@ -804,11 +844,15 @@ class ModelRunner:
         text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
         return name, text, types[name]
 
-    def _with_extras(self, query: exp.Expr, strategy: Strategy, source: Source) -> exp.Expr:
-        """Add the strategy's bookkeeping columns (SCD2 validity and hash, soft-delete flags)."""
+    def _with_extras(
+        self, query: exp.Expr, strategy: Strategy, source: Source, *, first_write: bool
+    ) -> exp.Expr:
+        """Add the strategy's bookkeeping columns (SCD2 validity, soft-delete flags; the SCD2
+        row hash only when the staged table becomes the table: later runs hash only the rows
+        they write)."""
         spec = self.spec
         extras = strategy.staged_extras(spec, self.catalog.run_ts)
-        if isinstance(strategy, SCDType2):
+        if isinstance(strategy, SCDType2) and (first_write or spec.options.scd2.tracked_columns):
             columns = _columns_of(query, source, spec, self.session)
             missing = [c for c in strategy.tracked(spec, columns) if c not in columns]
             if missing:
@@ -817,7 +861,8 @@ class ModelRunner:
                     model=spec.name,
                     hint=f"result columns: {', '.join(columns)}",
                 )
-            extras = [*extras, strategy.hash_extra(spec, columns)]
+            if first_write:
+                extras = [*extras, strategy.hash_extra(spec, columns)]
         if not extras:
             return query
         src = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__il_q")))
@@ -888,6 +933,41 @@ class ModelRunner:
                 model=spec.name,
                 hint="declare fields={'col': 'int64', ...} so an empty result creates a typed table",
             )
+
+
+def writes(spec: ModelSpec, project: Project) -> bool:
+    """Whether running ``spec`` writes to its connection (a table, a view, an in-run table,
+    or a SQL statement run for its side effect that is not a plain query)."""
+    if spec.kind == "sql":
+        if spec.materialize == "ephemeral":
+            return False  # inlined into its consumers
+        if spec.materialize == "none":
+            from interlace.sql_models import QUERY_TYPES
+
+            return not isinstance(project.queries.get(spec.name), QUERY_TYPES)
+        return spec.strategy != "none" or spec.materialize == "view"
+    if spec.materialize in ("ephemeral", "none"):
+        return True  # kept in an in-run table
+    return spec.strategy != "none" or spec.materialize == "view"
+
+
+def check_writable(spec: ModelSpec, project: Project) -> None:
+    """Refuse to run a model that writes to an ``access: read`` connection (SPEC §7.2)."""
+    config = project.config.connections[spec.connection]
+    if config.access == "read" and writes(spec, project):
+        what = (
+            f"materialize it as a {spec.materialize}"
+            if spec.materialize in ("table", "view")
+            else "keep its result during the run"
+        )
+        raise ModelExecutionError(
+            f"connection '{spec.connection}' is read-only (access: read): cannot {what} there",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint=f"run the model on a writable connection (connection=...), or set "
+            f"`access: write` on '{spec.connection}'",
+        )
 
 
 async def _await(awaitable: Any) -> Any:

@@ -15,14 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from interlace.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from collections.abc import Mapping
 
-    from interlace.engines.base import Engine
+    from pydantic import BaseModel
+    from sqlglot import exp
+
+    from interlace.config import ProjectConfig
+    from interlace.engines.base import Engine, Session
     from interlace.state.base import StateStore
 
 CONNECTION_GROUP = "interlace.connections"
@@ -56,6 +60,12 @@ class ConnectionType:
     dialect: str | None  # SQL dialect of models on it; None for storage-only connections
     create_engine: Callable[[str, Any, Path], Engine] | None = None
     create_storage: Callable[[str, Any, Path], Any] | None = None
+    # the dialect when it depends on the config (a generic ibis connection's `backend:`)
+    dialect_for: Callable[[Any], str | None] | None = None
+
+    def dialect_of(self, config: Any) -> str | None:
+        """The SQL dialect of models on a connection of this type with ``config``."""
+        return self.dialect_for(config) if self.dialect_for is not None else self.dialect
 
 
 def _duckdb() -> ConnectionType:
@@ -161,3 +171,48 @@ def check_runner() -> Any | None:
             value = ep.load()
             return value() if isinstance(value, type) else value
     return None
+
+
+class StorageConnection(Protocol):
+    """What core asks of a storage connection (``create_storage`` of a ConnectionType).
+
+    The full file interface (list, glob, read, write, ...) is the plugin's; core only reads
+    files into a model's engine and writes exports through it.
+    """
+
+    name: str
+
+    def read_into(
+        self, session: Session, pattern: str, file_format: str | None = None, **options: Any
+    ) -> Any:
+        """The files matching ``pattern`` as a lazy ibis table on ``session``'s engine."""
+
+    def export(
+        self,
+        session: Session,
+        query: exp.Expr,
+        path: str,
+        file_format: str,
+        options: Mapping[str, Any],
+    ) -> str:
+        """Write the rows of ``query`` to ``path`` with the engine's COPY; returns its URL."""
+
+    def close(self) -> None: ...
+
+
+def open_storage(config: ProjectConfig, name: str, root: Path) -> StorageConnection:
+    """The storage connection ``name`` of a project (filesystem, SFTP, S3), opened lazily."""
+    connection = config.connections.get(name)
+    if connection is None:
+        raise ConfigError(
+            f"there is no connection called '{name}'",
+            hint=f"configured connections: {', '.join(config.connections) or 'none'}",
+        )
+    kind = connection_type(connection.type)
+    if kind.create_storage is None:
+        raise ConfigError(
+            f"connection '{name}' is a {connection.type} connection, not a storage connection",
+            hint="name a connection of type filesystem, sftp or s3",
+        )
+    storage: StorageConnection = kind.create_storage(name, connection, root)
+    return storage

@@ -19,6 +19,7 @@ from interlace.errors import (
     ModelDefinitionError,
     ProjectError,
 )
+from interlace.functions import ProjectFunctions, load_functions
 from interlace.graph import Graph, build_graph, select
 from interlace.spec import (
     RESERVED_PARAMETERS,
@@ -49,6 +50,8 @@ class Project:
     aliases: dict[str, str] = field(default_factory=dict)
     # validated quality checks per model (empty when a model declares none)
     checks: dict[str, list[Any]] = field(default_factory=dict)
+    # UDFs and macros of functions/ (registered on every DuckDB connection)
+    functions: ProjectFunctions = field(default_factory=ProjectFunctions)
 
     @property
     def config(self) -> ProjectConfig:
@@ -88,7 +91,8 @@ def dialect_of(config: ProjectConfig, connection: str) -> str:
     """The SQL dialect a connection speaks (only DuckDB in core)."""
     from interlace.plugins import connection_type
 
-    dialect = connection_type(config.connections[connection].type).dialect
+    cfg = config.connections[connection]
+    dialect = connection_type(cfg.type).dialect_of(cfg)
     if dialect is None:
         raise ModelDefinitionError(
             f"connection '{connection}' is a storage connection; models cannot run on it",
@@ -201,6 +205,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         raise ProjectError(f"project folder {root} does not exist", hint="pass --project PATH")
     loaded = load_config(root, env)
     config = loaded.config
+    functions = load_functions(root)
     models_root = root / MODELS_DIR
     specs: dict[str, ModelSpec] = {}
     queries: dict[str, exp.Expr] = {}
@@ -314,6 +319,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         queries=queries,
         aliases=aliases,
         checks=checks,
+        functions=functions,
     )
 
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from interlace.functions import ProjectFunctions
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -74,6 +76,10 @@ class Session(ABC):
     @abstractmethod
     def describe(self, schema: str, name: str) -> list[Column]: ...
 
+    def describe_relation(self, table: exp.Table) -> list[Column]:
+        """Columns of ``table``, which may name an attached database (``alias.schema.name``)."""
+        return self.describe(table.db, table.name)
+
     def copy_to_file(
         self, query: exp.Expr, path: str, file_format: str, options: Mapping[str, Any]
     ) -> None:
@@ -123,6 +129,22 @@ class Engine(ABC):
     def list_schemas(self) -> list[str]:
         """Schema names (including empty ones); engines that cannot tell return []."""
         return []
+
+    def attach(self, alias: str, other: Engine) -> list[tuple[str, str, str]] | None:
+        """Make the database of ``other`` (another connection) readable, read-only, as
+        ``alias.schema.name`` in this engine's queries; return its ``(schema, name, kind)``
+        relations. ``None``: this engine cannot read that database itself (callers then move
+        rows through Arrow or refuse). Fallback resolution and promote use it."""
+        return None
+
+    def detach(self, alias: str) -> None:
+        """Undo :meth:`attach` (no error when ``alias`` is not attached)."""
+        return None
+
+    def use_functions(self, functions: ProjectFunctions) -> None:
+        """Register the project's ``functions/`` on every session (DuckDB does; others ignore
+        them: SQL functions are written in DuckDB's dialect)."""
+        return None
 
     @abstractmethod
     def close(self) -> None: ...

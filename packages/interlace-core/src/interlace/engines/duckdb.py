@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from interlace.config import DuckDBConnectionConfig
+    from interlace.engines.duckdb_attach import Attachment
+    from interlace.functions import ProjectFunctions
 
 
 def duckdb_catalog_error() -> type[Exception]:
@@ -44,6 +46,10 @@ def _literal(value: str) -> str:
     # Inlined, not a bound `?` parameter: DuckDB's Python binding imports pandas (~1 s) the first
     # time it inspects parameters, which every run would pay for its catalog queries.
     return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 class DuckDBSession(Session):
@@ -98,6 +104,15 @@ class DuckDBSession(Session):
         target = f'"{schema.replace(chr(34), chr(34) * 2)}"."{name.replace(chr(34), chr(34) * 2)}"'
         try:
             rows = self.cursor.execute(f"DESCRIBE {target}").fetchall()
+        except duckdb_catalog_error():
+            return []
+        return [Column(r[0], r[1]) for r in rows]
+
+    def describe_relation(self, table: exp.Table) -> list[Column]:
+        if not table.catalog:
+            return self.describe(table.db, table.name)
+        try:
+            rows = self.cursor.execute(f"DESCRIBE {_sql(table)}").fetchall()
         except duckdb_catalog_error():
             return []
         return [Column(r[0], r[1]) for r in rows]
@@ -174,8 +189,33 @@ class DuckDBEngine(Engine):
             if not file.is_absolute():
                 file = root / file
             self.path = str(file)
+        self.root = root
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
+        self._functions: ProjectFunctions | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """Opened read-only: ``read_only: true``, or ``access: read`` on a database file."""
+        in_memory = self.path.startswith((":memory:", "md:"))
+        return self.config.read_only or (self.config.access == "read" and not in_memory)
+
+    def attachments(self) -> list[Attachment]:
+        """The ``attach:`` items (all read-only on an ``access: read`` connection)."""
+        from interlace.engines.duckdb_attach import Attachment
+
+        forced = self.config.access == "read" or self.config.read_only
+        return [
+            Attachment(self.name, item, self.root, item.read_only or forced)
+            for item in self.config.attach
+        ]
+
+    def use_functions(self, functions: ProjectFunctions) -> None:
+        """Register the project's ``functions/`` (UDFs and macros) whenever the database opens."""
+        self._functions = functions
+        with self._lock:
+            if self._connection is not None and functions:
+                functions.register(self._connection, persistent=not self.read_only)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -184,20 +224,29 @@ class DuckDBEngine(Engine):
                 self._connection = self._open()
             return self._connection
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(self, *, probe: bool = False) -> duckdb.DuckDBPyConnection:
+        """Open the database, load ``extensions``, ATTACH ``attach:`` and register functions.
+
+        ``probe`` (health checks): never create anything; a database file that does not exist
+        yet is replaced by an in-memory one, attachments that would create files are skipped.
+        """
         import duckdb
+
+        from interlace.engines.duckdb_extensions import extension_directory, load_extension
 
         settings: dict[str, Any] = {
             "autoinstall_known_extensions": False,
+            "extension_directory": str(extension_directory()),
         }
         if self.config.threads:
             settings["threads"] = self.config.threads
         if self.config.memory_limit:
             settings["memory_limit"] = self.config.memory_limit
         settings.update(self.config.settings)
-        if self.path != ":memory:" and not self.path.startswith(":memory:"):
-            parent = Path(self.path).parent
-            if not self.config.read_only:
+        path = ":memory:" if probe and not self.exists else self.path
+        if path != ":memory:" and not path.startswith(":memory:"):
+            parent = Path(path).parent
+            if not self.read_only:
                 try:
                     parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
@@ -206,9 +255,9 @@ class DuckDBEngine(Engine):
                         hint="fix `path` of this connection or the folder's permissions",
                     ) from None
         try:
-            connection = duckdb.connect(self.path, read_only=self.config.read_only, config=settings)
+            read_only = self.read_only and path != ":memory:"
+            connection = duckdb.connect(path, read_only=read_only, config=settings)
             connection.execute("SET enable_progress_bar = false")  # cursors inherit it
-            return connection
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
             hint = "check `path` of this connection"
@@ -216,10 +265,30 @@ class DuckDBEngine(Engine):
                 hint = "check `settings`, `threads` and `memory_limit` of this connection"
             if "lock" in message.lower():
                 hint = "another process holds the database file open; stop it or use another file"
+            if "does not exist" in message and self.read_only:
+                hint = "a read-only database must exist: build it first, or fix `path`"
             raise InterlaceConnectionError(
                 f"connection '{self.name}': cannot open DuckDB database {self.path}: {message}",
                 hint=hint,
             ) from None
+        try:
+            for extension in self.config.extensions:
+                try:
+                    load_extension(connection, extension)
+                except InterlaceConnectionError as exc:
+                    raise InterlaceConnectionError(
+                        f"connection '{self.name}': {exc.message}", hint=exc.hint
+                    ) from None
+            for attachment in self.attachments():
+                if probe and attachment.creates_files():
+                    continue
+                attachment.attach(connection)
+            if self._functions and not probe:
+                self._functions.register(connection, persistent=not self.read_only)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def session(self) -> DuckDBSession:
         return DuckDBSession(self.connection.cursor())
@@ -243,9 +312,19 @@ class DuckDBEngine(Engine):
         return self.path.startswith(":memory:") or Path(self.path).exists()
 
     def ping(self) -> None:
-        if self.exists:
+        """Open the database (read-only where it exists) and every attachment, then close:
+        a missing attachment file or an unreachable server is reported with its reason."""
+        if self._connection is not None:
             super().ping()
             return
+        if self.exists or self.config.attach or self.config.extensions:
+            connection = self._open(probe=True)
+            try:
+                connection.execute("SELECT 1").fetchall()
+            finally:
+                connection.close()
+            if self.exists:
+                return
         # do not create the file just to look at it: check that it could be created
         folder = Path(self.path).parent
         while not folder.exists():
@@ -266,6 +345,47 @@ class DuckDBEngine(Engine):
             .fetchall()
         )
         return [r[0] for r in rows]
+
+    def attach(self, alias: str, other: Engine) -> list[tuple[str, str, str]] | None:
+        """``ATTACH 'file' AS alias (READ_ONLY)`` of another DuckDB file connection: its tables
+        are read in place. Nothing to attach (``[]``) while that file does not exist."""
+        import duckdb
+
+        if not isinstance(other, DuckDBEngine) or other.path.startswith((":memory:", "md:")):
+            return None
+        if not Path(other.path).exists():
+            return []
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(
+                f"ATTACH IF NOT EXISTS {_literal(other.path)} AS {_ident(alias)} (READ_ONLY)"
+            )
+            rows = cursor.execute(
+                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                f"WHERE table_catalog = {_literal(alias)}"
+            ).fetchall()
+        except duckdb.Error as exc:
+            raise InterlaceConnectionError(
+                f"connection '{self.name}': cannot read connection '{other.name}' "
+                f"({other.path}): {str(exc).splitlines()[0]}",
+                hint="another process (or another connection of this one) has that file open "
+                "for writing; stop it and retry",
+            ) from None
+        finally:
+            cursor.close()
+        return [
+            (schema, name, "view" if kind == "VIEW" else "table") for schema, name, kind in rows
+        ]
+
+    def detach(self, alias: str) -> None:
+        with self._lock:
+            connection = self._connection
+        if connection is None:
+            return
+        try:
+            connection.execute(f"DETACH DATABASE IF EXISTS {_ident(alias)}")
+        except Exception:
+            pass  # closing the connection detaches it too
 
     def close(self) -> None:
         with self._lock:

@@ -22,9 +22,12 @@ from interlace.strategies.base import (
     aliased,
     col,
     count_where,
+    delete_matching,
     exists_in,
     keys_equal,
+    missing_keys,
     timestamp,
+    update_matching,
 )
 from interlace.strategies.replace import swap_in
 
@@ -61,13 +64,96 @@ class MergeByKey(Strategy):
         if ctx.target_kind != "table":
             return swap_in(ctx)
         keys = ctx.keys
-        soft = ctx.spec.options.delete_mode == "soft"
         names = ctx.staged_names
         compared = [c for c in names if c not in keys and c != DELETED_AT]
+        if ctx.capabilities.merge and ctx.capabilities.prefer_merge:
+            steps = self._diff_and_merge(ctx, names, compared)
+        else:
+            steps = self._delete_and_insert(ctx, names, compared)
+        mode = ctx.spec.options.delete_mode or "preserve"
+        if mode == "hard":
+            missing = exp.not_(exists_in(ctx.staging, keys, "t"))
+            steps.append(
+                Step(
+                    exp.Delete(this=aliased(ctx.target, "t"), where=exp.Where(this=missing)),
+                    ("deleted",),
+                )
+            )
+        elif mode == "soft":
+            live = exp.not_(exp.Coalesce(this=col(DELETED, "x"), expressions=[exp.false()]))
+            steps.append(
+                Step(
+                    update_matching(
+                        ctx.target,
+                        missing_keys(ctx.target, ctx.staging, keys, live),
+                        keys,
+                        [
+                            exp.EQ(this=col(DELETED), expression=exp.true()),
+                            exp.EQ(this=col(DELETED_AT), expression=timestamp(ctx.run_ts)),
+                        ],
+                    ),
+                    ("deleted",),
+                )
+            )
+        steps.append(Step(st.drop(ctx.staging)))
+        return steps
+
+    def finish_stats(self, stats: dict[str, int]) -> dict[str, int]:
+        if "written" in stats:  # DELETE+INSERT: rows written = new keys + rewritten rows
+            stats = dict(stats)
+            written = stats.pop("written")
+            replaced = stats.pop("matched", stats.get("updated", 0))  # rows deleted to rewrite
+            stats["inserted"] = written - replaced
+        return stats
+
+    def _delete_and_insert(
+        self, ctx: PublishContext, names: list[str], compared: list[str]
+    ) -> list[Step]:
+        """Delete the rows the batch changes (their count is ``updated``), then write the batch.
+
+        When the batch carries every column of the table, the changed rows are counted, every
+        matching row is deleted and the whole batch is appended: the shape of a hand-written
+        upsert (hash joins and a plain append). When the table keeps columns the batch no longer has, only rows whose
+        key is absent are inserted, so unchanged rows keep those columns' values.
+        """
+        keys = ctx.keys
+        steps: list[Step] = []
+        kept = {c.name for c in ctx.target_columns} - set(names)
+        if not kept:
+            changed = any_distinct(compared, "s", "t")
+            if changed is not None:  # counting is a cheaper join than deleting with a filter
+                steps.append(
+                    Step(
+                        exp.select(exp.alias_(exp.Count(this=exp.Star()), "updated"))
+                        .from_(aliased(ctx.staging, "s"))
+                        .join(aliased(ctx.target, "t"), on=keys_equal(keys, "s", "t"))
+                        .where(changed),
+                        ("updated",),
+                    )
+                )
+            steps.append(Step(delete_matching(ctx.target, ctx.staging, keys), ("matched",)))
+            steps.append(Step(st.insert_select(ctx.target, ctx.staging, names), ("written",)))
+            return steps
+        changed = any_distinct(compared, "__s", "t")
+        if changed is not None:
+            steps.append(
+                Step(delete_matching(ctx.target, ctx.staging, keys, changed), ("updated",))
+            )
+        absent = exp.not_(exists_in(ctx.target, keys, "s"))
+        new_rows = (
+            exp.select(*[col(c, "s") for c in names]).from_(aliased(ctx.staging, "s")).where(absent)
+        )
+        steps.append(Step(st.insert_query(ctx.target, names, new_rows), ("written",)))
+        return steps
+
+    def _diff_and_merge(
+        self, ctx: PublishContext, names: list[str], compared: list[str]
+    ) -> list[Step]:
+        """Collect new and changed rows (with exact counts), then MERGE them in."""
+        keys = ctx.keys
         diff = diff_table(ctx.spec)
-        first_key = col(keys[0], "t")
         changed = any_distinct(compared, "s", "t")
-        is_new = exp.Is(this=first_key, expression=exp.null())
+        is_new = exp.Is(this=col(keys[0], "t"), expression=exp.null())
         where = is_new if changed is None else exp.or_(is_new, exp.paren(changed))
         select = (
             exp.select(*[col(c, "s") for c in names], exp.alias_(is_new.copy(), NEW_FLAG))
@@ -75,7 +161,7 @@ class MergeByKey(Strategy):
             .join(aliased(ctx.target, "t"), on=keys_equal(keys, "s", "t"), join_type="left")
             .where(where)
         )
-        steps = [
+        return [
             Step(
                 exp.Create(
                     this=diff,
@@ -91,52 +177,9 @@ class MergeByKey(Strategy):
                 ).from_(diff.copy()),
                 ("inserted", "updated"),
             ),
+            Step(self._merge(ctx, diff, names)),
+            Step(st.drop(diff)),
         ]
-        if ctx.capabilities.merge and ctx.capabilities.prefer_merge:
-            steps.append(Step(self._merge(ctx, diff, names)))
-        else:
-            steps.append(
-                Step(
-                    exp.Delete(
-                        this=aliased(ctx.target, "t"),
-                        where=exp.Where(this=exists_in(diff, keys, "t")),
-                    )
-                )
-            )
-            steps.append(Step(st.insert_select(ctx.target, diff, names)))
-        mode = ctx.spec.options.delete_mode or "preserve"
-        missing = exp.not_(exists_in(ctx.staging, keys, "t"))
-        if mode == "hard":
-            steps.append(
-                Step(
-                    exp.Delete(this=aliased(ctx.target, "t"), where=exp.Where(this=missing)),
-                    ("deleted",),
-                )
-            )
-        elif soft:
-            steps.append(
-                Step(
-                    exp.Update(
-                        this=aliased(ctx.target, "t"),
-                        expressions=[
-                            exp.EQ(this=col(DELETED), expression=exp.true()),
-                            exp.EQ(this=col(DELETED_AT), expression=timestamp(ctx.run_ts)),
-                        ],
-                        where=exp.Where(
-                            this=exp.and_(
-                                missing,
-                                exp.not_(
-                                    exp.Coalesce(this=col(DELETED, "t"), expressions=[exp.false()])
-                                ),
-                            )
-                        ),
-                    ),
-                    ("deleted",),
-                )
-            )
-        steps.append(Step(st.drop(diff)))
-        steps.append(Step(st.drop(ctx.staging)))
-        return steps
 
     def _merge(self, ctx: PublishContext, diff: exp.Table, names: list[str]) -> exp.Expr:
         keys = ctx.keys

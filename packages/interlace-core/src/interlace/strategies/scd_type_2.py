@@ -25,9 +25,11 @@ from interlace.strategies.base import (
     count_where,
     exists_in,
     keys_equal,
+    missing_keys,
     timestamp,
+    update_matching,
 )
-from interlace.strategies.merge_by_key import NEW_FLAG, diff_table
+from interlace.strategies.merge_by_key import NEW_FLAG, any_distinct, diff_table
 from interlace.strategies.replace import swap_in
 
 if TYPE_CHECKING:
@@ -88,6 +90,9 @@ class SCDType2(Strategy):
             extras.append((opts.deleted_column, exp.false()))
         return extras
 
+    def bookkeeping(self, spec: ModelSpec) -> frozenset[str]:
+        return super().bookkeeping(spec) | {spec.options.scd2.hash_column}
+
     def hash_extra(self, spec: ModelSpec, columns: list[str]) -> tuple[str, exp.Expr]:
         """The hash column, computed over the model's own (tracked) columns."""
         return spec.options.scd2.hash_column, row_hash(self.tracked(spec, columns))
@@ -102,9 +107,9 @@ class SCDType2(Strategy):
         diff = diff_table(ctx.spec)
         current = col(opts.is_current, "t")
         is_new = exp.Is(this=col(keys[0], "t"), expression=exp.null())
-        changed: exp.Expr = exp.NullSafeNEQ(
-            this=col(opts.hash_column, "s"), expression=col(opts.hash_column, "t")
-        )
+        tracked = self.tracked(ctx.spec, names)
+        # compare the tracked columns directly; only the rows written get a hash
+        changed: exp.Expr = any_distinct(tracked, "s", "t") or exp.false()
         if mode == "soft_mark":  # a key coming back after a tombstone is a change
             changed = exp.or_(changed, col(opts.deleted_column, "t"))
         select = (
@@ -140,14 +145,25 @@ class SCDType2(Strategy):
             ),
             # close the current version of every changed key ...
             Step(
-                exp.Update(
-                    this=aliased(ctx.target, "t"),
-                    expressions=close,
-                    where=exp.Where(this=exp.and_(current.copy(), exists_in(diff, keys, "t"))),
+                update_matching(
+                    ctx.target,
+                    diff,
+                    keys,
+                    close,
+                    exp.and_(current.copy(), exp.not_(col(NEW_FLAG, "__m"))),
                 )
             ),
             # ... and open the new versions from the same instant
-            Step(st.insert_select(ctx.target, diff, names)),
+            Step(
+                st.insert_query(
+                    ctx.target,
+                    [*names, opts.hash_column],
+                    exp.select(
+                        *[col(c) for c in names],
+                        exp.alias_(row_hash(tracked), opts.hash_column),
+                    ).from_(diff.copy()),
+                )
+            ),
         ]
         missing = exp.not_(exists_in(ctx.staging, keys, "t"))
         if mode == "soft_mark":
@@ -172,22 +188,34 @@ class SCDType2(Strategy):
                     ("deleted",),
                 )
             )
+            tombstoned = exp.and_(current.copy(), exp.not_(col(opts.deleted_column, "t")))
             steps.append(
                 Step(
-                    exp.Update(
-                        this=aliased(ctx.target, "t"),
-                        expressions=close,
-                        where=exp.Where(this=live.copy()),
+                    update_matching(
+                        ctx.target,
+                        missing_keys(
+                            ctx.target,
+                            ctx.staging,
+                            keys,
+                            exp.and_(
+                                col(opts.is_current, "x"), exp.not_(col(opts.deleted_column, "x"))
+                            ),
+                        ),
+                        keys,
+                        close,
+                        tombstoned,
                     )
                 )
             )
         elif mode == "soft":
             steps.append(
                 Step(
-                    exp.Update(
-                        this=aliased(ctx.target, "t"),
-                        expressions=close,
-                        where=exp.Where(this=exp.and_(current.copy(), missing)),
+                    update_matching(
+                        ctx.target,
+                        missing_keys(ctx.target, ctx.staging, keys, col(opts.is_current, "x")),
+                        keys,
+                        close,
+                        current.copy(),
                     ),
                     ("deleted",),
                 )

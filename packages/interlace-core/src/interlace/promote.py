@@ -1,0 +1,576 @@
+"""Promote (SPEC §7.4): copy the tables of selected models from one environment to another.
+
+Tables are copied inside the engine where it can read the other environment's database (DuckDB
+ATTACHes the source file read-only and runs ``CREATE OR REPLACE TABLE ... AS SELECT * FROM
+source``), all tables of one target connection in one transaction: either every table of the
+promotion lands or none does. Elsewhere rows move as Arrow batches, never as pandas. Views are
+then recreated from their definition in the target environment; ephemeral models are skipped.
+
+The target environment's state learns what was copied (fingerprint, data version, schema
+version, watermark), so change detection there treats the promoted tables as current.
+
+Example::
+
+    from interlace.promote import promote
+
+    result = promote("path/to/project", "dev", "prod", ["+revenue"])
+    print(result.rows)  # {'orders': 3, 'revenue': 2}
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from sqlglot import exp
+
+from interlace import statements as st
+from interlace.errors import InterlaceError
+from interlace.fallback import same_database, writes_relation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from interlace.engines.base import Engine, Session
+    from interlace.events import Event, EventBus
+    from interlace.materialize import RunCatalog
+    from interlace.project import Project
+    from interlace.spec import ModelSpec
+    from interlace.state.base import StateStore
+
+ALIAS_PREFIX = "__il_promote_"
+Action = Literal["copy", "view", "skip"]
+
+
+class PromoteError(InterlaceError):
+    """A promotion cannot start or failed (nothing of a failed connection was changed)."""
+
+
+@dataclass(frozen=True)
+class PromoteStep:
+    """What promote does with one model."""
+
+    model: str
+    action: Action
+    relation: str  # schema.name in the target environment
+    source_connection: str
+    target_connection: str
+    reason: str | None = None  # why a model is skipped
+
+
+@dataclass(frozen=True)
+class PromotePlan:
+    source_env: str
+    target_env: str
+    steps: tuple[PromoteStep, ...]
+    locations: dict[tuple[str, str], str] = field(default_factory=dict)  # (env, conn) -> where
+
+    def of(self, action: Action) -> list[PromoteStep]:
+        return [s for s in self.steps if s.action == action]
+
+    def where(self, env: str, connection: str) -> str:
+        """``'default' (data/dev.duckdb)``: a connection as people know it."""
+        return self.locations.get((env, connection), f"'{connection}'")
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    plan: PromotePlan
+    dry_run: bool
+    run_id: str | None = None
+    rows: dict[str, int] = field(default_factory=dict)  # rows copied per table
+    duration: float = 0.0
+
+
+def promote(
+    project: str | Path,
+    from_env: str,
+    to_env: str,
+    select: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    *,
+    all_models: bool = False,
+    sources_only: bool = False,
+    dry_run: bool = False,
+    bus: EventBus | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> PromoteResult:
+    """Copy the tables of the selected models from ``from_env`` to ``to_env``.
+
+    ``select`` uses the selection syntax of ``run`` (``orders``, ``+revenue``, ``tag:x``);
+    ``all_models`` promotes every model, ``sources_only`` only root models (of the selection,
+    or of the project). ``dry_run`` returns the plan and changes nothing.
+
+    Raises :class:`PromoteError` for an unknown or identical environment, a source table that
+    does not exist, or a read-only target connection; nothing is copied then.
+
+    Example::
+
+        plan = promote(".", "dev", "prod", ["orders"], dry_run=True).plan
+        assert [s.action for s in plan.steps] == ["copy"]
+    """
+    from interlace.project import load_project
+
+    root = Path(project).resolve()
+    if from_env == to_env:
+        raise PromoteError(
+            f"--from and --to are both '{from_env}'",
+            hint="promote copies between two environments, e.g. --from dev --to prod",
+        )
+    source = load_project(root, env=from_env)
+    target = load_project(root, env=to_env)
+    _check_known(source, target)
+    names = _selection(target, select, exclude, all_models=all_models, sources_only=sources_only)
+    plan = _plan(source, target, names)
+    _check_writable(plan, target)
+    _check_sources(plan, source)
+    if dry_run:
+        return PromoteResult(plan, dry_run=True)
+    return _Promotion(source, target, plan, bus, on_event).run()
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def _check_known(source: Project, target: Project) -> None:
+    """Known: ``dev``, environments with an overlay file or listed as production, and those
+    something ran in (a typo in --to must not create a new database)."""
+    from interlace.api import has_state, open_state
+    from interlace.config import list_environments
+
+    known = set(list_environments(target.root)) | set(target.config.environments.production)
+    unknown = [env for env in (source.env, target.env) if env not in known]
+    if not unknown:
+        return
+    if has_state(target):
+        store = open_state(target)
+        try:
+            unknown = [env for env in unknown if not store.model_states(env)]
+        finally:
+            store.close()
+    if not unknown:
+        return
+    env = unknown[0]
+    close = difflib.get_close_matches(env, sorted(known), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise PromoteError(
+        f"unknown environment '{env}'",
+        hint=f"{hint}known environments: {', '.join(sorted(known))} (an environment is known "
+        f"once it has a config.{env}.yaml overlay, is listed in environments.production, or "
+        "something ran in it)",
+    )
+
+
+def _selection(
+    project: Project,
+    select: Iterable[str] | None,
+    exclude: Iterable[str] | None,
+    *,
+    all_models: bool,
+    sources_only: bool,
+) -> list[str]:
+    selectors = [s for s in (select or ()) if s.strip()]
+    if all_models and sources_only:
+        raise PromoteError("give either --all or --sources-only, not both")
+    if all_models and selectors:
+        raise PromoteError(
+            "give model names or --all, not both",
+            hint="--all promotes every model; name models (or +model, tag:x) to promote some",
+        )
+    if not (selectors or all_models or sources_only):
+        raise PromoteError(
+            "name the models to promote, or pass --all or --sources-only",
+            hint="e.g. interlace promote --from dev --to prod +revenue",
+        )
+    names = project.select(selectors, list(exclude or ()))
+    if sources_only:
+        names = [n for n in names if not project.graph.parents[n]]
+    return names
+
+
+def _skip_reason(spec: ModelSpec) -> str | None:
+    if spec.materialize == "ephemeral":
+        return "ephemeral: it has no table (inlined into its consumers)"
+    if not writes_relation(spec):
+        return f"writes no table (materialize '{spec.materialize}', strategy '{spec.strategy}')"
+    return None
+
+
+def _location(project: Project, connection: str) -> str:
+    path = getattr(project.config.connections[connection], "path", None)
+    return f"'{connection}' ({path})" if isinstance(path, str) else f"'{connection}'"
+
+
+def _plan(source: Project, target: Project, names: list[str]) -> PromotePlan:
+    steps: list[PromoteStep] = []
+    locations: dict[tuple[str, str], str] = {}
+    for name in names:
+        spec, spec_from = target.models[name], source.models[name]
+        locations[(source.env, spec_from.connection)] = _location(source, spec_from.connection)
+        locations[(target.env, spec.connection)] = _location(target, spec.connection)
+        step = PromoteStep(
+            name,
+            "copy",
+            spec.qualified_name,
+            spec_from.connection,
+            spec.connection,
+        )
+        reason = _skip_reason(spec)
+        if reason is None and spec.qualified_name == spec_from.qualified_name:
+            a = source.config.connections[spec_from.connection]
+            b = target.config.connections[spec.connection]
+            if same_database(a, b):
+                reason = (
+                    f"same database in both environments ({_location(target, spec.connection)})"
+                )
+        if reason is not None:
+            step = PromoteStep(
+                name, "skip", step.relation, step.source_connection, step.target_connection, reason
+            )
+        elif spec.materialize == "view":
+            step = PromoteStep(
+                name, "view", step.relation, step.source_connection, step.target_connection
+            )
+        steps.append(step)
+    return PromotePlan(source.env, target.env, tuple(steps), locations)
+
+
+def _check_writable(plan: PromotePlan, target: Project) -> None:
+    for step in plan.steps:
+        if step.action == "skip":
+            continue
+        config = target.config.connections[step.target_connection]
+        if config.access == "read" or getattr(config, "read_only", False):
+            setting = "access: read" if config.access == "read" else "read_only: true"
+            raise PromoteError(
+                f"connection '{step.target_connection}' is read-only in env '{target.env}' "
+                f"({setting}); promote writes {step.relation} there",
+                hint=f"remove `{setting}` from that connection in env '{target.env}', or "
+                "promote to another environment",
+            )
+
+
+def _check_sources(plan: PromotePlan, source: Project) -> None:
+    """Every table to copy exists in the source environment (nothing is copied otherwise)."""
+    from interlace.api import open_engines
+
+    copies = plan.of("copy")
+    present: dict[str, set[tuple[str, str]]] = {}
+    for connection in sorted({s.source_connection for s in copies}):
+        engine = open_engines(source, [connection])[connection]
+        try:
+            if getattr(engine, "exists", True):
+                present[connection] = {(s, n) for s, n, _ in engine.list_relations("%")}
+            else:
+                present[connection] = set()  # a database file never created: nothing in it
+        finally:
+            engine.close()
+    missing = []
+    for step in copies:
+        spec = source.models[step.model]
+        if (spec.schema, spec.name) not in present[step.source_connection]:
+            missing.append(step)
+    if not missing:
+        return
+    listed = ", ".join(
+        f"{source.models[s.model].qualified_name} ({plan.where(source.env, s.source_connection)})"
+        for s in missing
+    )
+    raise PromoteError(
+        f"{len(missing)} table(s) to promote do not exist in env '{source.env}': {listed}",
+        hint=f"build them there first: interlace run --env {source.env} "
+        + " ".join(s.model for s in missing),
+    )
+
+
+# ---------------------------------------------------------------------------- copying
+
+
+class _Promotion:
+    """Carries out a checked plan and records it in the target environment's state."""
+
+    def __init__(
+        self,
+        source: Project,
+        target: Project,
+        plan: PromotePlan,
+        bus: EventBus | None,
+        on_event: Callable[[Event], None] | None,
+    ) -> None:
+        from interlace.events import EventBus
+
+        self.source = source
+        self.target = target
+        self.plan = plan
+        self.bus = bus or EventBus()
+        self.on_event = on_event
+        self.run_id = uuid.uuid4().hex
+        self.rows: dict[str, int] = {}
+        self._timings: dict[str, float] = {}
+
+    def run(self) -> PromoteResult:
+        from interlace.api import open_engines, open_state
+        from interlace.events import RunFinished, RunStarted
+        from interlace.materialize import RunCatalog
+        from interlace.state import StateRecorder
+
+        target = self.target
+        unsubscribe_user = self.bus.subscribe(self.on_event) if self.on_event else None
+        store = open_state(target)
+        source_store = open_state(self.source)
+        unsubscribe = self.bus.subscribe(StateRecorder(store, target.env))
+        work = [s for s in self.plan.steps if s.action != "skip"]
+        engines = open_engines(target, {s.target_connection for s in work})
+        catalog = RunCatalog(project=target, run_id=self.run_id, engines=engines)
+        started = time.perf_counter()
+        status, error = "failed", None
+        done = 0
+        try:
+            selection = ("promote", "--from", self.source.env, *(s.model for s in work))
+            self.bus.publish(
+                RunStarted(
+                    self.run_id, target.name, target.env, tuple(s.model for s in work), selection
+                )
+            )
+            try:
+                self._prepare(catalog, store)
+                done += self._copy_tables(catalog, source_store)
+                done += self._recreate_views(catalog)
+                for step in self.plan.of("skip"):
+                    self._skipped(step)
+                status = "success"
+            except InterlaceError as exc:
+                error = exc.message
+                raise
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                raise PromoteError(error) from exc
+            finally:
+                self.bus.publish(
+                    RunFinished(
+                        self.run_id,
+                        status,
+                        time.perf_counter() - started,
+                        done,
+                        0 if status == "success" else 1,
+                        len(self.plan.of("skip")) if status == "success" else 0,
+                        error=error,
+                    )
+                )
+        finally:
+            unsubscribe()
+            if unsubscribe_user is not None:
+                unsubscribe_user()
+            for engine in engines.values():
+                engine.close()
+            store.close()
+            source_store.close()
+        return PromoteResult(
+            self.plan,
+            dry_run=False,
+            run_id=self.run_id,
+            rows=dict(self.rows),
+            duration=time.perf_counter() - started,
+        )
+
+    def _prepare(self, catalog: RunCatalog, store: StateStore) -> None:
+        from interlace.fingerprint import fingerprints
+
+        catalog.fingerprints = fingerprints(self.target)
+        catalog.states = store.model_states(self.target.env)
+        catalog.data_versions = {n: s.data_version for n, s in catalog.states.items()}
+        catalog.snapshot()
+
+    # -- tables
+    def _copy_tables(self, catalog: RunCatalog, source_store: StateStore) -> int:
+        """Copy per target connection, each in one transaction; then record every table."""
+        from interlace.api import open_engines
+
+        copies = self.plan.of("copy")
+        pairs = sorted({(s.source_connection, s.target_connection) for s in copies})
+        for source_conn, target_conn in pairs:
+            steps = [
+                s
+                for s in copies
+                if (s.source_connection, s.target_connection) == (source_conn, target_conn)
+            ]
+            engine = catalog.engines[target_conn]
+            other = open_engines(self.source, [source_conn])[source_conn]
+            alias = ALIAS_PREFIX + source_conn
+            try:
+                attached = engine.attach(alias, other)
+                session = engine.session()
+                try:
+                    self._copy(
+                        catalog, session, steps, alias if attached is not None else None, other
+                    )
+                finally:
+                    session.close()
+            finally:
+                engine.detach(alias)
+                other.close()
+        for step in copies:  # in graph order, so upstream versions are the new ones
+            self._finished_table(catalog, step, source_store)
+        return len(copies)
+
+    def _copy(
+        self,
+        catalog: RunCatalog,
+        session: Session,
+        steps: list[PromoteStep],
+        alias: str | None,
+        other: Engine,
+    ) -> None:
+        source_session = other.session() if alias is None else None
+        try:
+            with session.transaction():
+                for step in steps:
+                    spec, spec_from = self.target.models[step.model], self.source.models[step.model]
+                    target = st.table(spec.schema, spec.name)
+                    started = time.perf_counter()
+                    session.execute(st.create_schema(spec.schema))
+                    kind = catalog.relations.get((spec.connection, spec.schema, spec.name))
+                    if kind == "view":
+                        session.execute(st.drop(target, "VIEW"))
+                    if alias is not None:
+                        source = exp.table_(
+                            exp.to_identifier(spec_from.name, quoted=True),
+                            db=exp.to_identifier(spec_from.schema, quoted=True),
+                            catalog=exp.to_identifier(alias, quoted=True),
+                        )
+                        rows = self._create(session, target, st.select_all(source))
+                    else:
+                        assert source_session is not None
+                        rows = self._create_through_arrow(
+                            session, source_session, target, spec_from
+                        )
+                    self.rows[step.model] = rows
+                    self._timings[step.model] = time.perf_counter() - started
+                    catalog.relations[(spec.connection, spec.schema, spec.name)] = "table"
+        except InterlaceError:
+            raise
+        except Exception as exc:
+            raise PromoteError(
+                f"copying to {self.plan.where(self.target.env, steps[0].target_connection)} "
+                f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                hint="nothing was changed on that connection (the copy is one transaction)",
+            ) from exc
+        finally:
+            if source_session is not None:
+                source_session.close()
+
+    @staticmethod
+    def _create(session: Session, target: exp.Table, query: exp.Expr) -> int:
+        created = session.fetch_one(st.create_table_as(target, query, replace=True))
+        if created and created[0] is not None and int(created[0]) >= 0:
+            return int(created[0])
+        return int(session.fetch_all(st.count_rows(target))[0][0])
+
+    def _create_through_arrow(
+        self, session: Session, source_session: Session, target: exp.Table, spec_from: ModelSpec
+    ) -> int:
+        """Engines that cannot read each other's databases: move the rows as Arrow."""
+        data = source_session.fetch_arrow(st.select_all(st.table(spec_from.schema, spec_from.name)))
+        name = f"__il_promote_{spec_from.name}_{self.run_id[:8]}"
+        session.register(name, data)
+        try:
+            return self._create(session, target, st.select_all(name))
+        finally:
+            session.unregister(name)
+
+    def _finished_table(
+        self, catalog: RunCatalog, step: PromoteStep, source_store: StateStore
+    ) -> None:
+        from interlace.events import ModelFinished, ModelStarted
+
+        spec = self.target.models[step.model]
+        session = catalog.engines[spec.connection].session()
+        try:
+            columns = session.describe(spec.schema, spec.name)
+            content_hash = session.content_hash(st.table(spec.schema, spec.name))
+        finally:
+            session.close()
+        previous = catalog.states.get(step.model)
+        version = (previous.data_version if previous else 0) + 1
+        catalog.data_versions[step.model] = version
+        watermark = source_store.get_watermark(self.source.env, step.model)
+        rows = self.rows[step.model]
+        self.bus.publish(ModelStarted(self.run_id, step.model))
+        self.bus.publish(
+            ModelFinished(
+                self.run_id,
+                step.model,
+                rows,
+                self._timings.get(step.model, 0.0),
+                spec.materialize,
+                spec.strategy,
+                f"promoted from {self.source.env}",
+                stats={"inserted": rows},
+                fingerprint=catalog.fingerprints.get(step.model),
+                data_version=version,
+                data_changed=True,
+                content_hash=content_hash,
+                upstream_versions=catalog.upstream_versions(step.model) or {},
+                columns=tuple((c.name, c.type) for c in columns),
+                watermark=(
+                    (watermark.cursor_column, watermark.value, watermark.value_type)
+                    if watermark is not None
+                    else None
+                ),
+            )
+        )
+
+    # -- views
+    def _recreate_views(self, catalog: RunCatalog) -> int:
+        from interlace.events import ModelFinished, ModelStarted
+        from interlace.materialize import ModelRunner
+
+        views = self.plan.of("view")
+        for step in views:
+            spec = self.target.models[step.model]
+            session = catalog.engines[spec.connection].session()
+            started = time.perf_counter()
+            self.bus.publish(ModelStarted(self.run_id, step.model))
+            try:
+                outcome = ModelRunner(spec, catalog, session).run()
+            except InterlaceError as exc:
+                raise PromoteError(
+                    f"recreating view {step.relation} in env '{self.target.env}' failed: "
+                    f"{exc.message}",
+                    hint=exc.hint or "the tables were promoted; fix the view and promote it again",
+                ) from exc
+            except Exception as exc:
+                raise PromoteError(
+                    f"recreating view {step.relation} in env '{self.target.env}' failed: "
+                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                    hint="the tables were promoted; the view reads a relation the target "
+                    "environment does not have: promote or build it there too",
+                ) from exc
+            finally:
+                session.close()
+            previous = catalog.states.get(step.model)
+            self.bus.publish(
+                ModelFinished(
+                    self.run_id,
+                    step.model,
+                    None,
+                    time.perf_counter() - started,
+                    spec.materialize,
+                    spec.strategy,
+                    f"recreated in {self.target.env}",
+                    fingerprint=catalog.fingerprints.get(step.model),
+                    data_version=previous.data_version if previous else 0,
+                    upstream_versions=catalog.upstream_versions(step.model) or {},
+                    columns=outcome.columns,
+                )
+            )
+        return len(views)
+
+    def _skipped(self, step: PromoteStep) -> None:
+        from interlace.events import ModelSkipped
+
+        self.bus.publish(ModelSkipped(self.run_id, step.model, step.reason or "skipped"))
