@@ -15,7 +15,6 @@ _EXPORTS = {
     "run_sync": "interlace.api",
     "check": "interlace.api",
     "check_sync": "interlace.api",
-    "promote": "interlace.promote",
     "load_project": "interlace.project",
     "Project": "interlace.project",
     "RunResult": "interlace.results",
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from interlace.errors import InterlaceError
     from interlace.events import EventBus
     from interlace.project import Project, load_project
-    from interlace.promote import promote
     from interlace.results import ModelResult, RunResult
 
 
@@ -59,7 +57,6 @@ __all__ = [
     "check_sync",
     "load_project",
     "model",
-    "promote",
     "run",
     "run_sync",
 ]

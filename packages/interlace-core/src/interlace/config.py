@@ -414,6 +414,8 @@ def _describe(error: Any, model: type[BaseModel]) -> tuple[str, str | None]:
     if kind == "missing":
         return f"missing required key '{key}'", f"add '{key}:' here"
     got = error.get("input")
+    if isinstance(got, (dict, list)):  # a whole section (it may hold passwords): not repeated
+        return error["msg"].lower().removeprefix("value error, "), None
     return f"{error['msg'].lower()} (got {got!r})", None
 
 

@@ -32,7 +32,7 @@ _IGNORED_OPTIONS = {
 
 def _body(spec: ModelSpec, project: Project) -> str:
     if spec.kind == "sql":
-        return project.queries[spec.name].sql(dialect="duckdb", comments=False, normalize=True)
+        return project.sql_facts[spec.name].canonical
     assert spec.fn is not None
     try:
         return textwrap.dedent(inspect.getsource(spec.fn))

@@ -115,6 +115,11 @@ class ProjectFunctions:
         UDFs belong to the connection and its cursors. Macros are stored in the database when
         ``persistent``; otherwise they are TEMP (then only this connection sees them).
         """
+        self.register_udfs(connection)
+        self.create_macros(connection, persistent=persistent)
+
+    def register_udfs(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """The Python UDFs (a connection's cursors opened later see them)."""
         import duckdb
 
         for function in self.python:
@@ -131,6 +136,11 @@ class ProjectFunctions:
                 null_handling="special" if function.nullable else "default",
                 side_effects=False,
             )
+
+    def create_macros(self, connection: duckdb.DuckDBPyConnection, *, persistent: bool) -> None:
+        """The SQL macros: stored in the database, or TEMP (this connection or cursor only)."""
+        import duckdb
+
         for macro in self.macros:
             try:
                 connection.execute(macro.statement(persistent=persistent))
@@ -386,7 +396,18 @@ def _check(functions: ProjectFunctions) -> None:
                     file=function.file,
                     line=function.line,
                 ) from None
-        ProjectFunctions(macros=functions.macros).register(scratch, persistent=True)
+        for macro in functions.macros:
+            try:
+                scratch.execute(macro.statement(persistent=True))
+            except duckdb.CatalogException:
+                pass  # a table macro reads tables this empty database lacks: checked on open
+            except duckdb.Error as exc:
+                raise FunctionError(
+                    f"macro '{macro.name}' cannot be created: {_first_line(exc)}",
+                    file=macro.file,
+                    line=macro.line,
+                    hint="fix the statement; DuckDB's CREATE MACRO syntax applies",
+                ) from None
     finally:
         scratch.close()
 

@@ -166,7 +166,8 @@ class RunCatalog:
                 f"model '{name}' writes no table (materialize '{spec.materialize}', "
                 f"strategy '{spec.strategy}')"
             )
-        return self.fallbacks.table(connection, name) or self.target_of(spec)
+        fallback = self.fallbacks.table(connection, name)
+        return fallback if fallback is not None else self.target_of(spec)
 
     def read_relation(self, spec: ModelSpec, reader: ModelSpec) -> exp.Table:
         """Where ``reader``'s query reads model ``spec`` (a table or view, not inlined): its
@@ -942,9 +943,7 @@ def writes(spec: ModelSpec, project: Project) -> bool:
         if spec.materialize == "ephemeral":
             return False  # inlined into its consumers
         if spec.materialize == "none":
-            from interlace.sql_models import QUERY_TYPES
-
-            return not isinstance(project.queries.get(spec.name), QUERY_TYPES)
+            return not project.sql_facts[spec.name].is_query
         return spec.strategy != "none" or spec.materialize == "view"
     if spec.materialize in ("ephemeral", "none"):
         return True  # kept in an in-run table

@@ -28,12 +28,15 @@ from interlace.spec import (
     check_strategy_options,
     parse_options,
 )
-from interlace.sql_models import QUERY_TYPES, parse_query, read_sql_file, table_references
+from interlace.sql_cache import LazyQueries, ParseCache, ParsedSQL
+from interlace.sql_cache import describe as describe_sql
+from interlace.sql_models import parse_query, read_sql_file
 
 if TYPE_CHECKING:
     from sqlglot import exp
 
 MODELS_DIR = "models"
+STATE_DIR = ".interlace"  # state store, caches
 
 
 @dataclass
@@ -46,7 +49,9 @@ class Project:
     models: dict[str, ModelSpec]
     graph: Graph
     # parsed SQL per SQL model (in its connection's dialect)
-    queries: dict[str, exp.Expr] = field(default_factory=dict)
+    queries: Mapping[str, exp.Expr] = field(default_factory=dict)
+    # statement kind, table references and canonical SQL of each SQL model (cached facts)
+    sql_facts: dict[str, ParsedSQL] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     # validated quality checks per model (empty when a model declares none)
     checks: dict[str, list[Any]] = field(default_factory=dict)
@@ -208,7 +213,9 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
     functions = load_functions(root)
     models_root = root / MODELS_DIR
     specs: dict[str, ModelSpec] = {}
-    queries: dict[str, exp.Expr] = {}
+    queries = LazyQueries()
+    sql_facts: dict[str, ParsedSQL] = {}
+    parse_cache = ParseCache(root / STATE_DIR / "parse-cache.json")
 
     def add(spec: ModelSpec) -> None:
         if spec.name in specs:
@@ -262,23 +269,29 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                         exc.message, file=rel, line=block.header_line, model=name, hint=exc.hint
                     ) from None
                 dialect = dialect_of(config, resolved["connection"])
-                query = parse_query(
-                    block.sql,
-                    file=rel,
-                    line_offset=block.sql_line,
-                    model=str(name),
-                    dialect=dialect,
-                )
-                if resolved["materialize"] != "none" and not isinstance(query, QUERY_TYPES):
+                facts = parse_cache.lookup(dialect, block.sql)
+                query = None
+                if facts is None:
+                    query = parse_query(
+                        block.sql,
+                        file=rel,
+                        line_offset=block.sql_line,
+                        model=str(name),
+                        dialect=dialect,
+                    )
+                    facts = describe_sql(query, dialect)
+                    parse_cache.store(dialect, block.sql, facts)
+                if resolved["materialize"] != "none" and not facts.is_query:
                     raise ModelDefinitionError(
-                        f"the SQL is a {query.key.upper()} statement, not a query",
+                        f"the SQL is a {facts.kind.upper()} statement, not a query",
                         file=rel,
                         line=block.sql_line,
                         model=name,
                         hint="a table/view/ephemeral model is one SELECT; use `-- @materialize: "
                         "none` for a statement run for its side effect",
                     )
-                queries[str(name)] = query
+                queries.add(str(name), block.sql, dialect, rel, block.sql_line, query)
+                sql_facts[str(name)] = facts
                 add(
                     ModelSpec(
                         name=str(name),
@@ -296,7 +309,8 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
     finished: dict[str, ModelSpec] = {}
     deps: dict[str, list[str]] = {}
     for name, spec in specs.items():
-        spec = _resolve_dependencies(spec, specs, aliases, queries.get(name))
+        facts = sql_facts.get(name)
+        spec = _resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
         spec = _with_check_references(spec, checks.get(name, []), specs, aliases)
         finished[name] = spec
         deps[name] = list(spec.depends_on)
@@ -310,6 +324,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         raise
     _check_views(finished)
     _check_connections(finished)
+    parse_cache.save()
     return Project(
         root=root,
         env=loaded.env,
@@ -317,6 +332,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         models=finished,
         graph=graph,
         queries=queries,
+        sql_facts=sql_facts,
         aliases=aliases,
         checks=checks,
         functions=functions,
@@ -437,7 +453,7 @@ def _resolve_dependencies(
     spec: ModelSpec,
     specs: dict[str, ModelSpec],
     aliases: dict[str, str],
-    query: exp.Expr | None,
+    refs: tuple[str, ...] | None,
 ) -> ModelSpec:
     options = spec.options
     explicit_map = options.dependencies if isinstance(options.dependencies, dict) else {}
@@ -494,9 +510,8 @@ def _resolve_dependencies(
                     hint="use a list for dependencies that are not parameters",
                 )
         upstream.extend(inputs.values())
-    elif query is not None:
-        for table in table_references(query):
-            ref = f"{table.db}.{table.name}" if table.db else table.name
+    elif refs is not None:
+        for ref in refs:
             target = _lookup(ref, specs, aliases)
             if target is not None and target != spec.name:
                 upstream.append(target)

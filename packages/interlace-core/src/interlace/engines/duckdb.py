@@ -215,7 +215,9 @@ class DuckDBEngine(Engine):
         self._functions = functions
         with self._lock:
             if self._connection is not None and functions:
-                functions.register(self._connection, persistent=not self.read_only)
+                functions.register_udfs(self._connection)
+                if not self.read_only:
+                    functions.create_macros(self._connection, persistent=True)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -284,14 +286,19 @@ class DuckDBEngine(Engine):
                     continue
                 attachment.attach(connection)
             if self._functions and not probe:
-                self._functions.register(connection, persistent=not self.read_only)
+                self._functions.register_udfs(connection)
+                if not self.read_only:  # stored in the database; read-only: per session
+                    self._functions.create_macros(connection, persistent=True)
         except BaseException:
             connection.close()
             raise
         return connection
 
     def session(self) -> DuckDBSession:
-        return DuckDBSession(self.connection.cursor())
+        cursor = self.connection.cursor()
+        if self._functions is not None and self._functions.macros and self.read_only:
+            self._functions.create_macros(cursor, persistent=False)  # TEMP: one per cursor
+        return DuckDBSession(cursor)
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
         rows = (

@@ -493,6 +493,7 @@ def _run_test(
     from interlace.materialize import ModelRunner, RunCatalog
     from interlace.project import Project, _resolve_dependencies
     from interlace.spec import ModelSpec, parse_options
+    from interlace.sql_cache import describe as describe_sql
     from interlace.sql_models import parse_query
 
     source = _load_project(project)
@@ -550,7 +551,8 @@ def _run_test(
     )
     specs[spec.name] = spec
     aliases = {f"{s.schema}.{s.name}": s.name for s in specs.values()}
-    spec = _resolve_dependencies(spec, specs, aliases, query)
+    facts = describe_sql(query, "duckdb") if query is not None else None
+    spec = _resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
     specs[spec.name] = spec
     root = source.root if source is not None else _root_of(target.file)
     config = ProjectConfig(
@@ -564,6 +566,7 @@ def _run_test(
         models=specs,
         graph=build_graph({n: list(s.depends_on) for n, s in specs.items()}),
         queries={spec.name: query} if query is not None else {},
+        sql_facts={spec.name: facts} if facts is not None else {},
         aliases=aliases,
         checks=_declared_checks(spec) if checks else {},
     )
