@@ -240,6 +240,7 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
 from interlace_cli.dlq import dlq  # noqa: E402 - command groups register after `cli`
 from interlace_cli.export import export  # noqa: E402
 from interlace_cli.migrate import migrate  # noqa: E402
+from interlace_cli.promote import promote  # noqa: E402
 from interlace_cli.schema import schema  # noqa: E402
 from interlace_cli.testing import test  # noqa: E402
 
@@ -247,6 +248,7 @@ cli.add_command(schema)
 cli.add_command(dlq)
 cli.add_command(migrate)
 cli.add_command(export)
+cli.add_command(promote)
 cli.add_command(test)
 
 
