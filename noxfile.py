@@ -36,6 +36,8 @@ def tests(session: nox.Session) -> None:
 
 # What the tests themselves need on top of a package's own dependencies.
 TEST_TOOLS = ["pytest", "hypothesis", "polars", "pandas"]
+# Servers some packages' tests start in-process (S3 and SFTP for the storage connections).
+PACKAGE_TEST_TOOLS = {"interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"]}
 
 
 @nox.session(python="3.11")
@@ -43,7 +45,7 @@ TEST_TOOLS = ["pytest", "hypothesis", "polars", "pandas"]
 def package(session: nox.Session, package: str) -> None:
     """One package with only its declared dependencies installed (proves the layering)."""
     _sync(session, "--package", package, "--no-default-groups")
-    session.install(*TEST_TOOLS)
+    session.install(*TEST_TOOLS, *PACKAGE_TEST_TOOLS.get(package, []))
     session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
 
 

@@ -18,7 +18,7 @@ def yaml_blocks() -> list[str]:
 
 def test_the_doc_has_duckdb_postgres_and_state_examples() -> None:
     blocks = yaml_blocks()
-    assert len(blocks) == 3
+    assert len(blocks) >= 3  # later sections (storage connections) add their own
     assert "type: duckdb" in blocks[0] and "type: postgres" in blocks[1]
     assert blocks[2].startswith("state:")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 def show_project(project: Project, *, check: bool) -> None:
     from interlace.api import open_engines
+    from interlace.plugins import open_storage
 
     console = make_console()
     console.print(
@@ -33,7 +34,10 @@ def show_project(project: Project, *, check: bool) -> None:
     connections = Table(title="connections", title_justify="left")
     for column in ("name", "type", "target", "status"):
         connections.add_column(column)
-    engines = open_engines(project)
+    engines: dict[str, Any] = dict(open_engines(project))
+    for name in project.config.connections:
+        if name not in engines:  # a storage connection (filesystem, sftp, s3): no engine
+            engines[name] = open_storage(project.config, name, project.root)
     for name, cfg in project.config.connections.items():
         status = Text("not checked", style="dim")
         if check:
@@ -47,7 +51,10 @@ def show_project(project: Project, *, check: bool) -> None:
                 status = Text(f"unreachable: {str(exc).splitlines()[0]}", style="red")
             finally:
                 engines[name].close()
-        connections.add_row(name, cfg.type, getattr(engines[name], "path", ""), status)
+        target = getattr(engines[name], "path", None)
+        if target is None and callable(getattr(engines[name], "url", None)):
+            target = engines[name].url()
+        connections.add_row(name, cfg.type, target or "", status)
     console.print(connections)
     models = Table(title=f"models ({len(project.models)})", title_justify="left")
     for column in ("name", "kind", "materialize", "strategy", "schema", "upstream", "tags", "file"):

@@ -195,8 +195,14 @@ class RunCatalog:
                 self.schemas.add((conn, schema))
 
     def leftovers(self) -> list[tuple[str, str, str]]:
-        """Staging tables and in-run schemas a killed run left behind."""
-        return [key for key in self.relations if key[2].startswith(STAGING_PREFIX)]
+        """Staging tables a killed run left behind, in this project's model schemas only (a
+        server-wide listing, MySQL's, also shows other projects' staging tables in flight)."""
+        ours = {(spec.connection, spec.schema) for spec in self.project.models.values()}
+        return [
+            key
+            for key in self.relations
+            if key[2].startswith(STAGING_PREFIX) and (key[0], key[1]) in ours
+        ]
 
 
 # ---------------------------------------------------------------------------- SQL compilation

@@ -42,6 +42,7 @@ KNOWN_CONNECTION_TYPES = {
     "snowflake": "interlace-connections",
     "bigquery": "interlace-connections",
     "pyspark": "interlace-connections",
+    "ibis": "interlace-connections",
     "filesystem": "interlace-connections",
     "sftp": "interlace-connections",
     "s3": "interlace-connections",
@@ -57,7 +58,9 @@ class ConnectionType:
 
     name: str
     config_model: type[BaseModel]
-    dialect: str | None  # SQL dialect of models on it; None for storage-only connections
+    # SQL dialect of models on it; None for storage-only connections (and for types whose
+    # dialect depends on the config: then `dialect_for` says it)
+    dialect: str | None
     create_engine: Callable[[str, Any, Path], Engine] | None = None
     create_storage: Callable[[str, Any, Path], Any] | None = None
     # the dialect when it depends on the config (a generic ibis connection's `backend:`)

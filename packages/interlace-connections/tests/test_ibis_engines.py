@@ -1,0 +1,258 @@
+"""SQLite and MySQL/MariaDB as model engines through ibis: SQL and Python models, the core
+strategies (replace, append, merge_by_key) through each engine's capabilities, read access."""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import interlace
+import pytest
+from interlace.results import RunResult
+
+from . import mysql_server as _mysql
+from .mysql_server import mysql_sql, mysql_yaml
+
+# the MySQL fixtures, used by name
+mysql_server = _mysql.mysql_server
+mysql_database = _mysql.mysql_database
+
+
+class EngineProject:
+    """A project on one ibis engine, with a way to read its tables back."""
+
+    def __init__(self, root: Path, connection: str, schema: str, query: Callable[[str], Any]):
+        self.root = root
+        self.connection = connection
+        self.schema = schema
+        self.query = query
+
+    def config(self, **extra: str) -> EngineProject:
+        more = "".join(f", {k}: {v}" for k, v in extra.items())
+        text = (
+            f"name: ibis_test\nconnections:\n  default: {{{self.connection}{more}}}\n"
+            f"models:\n  default_schema: {self.schema}\nexecutor:\n  max_workers: 2\n"
+        )
+        (self.root / "config.yaml").write_text(text, encoding="utf-8")
+        return self
+
+    def write(self, files: dict[str, str]) -> EngineProject:
+        for rel, text in files.items():
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return self
+
+    def run(self, **kwargs: Any) -> RunResult:
+        return interlace.run_sync(self.root, **kwargs)
+
+    def run_ok(self, **kwargs: Any) -> RunResult:
+        result = self.run(**kwargs)
+        problems = {n: (r.status, r.error) for n, r in result.models.items() if not r.ok}
+        assert result.status == "success", problems
+        return result
+
+    def rows(self, table: str, order_by: str = "1") -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.query(f"SELECT * FROM {table} ORDER BY {order_by}")]
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def engine_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EngineProject]:
+    (tmp_path / "models").mkdir()
+    if request.param == "sqlite":
+        file = tmp_path / "data" / "dev.sqlite"
+
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with sqlite3.connect(file) as con:
+                return con.execute(sql).fetchall()
+
+        yield EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", query)
+    else:
+        database = request.getfixturevalue("mysql_database")
+        yield EngineProject(
+            tmp_path,
+            f"type: mysql, {mysql_yaml(database)}",
+            database,
+            lambda sql: mysql_sql(database, sql),
+        )
+
+
+MODELS = {
+    "models/orders.py": """
+        from interlace import model
+
+        @model(primary_key="id", strategy="merge_by_key")
+        def orders():
+            return [
+                {"id": 1, "customer": "ann", "amount": 10.5},
+                {"id": 2, "customer": "bob", "amount": 20.0},
+                {"id": 3, "customer": "ann", "amount": 5.0},
+            ]
+    """,
+    "models/by_customer.sql": """
+        SELECT customer, SUM(amount) AS total, COUNT(*) AS n
+        FROM orders GROUP BY customer
+    """,
+    "models/big_spenders.py": """
+        from interlace import model
+
+        @model(strategy="append")
+        def big_spenders(by_customer):
+            return by_customer.filter(by_customer.total > 12).mutate(doubled=by_customer.n * 2)
+    """,
+}
+
+
+def test_sql_and_python_models_run_with_replace_append_and_merge(
+    engine_project: EngineProject,
+) -> None:
+    project = engine_project.config().write(MODELS)
+    project.run_ok()
+    assert project.rows("orders") == [(1, "ann", 10.5), (2, "bob", 20.0), (3, "ann", 5.0)]
+    assert project.rows("by_customer") == [("ann", 15.5, 2), ("bob", 20.0, 1)]
+    assert project.rows("big_spenders") == [("ann", 15.5, 2, 4), ("bob", 20.0, 1, 2)]
+    # merge: one changed row, one new; append adds again; replace rebuilds
+    project.write(
+        {
+            "models/orders.py": MODELS["models/orders.py"]
+            .replace('"amount": 20.0', '"amount": 25.0')
+            .replace('"amount": 5.0}', '"amount": 5.0}, {"id": 4, "customer": "cy", "amount": 1.0}')
+        }
+    )
+    result = project.run_ok()
+    assert result.models["orders"].rows == 4
+    assert project.rows("orders") == [
+        (1, "ann", 10.5),
+        (2, "bob", 25.0),
+        (3, "ann", 5.0),
+        (4, "cy", 1.0),
+    ]
+    assert project.rows("by_customer") == [("ann", 15.5, 2), ("bob", 25.0, 1), ("cy", 1.0, 1)]
+    assert len(project.rows("big_spenders")) == 4
+
+
+def test_a_new_column_is_added_to_an_incremental_table(engine_project: EngineProject) -> None:
+    project = engine_project.config().write(
+        {
+            "models/events.sql": """
+                -- @strategy: append
+                SELECT 1 AS id
+            """
+        }
+    )
+    project.run_ok()
+    project.write({"models/events.sql": "-- @strategy: append\nSELECT 2 AS id, 'x' AS label\n"})
+    project.run_ok()
+    assert project.rows("events") == [(1, None), (2, "x")]
+
+
+def test_a_failing_model_leaves_the_published_table_as_it_was(
+    engine_project: EngineProject,
+) -> None:
+    project = engine_project.config().write(
+        {"models/t.py": "from interlace import model\n\n@model\ndef t():\n    return [{'x': 1}]\n"}
+    )
+    project.run_ok()
+    project.write(
+        {
+            "models/t.py": """
+                from interlace import model
+
+                @model
+                def t():
+                    yield {"x": 2}
+                    raise RuntimeError("broken source")
+            """
+        }
+    )
+    result = project.run()
+    assert "broken source" in (result.models["t"].error or "")
+    assert project.rows("t") == [(1,)]
+
+
+def test_python_models_get_the_raw_connection_and_an_ibis_backend(
+    engine_project: EngineProject,
+) -> None:
+    project = engine_project.config().write(
+        {
+            "models/base.sql": "SELECT 1 AS id, 'a' AS name",
+            "models/probe.py": """
+                import ibis
+                from interlace import model
+
+                @model
+                def probe(context, base):
+                    cursor = context.connection.cursor()
+                    cursor.execute("SELECT 40 + 2")
+                    answer = cursor.fetchone()[0]
+                    return base.mutate(answer=answer, backend=ibis.literal(context.ibis.name))
+            """,
+        }
+    )
+    project.run_ok()
+    rows = project.rows("probe")
+    assert rows[0][:3] == (1, "a", 42) and rows[0][3] in ("sqlite", "mysql")
+
+
+def test_a_read_connection_refuses_materialization_and_raw_writes(
+    engine_project: EngineProject,
+) -> None:
+    project = engine_project.config().write({"models/t.sql": "SELECT 1 AS x"})
+    project.run_ok()
+    project.config(access="read").write(
+        {
+            "models/raw_write.py": """
+                from interlace import model
+
+                @model(strategy="none")
+                def raw_write(context):
+                    cursor = context.connection.cursor()
+                    cursor.execute("INSERT INTO t VALUES (99)")
+            """
+        }
+    )
+    result = project.run(force=True)
+    assert "connection 'default' is read-only (access: read)" in (result.models["t"].error or "")
+    assert result.models["raw_write"].status == "failed"
+    assert "read" in (result.models["raw_write"].error or "").lower()
+    assert project.rows("t") == [(1,)]
+
+
+def test_sqlite_python_models_kept_only_for_a_run_are_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    project = EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", print)
+    project.config().write(
+        {
+            "models/tmp.py": """
+                from interlace import model
+
+                @model(materialize="ephemeral")
+                def tmp():
+                    return [{"x": 1}]
+            """,
+            "models/user.sql": "SELECT * FROM tmp",
+        }
+    )
+    result = project.run()
+    assert "SQLite has no schemas" in (result.models["tmp"].error or "")
+
+
+def test_mysql_writes_the_model_schema_as_a_database(mysql_database: str, tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    project = EngineProject(
+        tmp_path,
+        f"type: mysql, {mysql_yaml(mysql_database)}",
+        mysql_database,
+        lambda sql: mysql_sql(mysql_database, sql),
+    )
+    project.config().write({"models/t.sql": "SELECT 1 AS x"})
+    project.run_ok()
+    kinds = mysql_sql(
+        mysql_database,
+        "SELECT table_name, table_type FROM information_schema.tables "
+        f"WHERE table_schema = '{mysql_database}'",
+    )
+    assert kinds == [("t", "BASE TABLE")]  # no staging table left behind
