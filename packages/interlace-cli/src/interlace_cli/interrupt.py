@@ -54,4 +54,6 @@ def run_interruptibly(main: Coroutine[Any, Any, T], on_cancel: Callable[[], None
         except asyncio.CancelledError:
             raise KeyboardInterrupt from None
         finally:
-            signal.signal(signal.SIGINT, previous)
+            # after a first Ctrl-C the process is on its way out: another press, even during the
+            # summary or interpreter shutdown, must still exit with 130 (not die of the signal)
+            signal.signal(signal.SIGINT, on_sigint if presses else previous)
