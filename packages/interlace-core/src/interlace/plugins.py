@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from interlace.errors import ConfigError
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from interlace.config import ProjectConfig
     from interlace.engines.base import Engine, Session
     from interlace.state.base import StateStore
+
+_T = TypeVar("_T")
 
 CONNECTION_GROUP = "interlace.connections"
 CHECK_GROUP = "interlace.checks"
@@ -96,32 +98,8 @@ def connection_type(name: str) -> ConnectionType:
     """
     if name == "duckdb":
         return _duckdb()
-    for ep in entry_points(group=CONNECTION_GROUP, name=name):
-        try:
-            value = ep.load()
-            provided = (
-                value() if callable(value) and not isinstance(value, ConnectionType) else value
-            )
-        except Exception as exc:
-            raise ConfigError(
-                f"connection type '{name}' from {ep.value} failed to load: {exc}",
-                hint="reinstall the distribution that provides it",
-            ) from None
-        if isinstance(provided, ConnectionType):
-            return provided
-        raise ConfigError(
-            f"entry point '{name}' ({ep.value}) does not provide a ConnectionType",
-            hint="report this to the distribution that provides it",
-        )
-    package = KNOWN_CONNECTION_TYPES.get(name)
-    if package:
-        raise ConfigError(
-            f"connection type '{name}' is provided by {package}, which is not installed",
-            hint=f"install it: pip install {package}",
-        )
-    raise ConfigError(
-        f"unknown connection type '{name}'",
-        hint=f"available types: {', '.join(available_connection_types())}",
+    return _provided(
+        CONNECTION_GROUP, name, "connection type", ConnectionType, KNOWN_CONNECTION_TYPES, "duckdb"
     )
 
 
@@ -137,32 +115,8 @@ class StateStoreType:
 @functools.cache
 def state_store_type(name: str) -> StateStoreType:
     """The state store type called ``name`` (not ``sqlite``: that one is built in)."""
-    for ep in entry_points(group=STATE_GROUP, name=name):
-        try:
-            value = ep.load()
-            provided = (
-                value() if callable(value) and not isinstance(value, StateStoreType) else value
-            )
-        except Exception as exc:
-            raise ConfigError(
-                f"state store type '{name}' from {ep.value} failed to load: {exc}",
-                hint="reinstall the distribution that provides it",
-            ) from None
-        if isinstance(provided, StateStoreType):
-            return provided
-        raise ConfigError(
-            f"entry point '{name}' ({ep.value}) does not provide a StateStoreType",
-            hint="report this to the distribution that provides it",
-        )
-    package = KNOWN_STATE_TYPES.get(name)
-    if package:
-        raise ConfigError(
-            f"state store type '{name}' is provided by {package}, which is not installed",
-            hint=f"install it: pip install {package}",
-        )
-    names = sorted({"sqlite", *(ep.name for ep in entry_points(group=STATE_GROUP))})
-    raise ConfigError(
-        f"unknown state store type '{name}'", hint=f"available types: {', '.join(names)}"
+    return _provided(
+        STATE_GROUP, name, "state store type", StateStoreType, KNOWN_STATE_TYPES, "sqlite"
     )
 
 
@@ -219,3 +173,32 @@ def open_storage(config: ProjectConfig, name: str, root: Path) -> StorageConnect
         )
     storage: StorageConnection = kind.create_storage(name, connection, root)
     return storage
+
+
+def _provided(
+    group: str, name: str, what: str, kind: type[_T], known: dict[str, str], builtin: str
+) -> _T:
+    """Load the ``name`` entry point of ``group`` as a ``kind``, or explain what to install."""
+    for ep in entry_points(group=group, name=name):
+        try:
+            value = ep.load()
+            provided = value() if callable(value) and not isinstance(value, kind) else value
+        except Exception as exc:
+            raise ConfigError(
+                f"{what} '{name}' from {ep.value} failed to load: {exc}",
+                hint="reinstall the distribution that provides it",
+            ) from None
+        if isinstance(provided, kind):
+            return provided
+        raise ConfigError(
+            f"entry point '{name}' ({ep.value}) does not provide a {kind.__name__}",
+            hint="report this to the distribution that provides it",
+        )
+    package = known.get(name)
+    if package:
+        raise ConfigError(
+            f"{what} '{name}' is provided by {package}, which is not installed",
+            hint=f"install it: pip install {package}",
+        )
+    names = sorted({builtin, *(ep.name for ep in entry_points(group=group))})
+    raise ConfigError(f"unknown {what} '{name}'", hint=f"available types: {', '.join(names)}")

@@ -171,3 +171,28 @@ def update_matching(
         from_=exp.From(this=relation),
         where=exp.Where(this=condition),
     )
+
+
+NEW_FLAG = "__il_new"
+
+
+def change_set(diff: exp.Table, select: exp.Select) -> list[Step]:
+    """Store new and changed rows (flagged ``__il_new``) in a temporary table, and count them
+    as ``inserted`` / ``updated``."""
+    return [
+        Step(
+            exp.Create(
+                this=diff,
+                kind="TABLE",
+                expression=select,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        ),
+        Step(
+            exp.select(
+                exp.alias_(count_where(col(NEW_FLAG)), "inserted"),
+                exp.alias_(count_where(exp.not_(col(NEW_FLAG))), "updated"),
+            ).from_(diff.copy()),
+            ("inserted", "updated"),
+        ),
+    ]

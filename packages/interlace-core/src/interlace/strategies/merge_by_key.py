@@ -16,12 +16,13 @@ from sqlglot import exp
 
 from interlace import statements as st
 from interlace.strategies.base import (
+    NEW_FLAG,
     PublishContext,
     Step,
     Strategy,
     aliased,
+    change_set,
     col,
-    count_where,
     delete_matching,
     exists_in,
     keys_equal,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 DELETED = "_deleted"
 DELETED_AT = "_deleted_at"
-NEW_FLAG = "__il_new"
 
 
 def diff_table(spec: ModelSpec) -> exp.Table:
@@ -162,21 +162,7 @@ class MergeByKey(Strategy):
             .where(where)
         )
         return [
-            Step(
-                exp.Create(
-                    this=diff,
-                    kind="TABLE",
-                    expression=select,
-                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                )
-            ),
-            Step(
-                exp.select(
-                    exp.alias_(count_where(col(NEW_FLAG)), "inserted"),
-                    exp.alias_(count_where(exp.not_(col(NEW_FLAG))), "updated"),
-                ).from_(diff.copy()),
-                ("inserted", "updated"),
-            ),
+            *change_set(diff, select),
             Step(self._merge(ctx, diff, names)),
             Step(st.drop(diff)),
         ]

@@ -17,19 +17,20 @@ from sqlglot import exp
 
 from interlace import statements as st
 from interlace.strategies.base import (
+    NEW_FLAG,
     PublishContext,
     Step,
     Strategy,
     aliased,
+    change_set,
     col,
-    count_where,
     exists_in,
     keys_equal,
     missing_keys,
     timestamp,
     update_matching,
 )
-from interlace.strategies.merge_by_key import NEW_FLAG, any_distinct, diff_table
+from interlace.strategies.merge_by_key import any_distinct, diff_table
 from interlace.strategies.replace import swap_in
 
 if TYPE_CHECKING:
@@ -128,21 +129,7 @@ class SCDType2(Strategy):
             exp.EQ(this=col(opts.is_current), expression=exp.false()),
         ]
         steps = [
-            Step(
-                exp.Create(
-                    this=diff,
-                    kind="TABLE",
-                    expression=select,
-                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                )
-            ),
-            Step(
-                exp.select(
-                    exp.alias_(count_where(col(NEW_FLAG)), "inserted"),
-                    exp.alias_(count_where(exp.not_(col(NEW_FLAG))), "updated"),
-                ).from_(diff.copy()),
-                ("inserted", "updated"),
-            ),
+            *change_set(diff, select),
             # close the current version of every changed key ...
             Step(
                 update_matching(
