@@ -83,6 +83,9 @@ class RunCatalog:
     watermarks: dict[str, Watermark] = field(default_factory=dict)
     window: Window = field(default_factory=lambda: Window(None, None))
     full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
+    # (reader, upstream) -> temporary table on the reader's session holding an upstream that
+    # lives on another connection (streamed across as Arrow batches)
+    crossed: dict[tuple[str, str], exp.Table] = field(default_factory=dict)
     cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # unbuilt upstreams (SPEC §7.3)
 
@@ -171,7 +174,11 @@ class RunCatalog:
 
     def read_relation(self, spec: ModelSpec, reader: ModelSpec) -> exp.Table:
         """Where ``reader``'s query reads model ``spec`` (a table or view, not inlined): its
-        relation in this environment, or the same one on a fallback connection (SPEC §7.3)."""
+        relation in this environment, a copy brought over from another connection, or the same
+        relation on a fallback connection (SPEC §7.3)."""
+        crossed = self.crossed.get((reader.name, spec.name))
+        if crossed is not None:
+            return crossed.copy()
         key = (reader.connection, spec.name)
         found = self.fallbacks.found.get(key)
         if found is not None:
@@ -397,6 +404,7 @@ class ModelRunner:
             fallback_reads = self.catalog.fallbacks.used_by(self.catalog.project, self.spec)
             if fallback_reads and self.spec.materialize == "view":
                 raise view_error(fallback_reads[0], self.spec, self.catalog.project.env)
+            self._bring_across()
             outcome = self._produce()
             if self.spec.options.export is not None:
                 self._export(outcome)
@@ -559,6 +567,34 @@ class ModelRunner:
                 exc, spec.name, self.catalog.project.root, spec.file, spec.line
             ) from exc
 
+    def _bring_across(self) -> None:
+        """Copy upstream tables that live on another connection into a temporary table of this
+        model's session, streaming Arrow batches (bounded memory, no pandas)."""
+        catalog = self.catalog
+        for name in self.spec.depends_on:
+            upstream = catalog.project.models[name]
+            if upstream.connection == self.spec.connection or catalog.is_inline(upstream):
+                continue
+            if catalog.is_in_run(upstream):
+                raise ModelExecutionError(
+                    f"reads '{name}', a model kept only during the run on connection "
+                    f"'{upstream.connection}'; it cannot cross connections",
+                    model=self.spec.name,
+                    file=self.spec.file,
+                    line=self.spec.line,
+                    hint=f"materialize '{name}' as a table, or run both on one connection",
+                )
+            source = catalog.engines[upstream.connection].session()
+            try:
+                reader = source.fetch_batches(exp.select("*").from_(catalog.target_of(upstream)))
+                temp = f"__il_xc_{name}"
+                self.session.load_temp(temp, reader)
+            finally:
+                source.close()
+            catalog.crossed[(self.spec.name, name)] = exp.Table(
+                this=exp.to_identifier(temp, quoted=True)
+            )
+
     def _ibis_input(self, backend: Any, upstream: str, filters: CursorFilters | None) -> Any:
         target = self.catalog.project.models[upstream]
         if self.catalog.is_inline(target):
@@ -571,7 +607,7 @@ class ModelRunner:
             return backend.sql(
                 query.sql(dialect=self.session.dialect), dialect=self.session.dialect
             )
-        database = (table.catalog, table.db) if table.catalog else table.db
+        database = (table.catalog, table.db) if table.catalog else (table.db or None)
         return backend.table(table.name, database=database)
 
     def _cursor_value(self) -> Any:

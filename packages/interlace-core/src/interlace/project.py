@@ -323,7 +323,6 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
             exc.args = (exc.render(),)
         raise
     _check_views(finished)
-    _check_connections(finished)
     parse_cache.save()
     return Project(
         root=root,
@@ -414,22 +413,6 @@ def _with_check_references(
     from dataclasses import replace
 
     return replace(spec, depends_on=tuple(dict.fromkeys([*spec.depends_on, *refs])))
-
-
-def _check_connections(specs: Mapping[str, ModelSpec]) -> None:
-    """A model reads its upstreams inside its own engine: they must share its connection."""
-    for spec in specs.values():
-        for parent in spec.depends_on:
-            other = specs[parent]
-            if other.connection != spec.connection:
-                raise GraphError(
-                    f"reads model '{parent}' on connection '{other.connection}', but runs on "
-                    f"'{spec.connection}'; reading across connections is not supported yet",
-                    file=spec.file,
-                    line=spec.line,
-                    model=spec.name,
-                    hint="put both models on one connection (or attach the other database to it)",
-                )
 
 
 def _aliases(specs: Mapping[str, ModelSpec]) -> dict[str, str]:

@@ -65,6 +65,14 @@ class Session(ABC):
     @abstractmethod
     def unregister(self, name: str) -> None: ...
 
+    def fetch_batches(self, statement: exp.Expr | str) -> pa.RecordBatchReader:
+        """The rows of a query as a stream of Arrow batches (engines stream where they can)."""
+        return self.fetch_arrow(statement).to_reader()
+
+    def load_temp(self, name: str, data: pa.RecordBatchReader) -> None:
+        """Load a stream of batches into a temporary table ``name`` of this session."""
+        self.register(name, data)
+
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """Run the enclosed statements in one transaction (rolled back on error)."""

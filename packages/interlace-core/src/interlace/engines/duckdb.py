@@ -71,6 +71,20 @@ class DuckDBSession(Session):
     def fetch_arrow(self, statement: exp.Expr | str) -> pa.Table:
         return self.cursor.execute(_sql(statement)).to_arrow_table()
 
+    def fetch_batches(self, statement: exp.Expr | str) -> pa.RecordBatchReader:
+        return self.cursor.execute(_sql(statement)).to_arrow_reader(100_000)
+
+    def load_temp(self, name: str, data: pa.RecordBatchReader) -> None:
+        source = f"{name}__src"
+        self.cursor.register(source, data)
+        try:
+            quoted = name.replace('"', '""')
+            self.cursor.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{quoted}" AS SELECT * FROM "{source}"'
+            )
+        finally:
+            self.cursor.unregister(source)
+
     def register(self, name: str, data: Any) -> None:
         self.cursor.register(name, data)
 
