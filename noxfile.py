@@ -35,7 +35,7 @@ def tests(session: nox.Session) -> None:
 
 
 # What the tests themselves need on top of a package's own dependencies.
-TEST_TOOLS = ["pytest", "hypothesis", "polars", "pandas"]
+TEST_TOOLS = ["pytest", "pytest-xdist", "hypothesis", "polars", "pandas"]
 # Servers some packages' tests start in-process (S3 and SFTP for the storage connections).
 PACKAGE_TEST_TOOLS = {"interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"]}
 

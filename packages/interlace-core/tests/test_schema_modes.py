@@ -7,8 +7,6 @@ under each mode and strategy; the test reads back the table's columns and rows.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,84 +206,3 @@ def test_merge_by_key_adds_a_new_column_and_widens_in_place(make_project: MakePr
         (1, "a", 10, "new"),
         (2, "b", 5_000_000_000, None),
     ]
-
-
-# ---------------------------------------------------------------------------- CLI
-
-
-def interlace_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLACE_")}
-    env.update({"NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"})
-    return subprocess.run(
-        [str(INTERLACE), *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_schema_history_and_diff_show_every_recorded_version(make_project: MakeProject) -> None:
-    project = make_project({"models/m.sql": model_sql("append", "safe", BASE)})
-    project.run_ok()
-    project.write(
-        {
-            "models/m.sql": model_sql(
-                "append",
-                "safe",
-                "SELECT * FROM (VALUES (2::INTEGER, 'b', 20::BIGINT, 'x')) AS t(id, v, n, x)",
-            )
-        }
-    )
-    project.run_ok()
-    project.run_ok(force=True)  # same schema again: no new version
-    # a blocked change records nothing
-    project.write({"models/m.sql": model_sql("append", "strict", CHANGES["removed"])})
-    assert project.run().models["m"].status == "failed"
-
-    store = SQLiteStateStore(project.root / ".interlace" / "state.db")
-    try:
-        recorded = store.schema_versions("dev", "m")
-    finally:
-        store.close()
-    assert [(v.version, v.change) for v in recorded] == [
-        (1, "created"),
-        (2, "+x VARCHAR, ~n INTEGER -> BIGINT"),
-    ]
-
-    history = interlace_cli(project.root, "schema", "history", "m")
-    assert history.returncode == 0, history.stderr
-    cells = [
-        [cell.strip() for cell in line.split("\u2502")[1:-1]]
-        for line in history.stdout.splitlines()
-        if line.startswith("\u2502")
-    ]
-    rows = [(c[0], c[3], c[4]) for c in cells]
-    assert rows == [
-        ("1", "id INTEGER, v VARCHAR, n INTEGER", "created"),
-        ("2", "id INTEGER, v VARCHAR, n BIGINT, x VARCHAR", "+x VARCHAR, ~n INTEGER -> BIGINT"),
-    ]
-
-    diff = interlace_cli(project.root, "schema", "diff", "m", "--from", "1", "--to", "2")
-    assert diff.returncode == 0, diff.stderr
-    assert diff.stdout.splitlines() == [
-        "m: v1 -> v2",
-        "  ~ n INTEGER -> BIGINT",
-        "  + x VARCHAR",
-    ]
-    same = interlace_cli(project.root, "schema", "diff", "m", "--from", "2", "--to", "2")
-    assert same.stdout.splitlines() == ["m: v2 -> v2", "  (no differences)"]
-
-    missing = interlace_cli(project.root, "schema", "diff", "m", "--from", "1", "--to", "3")
-    assert missing.returncode == 2
-    assert "'m' has no schema version 3 (versions 1..2)" in missing.stdout + missing.stderr
-    assert "Traceback" not in missing.stdout + missing.stderr
-
-
-def test_schema_history_of_a_model_that_never_ran_says_so(make_project: MakeProject) -> None:
-    project = make_project({"models/m.sql": BASE})
-    history = interlace_cli(project.root, "schema", "history", "m")
-    assert history.returncode == 0, history.stderr
-    assert "no schema versions recorded for 'm'" in history.stdout
