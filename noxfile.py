@@ -38,13 +38,16 @@ def tests(session: nox.Session) -> None:
 TEST_TOOLS = ["pytest", "pytest-xdist", "hypothesis", "polars", "pandas"]
 # Servers some packages' tests start in-process (S3 and SFTP for the storage connections).
 PACKAGE_TEST_TOOLS = {"interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"]}
+# Optional extras a package's tests exercise (the MySQL and SQLite engines).
+PACKAGE_EXTRAS = {"interlace-connections": ["mysql", "sqlite"]}
 
 
 @nox.session(python="3.11")
 @nox.parametrize("package", PACKAGES)
 def package(session: nox.Session, package: str) -> None:
     """One package with only its declared dependencies installed (proves the layering)."""
-    _sync(session, "--package", package, "--no-default-groups")
+    extras = [arg for extra in PACKAGE_EXTRAS.get(package, []) for arg in ("--extra", extra)]
+    _sync(session, "--package", package, "--no-default-groups", *extras)
     session.install(*TEST_TOOLS, *PACKAGE_TEST_TOOLS.get(package, []))
     session.run("pytest", f"packages/{package}/tests", "-p", "no:cacheprovider", *session.posargs)
 
