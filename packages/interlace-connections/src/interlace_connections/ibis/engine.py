@@ -23,8 +23,10 @@ from interlace.engines.base import Capabilities, Column, Engine, Session
 from interlace.errors import InterlaceConnectionError
 from sqlglot import exp
 
+from interlace_connections.arrow_batches import as_batches
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
     import pyarrow as pa
@@ -169,7 +171,7 @@ class IbisSession(Session):
         """
         import ibis
 
-        schema, batches = _as_batches(data)
+        schema, batches = as_batches(data, ROWS_PER_INSERT)
         mapper = self.backend.compiler.type_mapper
         target = exp.to_table(name)
         columns = [
@@ -399,26 +401,3 @@ def _array(values: list[Any]) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _as_batches(data: Any) -> tuple[pa.Schema, Iterable[pa.RecordBatch]]:
-    """The schema and batches of any Arrow-compatible value (streams stay streams)."""
-    import pyarrow as pa
-
-    if isinstance(data, pa.Table):
-        return data.schema, data.to_batches(max_chunksize=ROWS_PER_INSERT)
-    if isinstance(data, pa.RecordBatch):
-        return data.schema, [data]
-    if isinstance(data, pa.RecordBatchReader):
-        return data.schema, data
-    module = type(data).__module__.split(".", 1)[0]
-    if module == "pandas":
-        table = pa.Table.from_pandas(data, preserve_index=False)
-        return table.schema, table.to_batches(max_chunksize=ROWS_PER_INSERT)
-    if module == "polars" and hasattr(data, "to_arrow"):
-        table = data.to_arrow()
-        return table.schema, table.to_batches(max_chunksize=ROWS_PER_INSERT)
-    if hasattr(data, "__arrow_c_stream__"):
-        reader = pa.RecordBatchReader.from_stream(data)
-        return reader.schema, reader
-    raise TypeError(f"cannot load a {type(data).__module__}.{type(data).__qualname__}")

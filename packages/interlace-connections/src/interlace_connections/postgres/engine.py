@@ -24,6 +24,7 @@ from interlace.engines.base import Capabilities, Column, Engine, Session
 from interlace.errors import InterlaceConnectionError, ModelExecutionError
 from sqlglot import exp
 
+from interlace_connections.arrow_batches import as_batches
 from interlace_connections.postgres.connect import connect, connection_error
 from interlace_connections.postgres.types import (
     arrow_type_of,
@@ -34,7 +35,7 @@ from interlace_connections.postgres.types import (
 from interlace_connections.postgres.views import DEPENDENT_VIEWS, SavedView, quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
     import psycopg
@@ -178,7 +179,7 @@ class PostgresSession(Session):
         """
         import pyarrow.csv as pacsv
 
-        schema, batches = _as_batches(data)
+        schema, batches = as_batches(data, ROWS_PER_COPY_BATCH)
         table = exp.to_table(name).sql(dialect=DIALECT)  # as the model's query will name it
         columns = ", ".join(f"{quote(field.name)} {pg_type_of(field.type)}" for field in schema)
         conn = self.conn
@@ -488,47 +489,6 @@ def _to_array(values: list[Any], kind: pa.DataType | None) -> pa.Array:
             return pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             return pa.array([None if v is None else str(v) for v in values], pa.string())
-
-
-def _as_batches(data: Any) -> tuple[pa.Schema, Iterable[pa.RecordBatch]]:
-    """The schema and batches of any Arrow-compatible value, without materialising a stream."""
-    import pyarrow as pa
-
-    if isinstance(data, pa.Table):
-        return data.schema, data.to_batches(max_chunksize=ROWS_PER_COPY_BATCH)
-    if isinstance(data, pa.RecordBatch):
-        return data.schema, [data]
-    if isinstance(data, pa.RecordBatchReader):
-        return data.schema, _chunked(data)
-    module = type(data).__module__.split(".", 1)[0]
-    if module == "pandas":
-        first = pa.RecordBatch.from_pandas(data.iloc[:ROWS_PER_COPY_BATCH], preserve_index=False)
-
-        def frames() -> Iterator[pa.RecordBatch]:
-            yield first
-            for start in range(ROWS_PER_COPY_BATCH, len(data), ROWS_PER_COPY_BATCH):
-                chunk = data.iloc[start : start + ROWS_PER_COPY_BATCH]
-                yield pa.RecordBatch.from_pandas(chunk, schema=first.schema, preserve_index=False)
-
-        return first.schema, frames()
-    if module == "polars" and hasattr(data, "to_arrow"):
-        table = data.to_arrow()
-        return table.schema, table.to_batches(max_chunksize=ROWS_PER_COPY_BATCH)
-    if hasattr(data, "__arrow_c_stream__"):
-        reader = pa.RecordBatchReader.from_stream(data)
-        return reader.schema, _chunked(reader)
-    raise TypeError(
-        f"cannot load a {type(data).__module__}.{type(data).__qualname__} into PostgreSQL"
-    )
-
-
-def _chunked(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    for batch in batches:
-        if batch.num_rows <= ROWS_PER_COPY_BATCH:
-            yield batch
-        else:
-            for start in range(0, batch.num_rows, ROWS_PER_COPY_BATCH):
-                yield batch.slice(start, ROWS_PER_COPY_BATCH)
 
 
 def _record_batch(columns: list[Any]) -> pa.RecordBatch:
