@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import sys
@@ -57,3 +58,7 @@ def run_interruptibly(main: Coroutine[Any, Any, T], on_cancel: Callable[[], None
             # after a first Ctrl-C the process is on its way out: another press, even during the
             # summary or interpreter shutdown, must still exit with 130 (not die of the signal)
             signal.signal(signal.SIGINT, on_sigint if presses else previous)
+            if presses:
+                # interpreter shutdown puts Python handlers back to the default (death by signal,
+                # not 130); an ignored signal stays ignored through it
+                atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
