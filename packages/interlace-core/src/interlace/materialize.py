@@ -13,7 +13,7 @@ import inspect
 import threading
 import time
 import traceback
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,7 @@ class RunCatalog:
     crossed: dict[tuple[str, str], exp.Table] = field(default_factory=dict)
     cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # unbuilt upstreams (SPEC §7.3)
+    writers: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
     @property
     def run_schema(self) -> str:
@@ -103,6 +104,20 @@ class RunCatalog:
         if self.is_in_run(spec):
             return st.table(self.run_schema, spec.name)
         return st.table(spec.schema, spec.name)
+
+    def writer(self, spec: ModelSpec) -> AbstractContextManager[Any]:
+        """Held while ``spec`` writes its relation: SQLite and MySQL attachments take one writer
+        at a time (concurrent SQLite commits fail with 'database is locked', concurrent writes
+        through DuckDB's mysql extension fail), so writes there take turns."""
+        database = spec.database
+        if database is None:
+            return nullcontext()
+        config = self.project.config.connections[spec.connection]
+        attached = {item.name: item.type for item in getattr(config, "attach", [])}
+        if attached.get(database) not in ("sqlite", "mysql"):
+            return nullcontext()
+        with self.lock:
+            return self.writers.setdefault((spec.connection, database), threading.Lock())
 
     def is_transparent(self, spec: ModelSpec) -> bool:
         """Models without data of their own: readers see their upstreams' data through them."""
@@ -257,7 +272,7 @@ def _rewrite(
             return node
         if not node.db and node.name.lower() in own_ctes:
             return node
-        ref = f"{node.db}.{node.name}" if node.db else node.name
+        ref = st.reference(node)
         target_name = project.lookup(ref)
         if target_name is None or target_name == spec.name:
             return node
@@ -424,7 +439,7 @@ class ModelRunner:
         export = spec.options.export
         assert export is not None
         target = self.catalog.target_of(spec)
-        if self.session.relation_kind(target.db, target.name) is None:
+        if self.session.relation_kind(st.schema_of(target), target.name) is None:
             raise ExportError(
                 f"export= needs a table or view, but the model wrote none (materialize "
                 f"'{spec.materialize}', strategy '{spec.strategy}')",
@@ -649,6 +664,10 @@ class ModelRunner:
                 self.catalog.schemas.add(key)
 
     def _write_view(self, query: exp.Expr) -> Outcome:
+        with self.catalog.writer(self.spec):
+            return self._replace_view(query)
+
+    def _replace_view(self, query: exp.Expr) -> Outcome:
         spec = self.spec
         query = _project(Source(query=query, is_sql=True), spec, self.session)  # type: ignore[arg-type]
         as_relation = exp.Subquery(
@@ -658,10 +677,20 @@ class ModelRunner:
         self._ensure_schema(spec.schema)
         target = st.table(spec.schema, spec.name)
         kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
-        with self.session.transaction():
-            if kind == "table":
-                self.session.execute(st.drop(target, "TABLE"))
-            self.session.execute(st.create_view(target, query))
+        replaced = False
+        if kind == "table" and spec.database is not None:
+            # DuckDB lists a PostgreSQL attachment's views as tables: try replacing it as a view
+            try:
+                with self.session.transaction():
+                    self.session.execute(st.create_view(target, query))
+                replaced = True
+            except Exception:
+                pass  # it really is a table
+        if not replaced:
+            with self.session.transaction():
+                if kind == "table":
+                    self.session.execute(st.drop(target, "TABLE"))
+                self.session.execute(st.create_view(target, query))
         self.catalog.relations[(self.conn, spec.schema, spec.name)] = "view"
         checks += self._audit(st.table(spec.schema, spec.name), "warn")
         return Outcome(None, checks=checks)
@@ -687,6 +716,10 @@ class ModelRunner:
         return Outcome(int(rows), "kept for this run only")
 
     def _write_table(self, source: Source) -> Outcome:
+        with self.catalog.writer(self.spec):
+            return self._stage_audit_publish(source)
+
+    def _stage_audit_publish(self, source: Source) -> Outcome:
         """Stage, audit and publish in one transaction where the engine allows DDL in one
         (a single commit, and a failure anywhere leaves no trace); otherwise stage first and
         publish in a transaction of its own."""
@@ -695,13 +728,19 @@ class ModelRunner:
         self._ensure_schema(spec.schema)
         staging = st.table(spec.schema, f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}")
         transactional = self.catalog.engines[self.conn].capabilities.transactional_ddl
+        temporary = self._stages_apart()
+        if temporary:  # staged and committed first (session-private), published in one transaction
+            staging = session.temporary_table(staging.name)
+            transactional = False
         self._register(source)
         try:
             if transactional:
                 with session.transaction():
                     outcome = self._stage_and_publish(source, staging, in_transaction=True)
             else:
-                outcome = self._stage_and_publish(source, staging, in_transaction=False)
+                outcome = self._stage_and_publish(
+                    source, staging, in_transaction=False, temporary=temporary
+                )
         except _Unchanged as unchanged:
             return unchanged.outcome  # rolled back: the staged copy is gone, the table untouched
         except BaseException:
@@ -717,8 +756,23 @@ class ModelRunner:
         checks = outcome.checks + self._audit(st.table(spec.schema, spec.name), "warn")
         return replace(outcome, checks=checks)
 
+    def _stages_apart(self) -> bool:
+        """Stage in a temporary table, committed before the publish transaction, where the
+        engine asks for it (``Capabilities.temporary_staging``). Only when the staged table
+        stays apart from the table (an incremental write into an existing table of the
+        connection's own database): ``replace``, a first write and a full refresh rename it
+        into place."""
+        spec = self.spec
+        return (
+            self.catalog.engines[self.conn].capabilities.temporary_staging
+            and spec.strategy != "replace"
+            and not self.catalog.full_refresh
+            and "." not in spec.schema  # not a table in an attached database
+            and self.catalog.relations.get((self.conn, spec.schema, spec.name)) == "table"
+        )
+
     def _stage_and_publish(
-        self, source: Source, staging: exp.Table, *, in_transaction: bool
+        self, source: Source, staging: exp.Table, *, in_transaction: bool, temporary: bool = False
     ) -> Outcome:
         spec = self.spec
         session = self.session
@@ -726,18 +780,20 @@ class ModelRunner:
         target = st.table(spec.schema, spec.name)
         target_kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
         if source.empty:
-            self._create_empty(staging, target, target_kind)
+            self._create_empty(staging, target, target_kind, temporary=temporary)
             rows = 0
         else:
             first_write = target_kind != "table" or self.catalog.full_refresh
             query = self._with_extras(
                 _project(source, spec, session), strategy, source, first_write=first_write
             )
-            created = session.fetch_one(st.create_table_as(staging, query, replace=True))
+            created = session.fetch_one(
+                st.create_table_as(staging, query, replace=True, temporary=temporary)
+            )
             rows = int(created[0]) if created and created[0] is not None else -1
         if rows < 0:  # the engine does not report CTAS row counts
             rows = int(session.fetch_all(st.count_rows(staging))[0][0])
-        staged_columns = session.describe(staging.db, staging.name)
+        staged_columns = session.describe_relation(staging)
         if strategy.needs_keys:
             check_keys(session, spec, staging, [c.name for c in staged_columns])
         watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
@@ -800,7 +856,7 @@ class ModelRunner:
             )
         if plan.add_to_staging or plan.cast_staging:
             self._adjust_staging(staging, plan)
-            staged_columns = session.describe(staging.db, staging.name)
+            staged_columns = session.describe_relation(staging)
         checks = self._audit(staging, "error")  # write-audit-publish: before the swap
         ctx = PublishContext(
             spec=spec,
@@ -960,16 +1016,29 @@ class ModelRunner:
                     "fit), or rebuild the table with --full-refresh",
                 ) from exc
 
-    def _create_empty(self, staging: exp.Table, target: exp.Table, target_kind: str | None) -> None:
+    def _create_empty(
+        self,
+        staging: exp.Table,
+        target: exp.Table,
+        target_kind: str | None,
+        *,
+        temporary: bool = False,
+    ) -> None:
         spec = self.spec
         if spec.options.fields:
             self.session.execute(
                 st.create_table(
-                    staging, [(n, to_sql_type(t)) for n, t in spec.options.fields.items()]
+                    staging,
+                    [(n, to_sql_type(t)) for n, t in spec.options.fields.items()],
+                    temporary=temporary,
                 )
             )
         elif target_kind == "table":
-            self.session.execute(st.create_table_as(staging, st.select_all(target).limit(0)))
+            self.session.execute(
+                st.create_table_as(
+                    staging, st.select_all(target).limit(0), temporary=temporary
+                )
+            )
         else:
             raise UnsupportedResultError(
                 "returned no rows and declares no fields, so the table's columns are unknown",

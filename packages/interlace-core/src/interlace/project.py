@@ -190,13 +190,56 @@ def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
         check_strategy_options(
             options.model_copy(update={"strategy": strategy}), (None, None), model=None
         )
+    schema = options.schema_ or defaults.default_schema
+    if options.database is not None:
+        schema = f"{_attachment(options.database, connection, config, strategy)}.{schema}"
     return {
-        "schema": options.schema_ or defaults.default_schema,
+        "schema": schema,
         "connection": connection,
         "materialize": options.materialize or defaults.default_materialize,
         "strategy": strategy,
         "schema_mode": options.schema_mode or defaults.default_schema_mode,
     }
+
+
+def _attachment(database: str, connection: str, config: ProjectConfig, strategy: str) -> str:
+    """The attachment ``database=`` names on the model's connection, as configured."""
+    from interlace.config import AttachConfig
+
+    conn = config.connections[connection]
+    items: list[AttachConfig] = getattr(conn, "attach", [])
+    attached = {item.name.lower(): item for item in items}
+    item = attached.get(database.lower())
+    if item is None:
+        if conn.type != "duckdb":
+            raise ModelDefinitionError(
+                f"database='{database}': connection '{connection}' is of type '{conn.type}', "
+                "which attaches no databases",
+                hint="database= names an attachment (attach:) of a DuckDB connection; "
+                "to write into that server, put the model on a connection of its own",
+            )
+        known = ", ".join(sorted(a.name for a in items)) or "none"
+        raise ModelDefinitionError(
+            f"database='{database}' is not attached by connection '{connection}' "
+            f"(attachments: {known})",
+            hint=f"add it under connections.{connection}.attach in interlace.yaml, "
+            "or drop database= to write into the connection's own database",
+        )
+    if item.read_only or conn.access == "read":
+        raise ModelDefinitionError(
+            f"database='{database}': attachment '{item.name}' of connection '{connection}' "
+            "is read-only",
+            hint="remove read_only: true from the attachment (and access: read from the "
+            "connection) to materialize models into it",
+        )
+    if item.type == "mysql" and strategy in ("merge_by_key", "scd_type_2"):
+        raise ModelDefinitionError(
+            f"strategy '{strategy}' cannot write into MySQL attachment '{item.name}': DuckDB's "
+            "mysql extension runs only simple UPDATE/DELETE statements, not the joins it needs",
+            hint="use strategy 'replace' or 'append' there, or put the model on a connection "
+            "of type mysql, which runs every strategy inside MySQL",
+        )
+    return item.name
 
 
 def load_project(path: str | Path = ".", env: str | None = None) -> Project:

@@ -197,6 +197,11 @@ def _skip_reason(spec: ModelSpec) -> str | None:
         return "ephemeral: it has no table (inlined into its consumers)"
     if not writes_relation(spec):
         return f"writes no table (materialize '{spec.materialize}', strategy '{spec.strategy}')"
+    if spec.database is not None:
+        return (
+            f"lives in attached database '{spec.database}': promote copies between connections' "
+            "own databases; run the model in the target environment instead"
+        )
     return None
 
 

@@ -68,6 +68,7 @@ class ModelOptions(BaseModel):
 
     name: str | None = None
     schema_: str | None = Field(default=None, alias="schema")
+    database: str | None = None  # an attachment of the model's DuckDB connection
     connection: str | None = None
     materialize: Materialize | None = None
     strategy: StrategyName | None = None
@@ -120,7 +121,7 @@ class ModelOptions(BaseModel):
                 raise ValueError(f"column '{column}': {exc}") from None
         return value
 
-    @field_validator("name", "schema_", "connection", "cursor")
+    @field_validator("name", "schema_", "database", "connection", "cursor")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
         if value is not None and (not value or value.strip() != value or "." in value):
@@ -249,7 +250,7 @@ class ModelSpec:
 
     name: str
     kind: ModelKind
-    schema: str
+    schema: str  # or ``database.schema`` for a table in an attached database (``database=``)
     connection: str
     materialize: str
     strategy: str
@@ -283,3 +284,9 @@ class ModelSpec:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def database(self) -> str | None:
+        """The attached database the model's table lives in (``database=``), or None for the
+        connection's own. ``schema`` then reads ``database.schema``."""
+        return self.schema.split(".", 1)[0] if "." in self.schema else None

@@ -19,12 +19,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from interlace import statements as st
 from interlace.sql_models import QUERY_TYPES, parse_query, table_references
 
 if TYPE_CHECKING:
     from sqlglot import exp
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: references keep their database (attachment) part
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class ParsedSQL:
 
 
 def describe(query: exp.Expr, dialect: str) -> ParsedSQL:
-    refs = tuple(f"{t.db}.{t.name}" if t.db else t.name for t in table_references(query))
+    refs = tuple(st.reference(t) for t in table_references(query))
     return ParsedSQL(
         kind=query.key,
         is_query=isinstance(query, QUERY_TYPES),

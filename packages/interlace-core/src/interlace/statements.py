@@ -14,8 +14,31 @@ if TYPE_CHECKING:
 
 
 def table(schema: str, name: str) -> exp.Table:
+    """``schema.name``; a ``database.schema`` (a model in an attached database) gives
+    ``database.schema.name``."""
+    catalog, _, db = schema.rpartition(".")
     return exp.table_(
-        exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
+        exp.to_identifier(name, quoted=True),
+        db=exp.to_identifier(db, quoted=True),
+        catalog=exp.to_identifier(catalog, quoted=True) if catalog else None,
+    )
+
+
+def schema_of(target: exp.Table) -> str:
+    """The schema :func:`table` was given: ``schema``, or ``database.schema``."""
+    return f"{target.catalog}.{target.db}" if target.catalog else target.db
+
+
+def reference(target: exp.Table) -> str:
+    """How a query names ``target``: ``name``, ``schema.name`` or ``database.schema.name``."""
+    return ".".join(part for part in (target.catalog, target.db, target.name) if part)
+
+
+def _schema(schema: str) -> exp.Table:
+    catalog, _, db = schema.rpartition(".")
+    return exp.Table(
+        db=exp.to_identifier(db, quoted=True),
+        catalog=exp.to_identifier(catalog, quoted=True) if catalog else None,
     )
 
 
@@ -24,25 +47,37 @@ def column(name: str) -> exp.Column:
 
 
 def create_schema(schema: str) -> exp.Create:
-    return exp.Create(
-        this=exp.Table(db=exp.to_identifier(schema, quoted=True)), kind="SCHEMA", exists=True
-    )
+    return exp.Create(this=_schema(schema), kind="SCHEMA", exists=True)
 
 
 def drop_schema(schema: str) -> exp.Drop:
     return exp.Drop(
-        tables=[exp.Table(db=exp.to_identifier(schema, quoted=True))],
+        tables=[_schema(schema)],
         kind="SCHEMA",
         exists=True,
         cascade=True,
     )
 
 
-def create_table_as(target: exp.Table, query: exp.Expr, *, replace: bool = False) -> exp.Create:
-    return exp.Create(this=target, kind="TABLE", expression=query, replace=replace)
+def _temporary(temporary: bool) -> exp.Properties | None:
+    return exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None
 
 
-def create_table(target: exp.Table, columns: Sequence[tuple[str, exp.DataType]]) -> exp.Create:
+def create_table_as(
+    target: exp.Table, query: exp.Expr, *, replace: bool = False, temporary: bool = False
+) -> exp.Create:
+    return exp.Create(
+        this=target,
+        kind="TABLE",
+        expression=query,
+        replace=replace,
+        properties=_temporary(temporary),
+    )
+
+
+def create_table(
+    target: exp.Table, columns: Sequence[tuple[str, exp.DataType]], *, temporary: bool = False
+) -> exp.Create:
     schema = exp.Schema(
         this=target,
         expressions=[
@@ -50,7 +85,7 @@ def create_table(target: exp.Table, columns: Sequence[tuple[str, exp.DataType]])
             for name, dtype in columns
         ],
     )
-    return exp.Create(this=schema, kind="TABLE")
+    return exp.Create(this=schema, kind="TABLE", properties=_temporary(temporary))
 
 
 def create_view(target: exp.Table, query: exp.Expr) -> exp.Create:

@@ -32,6 +32,11 @@ class Capabilities:
     transactional_ddl: bool = True
     rename_table: bool = True
     arrow_scan: bool = False
+    # an incremental write (merge, SCD2, append into an existing table) stages its batch in a
+    # temporary table committed before the publish transaction: DuckDB scans a table created
+    # in the still-open transaction several times slower than a committed one, and a
+    # temporary table is never written to the database file
+    temporary_staging: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,12 @@ class Session(ABC):
 
     @abstractmethod
     def describe(self, schema: str, name: str) -> list[Column]: ...
+
+    def temporary_table(self, name: str) -> exp.Table:
+        """How statements name this session's temporary table ``name``."""
+        from sqlglot import exp
+
+        return exp.Table(this=exp.to_identifier(name, quoted=True))
 
     def describe_relation(self, table: exp.Table) -> list[Column]:
         """Columns of ``table``, which may name an attached database (``alias.schema.name``)."""

@@ -52,6 +52,15 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _in_schema(schema: str) -> str:
+    """information_schema filter for a schema of the database, or ``attachment.schema``."""
+    catalog, _, db = schema.rpartition(".")
+    where = (
+        f"table_catalog = {_literal(catalog)}" if catalog else "table_catalog = current_database()"
+    )
+    return f"{where} AND table_schema = {_literal(db)}"
+
+
 class DuckDBSession(Session):
     dialect = "duckdb"
 
@@ -63,7 +72,10 @@ class DuckDBSession(Session):
         self.cursor.execute(_sql(statement))
 
     def fetch_one(self, statement: exp.Expr | str) -> tuple[Any, ...] | None:
-        return self.cursor.execute(_sql(statement)).fetchone()
+        # fetchall, not fetchone: a result left unread keeps its transaction open, and with it
+        # the locks it took (a SQLite attachment's, which then refuses every other commit)
+        rows = self.cursor.execute(_sql(statement)).fetchall()
+        return rows[0] if rows else None
 
     def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]:
         return self.cursor.execute(_sql(statement)).fetchall()
@@ -107,20 +119,29 @@ class DuckDBSession(Session):
     def relation_kind(self, schema: str, name: str) -> str | None:
         row = self.cursor.execute(
             "SELECT table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database() "
-            f"AND table_schema = {_literal(schema)} AND table_name = {_literal(name)}"
-        ).fetchone()
-        if row is None:
+            f"WHERE {_in_schema(schema)} AND table_name = {_literal(name)}"
+        ).fetchall()
+        if not row:
             return None
-        return "view" if row[0] == "VIEW" else "table"
+        return "view" if row[0][0] == "VIEW" else "table"
 
     def describe(self, schema: str, name: str) -> list[Column]:
-        target = f'"{schema.replace(chr(34), chr(34) * 2)}"."{name.replace(chr(34), chr(34) * 2)}"'
+        target = ".".join(_ident(part) for part in (*schema.split(".", 1), name))
         try:
             rows = self.cursor.execute(f"DESCRIBE {target}").fetchall()
         except duckdb_catalog_error():
             return []
         return [Column(r[0], r[1]) for r in rows]
+
+    def temporary_table(self, name: str) -> exp.Table:
+        from sqlglot import exp
+
+        # spelled out: `main.name` would mean the database's own schema
+        return exp.table_(
+            exp.to_identifier(name, quoted=True),
+            db=exp.to_identifier("main", quoted=True),
+            catalog=exp.to_identifier("temp", quoted=True),
+        )
 
     def describe_relation(self, table: exp.Table) -> list[Column]:
         if not table.catalog:
@@ -192,6 +213,7 @@ class DuckDBEngine(Engine):
         transactional_ddl=True,
         rename_table=True,
         arrow_scan=True,
+        temporary_staging=True,
     )
 
     def __init__(self, name: str, config: DuckDBConnectionConfig, root: Path) -> None:
@@ -315,17 +337,32 @@ class DuckDBEngine(Engine):
         return DuckDBSession(cursor)
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
+        """Relations of the database and of its writable attachments (models may live there:
+        their schema reads ``attachment.schema``)."""
         rows = (
             self.connection.cursor()
             .execute(
-                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-                "WHERE table_catalog = current_database() "
+                "SELECT table_catalog = current_database(), table_catalog, table_schema, "
+                "table_name, table_type FROM information_schema.tables "
+                f"WHERE {self._catalogs('table_catalog')} "
                 f"AND table_name LIKE {_literal(like)} ESCAPE '\\'"
             )
             .fetchall()
         )
-        for schema, name, kind in rows:
-            yield schema, name, "view" if kind == "VIEW" else "table"
+        for own, catalog, schema, name, kind in rows:
+            yield (
+                schema if own else f"{catalog}.{schema}",
+                name,
+                "view" if kind == "VIEW" else "table",
+            )
+
+    def _catalogs(self, column: str) -> str:
+        """SQL: ``column`` is the database itself or one of its writable attachments."""
+        writable = [a.name for a in self.attachments() if not a.read_only]
+        if not writable:
+            return f"{column} = current_database()"
+        names = ", ".join(_literal(name) for name in writable)
+        return f"({column} = current_database() OR {column} IN ({names}))"
 
     @property
     def exists(self) -> bool:
@@ -360,12 +397,12 @@ class DuckDBEngine(Engine):
         rows = (
             self.connection.cursor()
             .execute(
-                "SELECT schema_name FROM information_schema.schemata "
-                "WHERE catalog_name = current_database()"
+                "SELECT catalog_name = current_database(), catalog_name, schema_name "
+                f"FROM information_schema.schemata WHERE {self._catalogs('catalog_name')}"
             )
             .fetchall()
         )
-        return [r[0] for r in rows]
+        return [schema if own else f"{catalog}.{schema}" for own, catalog, schema in rows]
 
     def attach(self, alias: str, other: Engine) -> list[tuple[str, str, str]] | None:
         """``ATTACH 'file' AS alias (READ_ONLY)`` of another DuckDB file connection: its tables

@@ -191,7 +191,7 @@ class Attachment:
                 connection.execute(
                     "SELECT count(*) FROM information_schema.tables "
                     f"WHERE table_catalog = {_literal(self.name)}"
-                ).fetchone()
+                ).fetchall()  # all: an unread result would keep the file locked
         except Exception as exc:
             raise self.error(exc) from None
 
