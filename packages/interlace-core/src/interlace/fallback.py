@@ -13,7 +13,10 @@ neither selected nor present on the model's own connection. It attaches the fall
 connections to that connection's engine (read-only, inside the engine: DuckDB ATTACHes the other
 file, no rows pass through Python) and looks the same ``schema.name`` up there, in order. The
 model's query then reads ``alias.schema.name`` and its message names the upstreams it read that
-way. An upstream that no fallback has fails its readers with an error naming both connections.
+way. Where the engine cannot attach the fallback (PostgreSQL reading another PostgreSQL database,
+DuckDB reading PostgreSQL, ...), the reader copies the upstream into a temporary table of its own
+session as Arrow batches before it runs, as for any upstream on another connection. An upstream
+that no fallback has fails its readers with an error naming both connections.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
+from interlace import statements as st
 from interlace.errors import InterlaceError, ModelExecutionError
 
 if TYPE_CHECKING:
@@ -51,7 +55,8 @@ class FallbackRead:
 
     upstream: str
     connection: str  # the fallback connection
-    table: exp.Table  # alias.schema.name in the reading engine
+    table: exp.Table  # alias.schema.name in the reading engine; schema.name in ``source``
+    source: Engine | None = None  # set when the rows are copied across from this engine
 
 
 @dataclass
@@ -66,8 +71,9 @@ class Fallbacks:
     engines: list[Engine] = field(default_factory=list)
 
     def table(self, connection: str, upstream: str) -> exp.Table | None:
+        """The fallback table as the reading engine names it (None: not attached there)."""
         found = self.found.get((connection, upstream))
-        return found.table.copy() if found is not None else None
+        return found.table.copy() if found is not None and found.source is None else None
 
     def used_by(self, project: Project, spec: ModelSpec) -> list[FallbackRead]:
         """The fallback reads of ``spec``'s query (through inlined ephemeral models)."""
@@ -137,6 +143,19 @@ def reads(project: Project, name: str) -> list[str]:
     return sorted(found, key=order.__getitem__)
 
 
+def inlined_between(project: Project, name: str) -> list[str]:
+    """The SQL ephemeral models inlined into ``name``'s query (their bodies read for it)."""
+    found: list[str] = []
+    stack = list(project.graph.parents[name])
+    while stack:
+        parent = stack.pop()
+        spec = project.models[parent]
+        if spec.kind == "sql" and spec.materialize == "ephemeral" and parent not in found:
+            found.append(parent)
+            stack.extend(project.graph.parents[parent])
+    return found
+
+
 def fallback_connections(project: Project) -> list[str]:
     """The fallback connections of the project's environment (none in production)."""
     config = project.config
@@ -180,6 +199,7 @@ class _Searched:
     alias: str
     relations: set[tuple[str, str]] | None  # None: could not be read
     problem: str | None = None
+    source: Engine | None = None  # not attached: readers copy its tables across
 
 
 def _attach_all(catalog: RunCatalog, connection: str, candidates: list[str]) -> list[_Searched]:
@@ -204,16 +224,17 @@ def _attach_all(catalog: RunCatalog, connection: str, candidates: list[str]) -> 
         except InterlaceError as exc:
             searched.append(_Searched(name, alias, None, exc.message))
             continue
-        if relations is None:
-            searched.append(
-                _Searched(
-                    name,
-                    alias,
-                    None,
-                    f"a {engine.dialect} connection cannot read a {other.dialect} "
-                    "connection's tables",
-                )
-            )
+        if relations is None:  # not attachable: its tables are copied across as Arrow batches
+            try:
+                listed = {(s, n) for s, n, _ in other.list_relations("%")}
+            except InterlaceError as exc:
+                searched.append(_Searched(name, alias, None, exc.message))
+                continue
+            except Exception as exc:
+                problem = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                searched.append(_Searched(name, alias, None, problem))
+                continue
+            searched.append(_Searched(name, alias, listed, source=other))
             continue
         catalog.fallbacks.attached.append((engine, alias))
         searched.append(_Searched(name, alias, {(s, n) for s, n, _ in relations}))
@@ -225,14 +246,20 @@ def _resolve(
 ) -> None:
     key = (connection, target.name)
     for place in searched:
-        if place.relations is not None and (target.schema, target.name) in place.relations:
-            table = exp.table_(
-                exp.to_identifier(target.name, quoted=True),
-                db=exp.to_identifier(target.schema, quoted=True),
-                catalog=exp.to_identifier(place.alias, quoted=True),
+        if place.relations is None or (target.schema, target.name) not in place.relations:
+            continue
+        if place.source is not None:
+            catalog.fallbacks.found[key] = FallbackRead(
+                target.name, place.connection, st.table(target.schema, target.name), place.source
             )
-            catalog.fallbacks.found[key] = FallbackRead(target.name, place.connection, table)
             return
+        table = exp.table_(
+            exp.to_identifier(target.name, quoted=True),
+            db=exp.to_identifier(target.schema, quoted=True),
+            catalog=exp.to_identifier(place.alias, quoted=True),
+        )
+        catalog.fallbacks.found[key] = FallbackRead(target.name, place.connection, table)
+        return
     env = catalog.project.env
     head = (
         f"upstream '{target.name}' is not built in env '{env}' (no {target.qualified_name} on "
@@ -266,8 +293,8 @@ def view_error(read: FallbackRead, reader: ModelSpec, env: str) -> ModelExecutio
     """A view cannot keep a query that reads an attached fallback database."""
     return ModelExecutionError(
         f"view would read upstream '{read.upstream}' from fallback connection "
-        f"'{read.connection}', but a view keeps its query and the fallback is attached only "
-        "during a run",
+        f"'{read.connection}', but a view keeps its query and the fallback is attached (or "
+        "copied) only during a run",
         model=reader.name,
         file=reader.file,
         line=reader.line,

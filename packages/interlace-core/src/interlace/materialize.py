@@ -28,7 +28,7 @@ from interlace.errors import (
     SchemaChangeError,
     UnsupportedResultError,
 )
-from interlace.fallback import Fallbacks, missing_error, view_error
+from interlace.fallback import Fallbacks, inlined_between, missing_error, view_error
 from interlace.outputs import Source, to_source
 from interlace.quality import CheckResult, QualityCheckError
 from interlace.schema_modes import SchemaPlan, plan_schema
@@ -331,13 +331,13 @@ class CursorFilters:
         self.applied += 1
         return self.condition(types[self.column])
 
-    def condition(self, column_type: str) -> exp.Expr | None:
+    def condition(self, column_type: str, dialect: str = "duckdb") -> exp.Expr | None:
         ops = {">": exp.GT, ">=": exp.GTE, "<": exp.LT}
         terms = [
             ops[op](
                 this=st.column(self.column),
                 expression=exp.cast(
-                    exp.Literal.string(value), exp.DataType.build(column_type, dialect="duckdb")
+                    exp.Literal.string(value), exp.DataType.build(column_type, dialect=dialect)
                 ),
             )
             for op, value in self.bounds()
@@ -599,16 +599,39 @@ class ModelRunner:
                     line=self.spec.line,
                     hint=f"materialize '{name}' as a table, or run both on one connection",
                 )
-            source = catalog.engines[upstream.connection].session()
-            try:
-                reader = source.fetch_batches(exp.select("*").from_(catalog.target_of(upstream)))
-                temp = f"__il_xc_{name}"
-                self.session.load_temp(temp, reader)
-            finally:
-                source.close()
-            catalog.crossed[(self.spec.name, name)] = exp.Table(
-                this=exp.to_identifier(temp, quoted=True)
-            )
+            self._copy_in(catalog.engines[upstream.connection], catalog.target_of(upstream), name)
+        project = catalog.project
+        for read in catalog.fallbacks.used_by(project, self.spec):
+            if read.source is not None:  # a fallback the engine could not attach
+                self._copy_in(read.source, read.table, read.upstream)
+
+    def _copy_in(self, engine: Engine, table: exp.Table, upstream: str) -> None:
+        """Stream ``table`` of ``engine`` into a temporary table of this session, which the
+        model's query (and the ephemeral models inlined into it) then read for ``upstream``."""
+        catalog = self.catalog
+        query: exp.Expr = exp.select("*").from_(table)
+        source = engine.session()
+        try:
+            pushed = self._cursor_filter(source, table)
+            if pushed is not None:  # only the rows the incremental model will read
+                query = exp.select("*").from_(table).where(pushed)
+            temp = f"__il_xc_{upstream}"
+            self.session.load_temp(temp, source.fetch_batches(query))
+        finally:
+            source.close()
+        copied = exp.Table(this=exp.to_identifier(temp, quoted=True))
+        for reader in (self.spec.name, *inlined_between(catalog.project, self.spec.name)):
+            catalog.crossed[(reader, upstream)] = copied
+
+    def _cursor_filter(self, session: Session, table: exp.Table) -> exp.Expr | None:
+        """The incremental model's cursor condition, for an upstream read on ``session``."""
+        if not self.spec.options.cursor:
+            return None
+        filters = CursorFilters(self.spec, self.catalog, session)
+        types = {c.name: c.type for c in session.describe_relation(table)}
+        if filters.column not in types:
+            return None
+        return filters.condition(types[filters.column], session.dialect)
 
     def _ibis_input(self, backend: Any, upstream: str, filters: CursorFilters | None) -> Any:
         target = self.catalog.project.models[upstream]

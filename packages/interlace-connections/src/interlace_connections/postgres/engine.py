@@ -290,6 +290,19 @@ class PostgresSession(Session):
         ).fetchall()
         return [Column(r[0], canonical_type(r[1])) for r in rows]
 
+    def describe_relation(self, table: exp.Table) -> list[Column]:
+        """Columns of ``table``; an unqualified name is looked up like a query would (the
+        session's temporary tables first)."""
+        if table.db:
+            return self.describe(table.db, table.name)
+        rows = self.conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped "
+            "ORDER BY a.attnum",
+            (table.sql(dialect=DIALECT),),
+        ).fetchall()
+        return [Column(r[0], canonical_type(r[1])) for r in rows]
+
     def content_hash(self, table: exp.Table) -> str | None:
         """Row count plus the sum of each row's 64-bit md5 prefix: order-insensitive."""
         name = table.sql(dialect=DIALECT)
