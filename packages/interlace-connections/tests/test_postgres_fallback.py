@@ -18,7 +18,7 @@ from .conftest import PG, admin_connect
 
 MODELS = {
     "models/orders.sql": """
-        SELECT id, customer, amount, current_database() AS built_in
+        SELECT id, customer, amount, CAST(current_database() AS TEXT) AS built_in
         FROM (VALUES (1, 'ann', 50), (2, 'bob', 150), (3, 'ann', 100)) AS t(id, customer, amount)
     """,
     "models/revenue.sql": """
@@ -142,3 +142,42 @@ def test_an_upstream_that_prod_lacks_too_names_both_databases(
     assert result.models["revenue"].status == "failed"
     assert "upstream 'orders' is not built in env 'dev'" in error
     assert "fallback connection 'prod' does not have it either" in error
+
+
+def test_promote_copies_a_duckdb_dev_build_into_the_postgres_prod_database(
+    tmp_path: Path, databases: str
+) -> None:
+    """dev runs on an embedded DuckDB file, prod on PostgreSQL: promote moves the tables across
+    engines as Arrow batches, and prod runs on from them."""
+    from interlace.promote import promote
+
+    server = f"    host: {PG['host']}\n    port: {PG['port']}\n    user: {PG['user']}\n"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "config.yaml").write_text(
+        "name: cross_promote\nconnections:\n"
+        "  local:\n    type: duckdb\n    path: data/{env}.duckdb\n"
+        f"  pg:\n    type: postgres\n{server}    database: {databases}_prod\n"
+        "models:\n  default_connection: local\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "config.prod.yaml").write_text(
+        "models:\n  default_connection: pg\n", encoding="utf-8"
+    )
+    for rel in ("models/orders.sql", "models/revenue.sql"):
+        (tmp_path / rel).write_text(textwrap.dedent(MODELS[rel]).lstrip("\n"), encoding="utf-8")
+    assert interlace.run_sync(tmp_path, env="dev").status == "success"
+
+    result = promote(tmp_path, "dev", "prod", all_models=True)
+
+    assert result.rows == {"orders": 3, "revenue": 2}
+    prod_db = f"{databases}_prod"
+    assert sql(prod_db, "SELECT customer, total FROM main.revenue ORDER BY 1") == [
+        ("ann", 150),
+        ("bob", 150),
+    ]
+    # the built_in column was computed by DuckDB in dev and travelled as it was
+    assert sql(prod_db, "SELECT DISTINCT built_in FROM main.orders") == [("dev",)]
+    # prod runs on from the promoted tables (same schema: no type change is reported)
+    again = interlace.run_sync(tmp_path, env="prod")
+    assert again.status == "success", {n: r.error for n, r in again.models.items()}
+    assert sql(prod_db, "SELECT DISTINCT built_in FROM main.orders") == [(prod_db,)]
