@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,42 @@ def test_a_model_cannot_run_on_a_storage_connection(
     project.write({"models/x.sql": "-- @connection: raw_files\nselect 1 as a"})
     with pytest.raises(Exception, match="'raw_files' is a storage connection"):
         project.run()
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+@pytest.mark.parametrize("kind", ("local", *KINDS))
+def test_a_postgres_model_is_exported_from_arrow_batches(
+    kind: str, file_format: str, storage_config: Any, storage_project: Any, pg_database: str
+) -> None:
+    """Engines without a COPY to files of their own stream the rows out as Arrow batches."""
+    from ..conftest import PG
+
+    pg = {"type": "postgres", "host": PG["host"], "port": PG["port"], "user": PG["user"]}
+    connections: dict[str, Any] = {"pg": {**pg, "database": pg_database}}
+    export: dict[str, Any] = {"format": file_format, "path": f"exports/{{name}}.{file_format}"}
+    if kind != "local":
+        connections["lake"] = storage_config(kind)
+        export["connection"] = "lake"
+    project = storage_project(connections)
+    values = ", ".join(f"({i}, '{n}', {a})" for i, n, a in ROWS)
+    project.write(
+        {
+            "models/totals.sql": f"""
+                -- @connection: pg
+                -- @export: {json.dumps(export)}
+                SELECT id, name, amount::float8 AS amount
+                FROM (VALUES {values}) AS t(id, name, amount)
+            """
+        }
+    )
+    result = project.run_ok()
+    path = f"exports/totals.{file_format}"
+    if kind == "local":
+        assert result["totals"].message == f"exported to {path}"
+        data = (project.root / path).read_bytes()
+    else:
+        with project.storage("lake") as lake:
+            assert result["totals"].message == f"exported to {lake.url(path)}"
+            assert lake.list("exports/") == [path]
+            data = lake.read_bytes(path)
+    assert read_back(data, file_format) == ROWS

@@ -30,6 +30,9 @@ from pydantic_core import PydanticCustomError
 from interlace.errors import InterlaceError, ModelExecutionError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pyarrow as pa
     from sqlglot import exp
 
     from interlace.config import ProjectConfig
@@ -188,6 +191,65 @@ def write_export(
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def write_arrow_file(
+    data: pa.RecordBatchReader, path: str, file_format: str, options: Mapping[str, Any]
+) -> None:
+    """Stream Arrow batches into a local CSV, Parquet or JSON file, one batch in memory at a
+    time, with the export options DuckDB's COPY takes (``header``, ``delimiter``,
+    ``compression``, ``array``) and its defaults (a header row, ``,``, snappy, one JSON
+    object per line)."""
+    if file_format == "parquet":
+        import pyarrow.parquet as pq
+
+        compression = str(options.get("compression") or "snappy").lower()
+        with pq.ParquetWriter(
+            path, data.schema, compression=None if compression == "uncompressed" else compression
+        ) as writer:
+            for batch in data:
+                writer.write_batch(batch)
+    elif file_format == "csv":
+        import pyarrow.csv as pacsv
+
+        write_options = pacsv.WriteOptions(
+            include_header=bool(options.get("header", True)),
+            delimiter=str(options.get("delimiter") or ","),
+        )
+        with pacsv.CSVWriter(path, data.schema, write_options=write_options) as writer:
+            for batch in data:
+                writer.write_batch(batch)
+    elif file_format == "json":
+        _write_json(data, path, bool(options.get("array", False)))
+    else:
+        raise ExportError(f"unknown export format {file_format!r}", hint="use csv, parquet or json")
+
+
+def _write_json(data: pa.RecordBatchReader, path: str, array: bool) -> None:
+    import decimal
+    import json
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return float(value)
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace")
+        return str(value)  # dates and times as DuckDB writes them: 2024-01-31 12:00:00
+
+    first = True
+    with open(path, "w", encoding="utf-8") as out:
+        if array:
+            out.write("[")
+        for batch in data:
+            for row in batch.to_pylist():
+                text = json.dumps(row, default=plain, ensure_ascii=False, separators=(",", ":"))
+                if array:
+                    out.write(("" if first else ",") + "\n" + text)
+                else:
+                    out.write(text + "\n")
+                first = False
+        if array:
+            out.write("\n]\n")
 
 
 def _write_to_storage(

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import math
+import posixpath
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlsplit
 
@@ -22,7 +25,6 @@ from interlace_connections.storage.paths import StorageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from pathlib import Path
     from typing import IO
 
     from interlace.engines.base import Session
@@ -309,5 +311,19 @@ class S3Storage(Storage):
 
     @contextmanager
     def _engine_target(self, session: Session, path: str) -> Iterator[str]:
+        if session.dialect != "duckdb":  # the engine writes a local file; upload it after
+            folder = Path(tempfile.mkdtemp(prefix="interlace_s3_"))
+            try:
+                local = folder / posixpath.basename(path)
+                yield str(local)
+                with (
+                    self._guard("write", path),
+                    local.open("rb") as source,
+                    self._open_write(path) as target,
+                ):
+                    shutil.copyfileobj(source, target, 1 << 20)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
         self.configure_session(session)
         yield self.url(path)  # an S3 upload appears whole when it completes

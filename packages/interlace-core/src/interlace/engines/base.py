@@ -102,17 +102,15 @@ class Session(ABC):
     def copy_to_file(
         self, query: exp.Expr, path: str, file_format: str, options: Mapping[str, Any]
     ) -> None:
-        """Write the rows of ``query`` to a local file (csv, parquet or json) inside the engine.
+        """Write the rows of ``query`` to a local file (csv, parquet or json).
 
         ``options`` are format options by their export names (``header``, ``delimiter``,
-        ``compression``, ``array``); the engine spells them in its own dialect.
+        ``compression``, ``array``). Engines that write files themselves (DuckDB's COPY)
+        override this; the default streams the rows as Arrow batches into the file.
         """
-        from interlace.errors import InterlaceError
+        from interlace.export import write_arrow_file
 
-        raise InterlaceError(
-            f"the {self.dialect} engine cannot write files itself",
-            hint="export from a DuckDB connection, or read the table with another tool",
-        )
+        write_arrow_file(self.fetch_batches(query), path, file_format, options)
 
     def content_hash(self, table: exp.Table) -> str | None:
         """An order-insensitive hash of a table's rows and column types, or None when the
