@@ -256,3 +256,49 @@ def test_mysql_writes_the_model_schema_as_a_database(mysql_database: str, tmp_pa
         f"WHERE table_schema = '{mysql_database}'",
     )
     assert kinds == [("t", "BASE TABLE")]  # no staging table left behind
+
+
+def test_an_incremental_model_reads_an_upstream_of_another_connection_by_its_cursor(
+    engine_project: EngineProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upstream lives in DuckDB; the incremental model on this engine gets it copied into a
+    temporary table (only the rows after its watermark) and appends just those."""
+    p = engine_project
+    text = (
+        f"name: ibis_test\nconnections:\n  default: {{{p.connection}}}\n"
+        "  local: {type: duckdb, path: data/local.duckdb}\n"
+        f"models:\n  default_schema: {p.schema}\n"
+    )
+    (p.root / "config.yaml").write_text(text, encoding="utf-8")
+    p.write(
+        {
+            "models/events.py": """
+                import os
+
+                from interlace import model
+
+                @model(connection="local", schema="main")
+                def events():
+                    n = int(os.environ.get("EVENTS", "3"))
+                    return [{"id": i, "kind": "k" + str(i % 2)} for i in range(1, n + 1)]
+            """,
+            "models/event_log.sql": """
+                -- @strategy: append
+                -- @cursor: id
+                SELECT id, kind FROM events
+            """,
+        }
+    )
+    p.run_ok()
+    monkeypatch.setenv("EVENTS", "5")
+
+    result = p.run_ok()
+
+    assert result.models["event_log"].stats == {"inserted": 2}
+    assert p.rows(f"{p.schema}.event_log") == [
+        (1, "k1"),
+        (2, "k0"),
+        (3, "k1"),
+        (4, "k0"),
+        (5, "k1"),
+    ]

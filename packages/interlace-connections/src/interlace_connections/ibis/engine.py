@@ -229,7 +229,7 @@ class IbisSession(Session):
 
     def describe(self, schema: str, name: str) -> list[Column]:
         try:
-            found = self.backend.get_schema(name, database=schema)
+            found = self.backend.get_schema(name, database=schema or None)
         except Exception:
             return []
         mapper = self.backend.compiler.type_mapper

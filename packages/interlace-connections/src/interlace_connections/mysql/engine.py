@@ -8,6 +8,7 @@ implicitly, so a model's result is staged first and published in a transaction o
 from __future__ import annotations
 
 import functools
+import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,15 @@ _SYSTEM = ("information_schema", "mysql", "performance_schema", "sys")
 
 def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+_DISPLAY_WIDTH = re.compile(r"^(TINYINT|SMALLINT|MEDIUMINT|INT|INTEGER|BIGINT)\(\d+\)")
+
+
+def _type(declared: Any) -> str:
+    """A column type as SQL spells it: ``bigint(20) unsigned`` -> ``BIGINT UNSIGNED`` (the
+    display width is no part of the type, and a CAST refuses it)."""
+    return _DISPLAY_WIDTH.sub(r"\1", str(declared).upper())
 
 
 class MySQLSession(IbisSession):
@@ -107,7 +117,18 @@ class MySQLSession(IbisSession):
             f"WHERE table_schema = {_literal(schema)} AND table_name = {_literal(name)} "
             "ORDER BY ordinal_position"
         )
-        return [Column(str(r[0]), str(r[1]).upper()) for r in rows]
+        return [Column(str(r[0]), _type(r[1])) for r in rows]
+
+    def describe_relation(self, table: exp.Table) -> list[Column]:
+        """Columns of ``table``; an unqualified name may be this session's temporary table,
+        which information_schema does not list."""
+        if table.db:
+            return self.describe(table.db, table.name)
+        try:
+            rows = self.fetch_all(f"SHOW COLUMNS FROM {table.sql(dialect=self.dialect)}")
+        except Exception:
+            return []
+        return [Column(str(r[0]), _type(r[1])) for r in rows]
 
     def interrupt(self) -> None:
         """Kill the running statement from a second connection (``KILL QUERY``)."""

@@ -76,8 +76,10 @@ class SQLiteSession(IbisSession):
         return None if row is None else str(row[0])
 
     def describe(self, schema: str, name: str) -> list[Column]:
+        # no schema: found as a query would find it (this connection's temporary tables first)
+        where = f", {_literal(schema)}" if schema else ""
         rows = self.backend.con.execute(
-            f"SELECT name, type FROM pragma_table_info({_literal(name)}, {_literal(schema)})"
+            f"SELECT name, type FROM pragma_table_info({_literal(name)}{where})"
         ).fetchall()
         # a column without a declared type (CTAS of a plain literal) has BLOB affinity
         return [Column(r[0], (r[1] or "BLOB").upper()) for r in rows]
