@@ -174,11 +174,20 @@ def update_matching(
 
 
 NEW_FLAG = "__il_new"
+GONE_FLAG = "__il_gone"
 
 
-def change_set(diff: exp.Table, select: exp.Select) -> list[Step]:
+def change_set(diff: exp.Table, select: exp.Select, *, gone: bool = False) -> list[Step]:
     """Store new and changed rows (flagged ``__il_new``) in a temporary table, and count them
-    as ``inserted`` / ``updated``."""
+    as ``inserted`` / ``updated``. ``gone``: the select also yields the table's rows whose key
+    the batch lacks (flagged ``__il_gone``), counted as ``deleted``."""
+    changed: exp.Expr = exp.not_(col(NEW_FLAG))
+    counts = [exp.alias_(count_where(col(NEW_FLAG)), "inserted")]
+    if gone:
+        changed = exp.and_(changed, exp.not_(col(GONE_FLAG)))
+    counts.append(exp.alias_(count_where(changed), "updated"))
+    if gone:
+        counts.append(exp.alias_(count_where(col(GONE_FLAG)), "deleted"))
     return [
         Step(
             exp.Create(
@@ -189,10 +198,7 @@ def change_set(diff: exp.Table, select: exp.Select) -> list[Step]:
             )
         ),
         Step(
-            exp.select(
-                exp.alias_(count_where(col(NEW_FLAG)), "inserted"),
-                exp.alias_(count_where(exp.not_(col(NEW_FLAG))), "updated"),
-            ).from_(diff.copy()),
-            ("inserted", "updated"),
+            exp.select(*counts).from_(diff.copy()),
+            tuple(str(c.alias) for c in counts),
         ),
     ]
