@@ -77,6 +77,8 @@ class Fallbacks:
 
     def used_by(self, project: Project, spec: ModelSpec) -> list[FallbackRead]:
         """The fallback reads of ``spec``'s query (through inlined ephemeral models)."""
+        if not self.found:
+            return []
         out = []
         for upstream in reads(project, spec.name):
             found = self.found.get((spec.connection, upstream))
@@ -139,8 +141,7 @@ def reads(project: Project, name: str) -> list[str]:
             stack.extend(project.graph.parents[parent])
         else:
             found.append(parent)
-    order = {n: i for i, n in enumerate(project.graph.order)}
-    return sorted(found, key=order.__getitem__)
+    return project.graph.sort(found)
 
 
 def inlined_between(project: Project, name: str) -> list[str]:
