@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import interlace
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 EVENTS = """
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -418,3 +420,31 @@ def test_cursor_on_a_replace_model_is_an_error_at_load(make_project: MakeProject
     )
     with pytest.raises(InterlaceError, match="strategy 'replace'"):
         interlace.load_project(project.root)
+
+
+@pytest.mark.parametrize("strategy", ["append", "merge_by_key"])
+def test_a_watermark_lost_after_the_commit_is_recovered_from_the_table(
+    make_project: MakeProject, strategy: str
+) -> None:
+    """A run killed after the table committed but before the state store recorded the new
+    watermark: the next run reads how far the table got and appends nothing twice."""
+    project = incremental_project(make_project, strategy)
+    feed(project, [event(1, 1), event(2, 2)])
+    project.run_ok()
+    feed(project, [event(1, 1), event(2, 2), event(3, 3)])
+    project.run_ok()
+    # what such a kill leaves: the table has row 3, the state store the first run's watermark
+    store = SQLiteStateStore(project.root / ".interlace" / "state.db")
+    try:
+        current = store.get_watermark("dev", "inc")
+        assert current is not None
+        store.save_watermark("dev", replace(current, value="2024-01-02 00:00:00"))
+    finally:
+        store.close()
+
+    feed(project, [event(1, 1), event(2, 2), event(3, 3), event(4, 4)])
+    again = project.run_ok()
+
+    assert again.models["inc"].rows == 1  # only row 4: row 3 is not read again
+    assert inc_rows(project) == [(i, ts(i), "x") for i in (1, 2, 3, 4)]
+    assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")

@@ -419,6 +419,7 @@ class ModelRunner:
             fallback_reads = self.catalog.fallbacks.used_by(self.catalog.project, self.spec)
             if fallback_reads and self.spec.materialize == "view":
                 raise view_error(fallback_reads[0], self.spec, self.catalog.project.env)
+            self._recover_watermark()
             self._bring_across()
             outcome = self._produce()
             if self.spec.options.export is not None:
@@ -647,6 +648,44 @@ class ModelRunner:
             )
         database = (table.catalog, table.db) if table.catalog else (table.db or None)
         return backend.table(table.name, database=database)
+
+    def _recover_watermark(self) -> None:
+        """Take the table's own newest cursor value when it is ahead of the stored watermark.
+
+        The watermark is recorded in the state store after the table commits; a run killed in
+        between leaves it behind the table, and an ``append`` would then write those rows
+        twice. The table itself says how far it got, so the next run converges.
+        """
+        spec = self.spec
+        catalog = self.catalog
+        if (
+            not spec.options.cursor
+            or catalog.full_refresh
+            or catalog.window.since is not None
+            or catalog.relations.get((self.conn, spec.schema, spec.name)) != "table"
+        ):
+            return
+        from interlace.state.base import Watermark
+
+        name = str(spec.options.cursor)
+        target = catalog.target_of(spec)
+        types = {c.name: c.type for c in self.session.describe_relation(target)}
+        if name not in types:
+            return
+        newest = exp.Max(this=st.column(name))
+        stored = catalog.watermarks.get(spec.name)
+        ahead: exp.Expr = exp.true()
+        if stored is not None:
+            as_type = exp.DataType.build(types[name], dialect=self.session.dialect)
+            ahead = exp.GT(
+                this=newest.copy(), expression=exp.cast(exp.Literal.string(stored.value), as_type)
+            )
+        row = self.session.fetch_one(exp.select(newest, ahead).from_(target))
+        if row is None or row[0] is None or not row[1]:
+            return
+        value = row[0]
+        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
+        catalog.watermarks[spec.name] = Watermark(spec.name, name, text, types[name], None, 0.0)
 
     def _cursor_value(self) -> Any:
         """The ``cursor`` parameter: the backfill start, else the stored watermark (typed)."""
@@ -1215,6 +1254,8 @@ def check_keys(session: Session, spec: ModelSpec, staging: exp.Table, columns: l
             line=spec.line,
             hint="filter them out or fix the key; NULL keys cannot be merged",
         )
+    if len(keys) == 1 and session.unique_integers(staging, keys[0]):
+        return  # proved without a GROUP BY; otherwise the GROUP BY finds an example
     dup = session.fetch_one(
         exp.select(*key_cols, exp.alias_(exp.Count(this=exp.Star()), "n"))
         .from_(staging)
