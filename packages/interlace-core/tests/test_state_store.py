@@ -294,3 +294,28 @@ def test_runs_of_a_killed_process_are_marked_killed_by_the_next_run(tmp_path) ->
     assert dead.error is not None and "killed or crashed" in dead.error
     assert live is not None and live.status == "running"  # this process is alive
     store.close()
+
+
+def test_nested_transactions_commit_once_and_roll_back_together(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.db")
+    mark = Watermark("m", "ts", "1", "BIGINT", None, 0.0)
+    try:
+        with store.transaction():
+            store.save_watermark("dev", mark)  # its own transaction, nested in the outer one
+            with store.transaction():
+                store.save_watermark("dev", Watermark("n", "ts", "2", "BIGINT", None, 0.0))
+            other = sqlite3.connect(tmp_path / "state.db")
+            try:  # nothing is visible from outside before the outer commit
+                assert other.execute("SELECT count(*) FROM watermarks").fetchone() == (0,)
+            finally:
+                other.close()
+        assert store.get_watermark("dev", "n") is not None
+
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save_watermark("dev", Watermark("m", "ts", "9", "BIGINT", None, 0.0))
+            raise RuntimeError("the outer block failed")
+        found = store.get_watermark("dev", "m")
+        assert found is not None and found.value == "1"
+        store.save_watermark("dev", mark)  # usable afterwards
+    finally:
+        store.close()

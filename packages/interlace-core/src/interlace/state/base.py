@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from interlace.quality import CheckResult
 
 
@@ -120,6 +122,10 @@ class StateStore(Protocol):
     """Everything Interlace remembers between runs. Implementations: SQLite, PostgreSQL."""
 
     schema_version: int
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group writes into one commit: ``with store.transaction(): ...`` (nestable)."""
+        ...
 
     def start_run(
         self, run_id: str, project: str, env: str, selection: str, models: int, started_at: float

@@ -51,7 +51,10 @@ class StateRecorder:
         elif isinstance(event, ModelStarted):
             self._started[(event.run_id, event.model)] = event.at
         elif isinstance(event, ModelFinished):
-            self._finished(event)
+            with (
+                self.store.transaction()
+            ):  # the model's run, state, schema and watermark: one commit
+                self._finished(event)
         elif isinstance(event, ModelFailed):
             started = self._started.pop((event.run_id, event.model), None)
             self.store.record_model_run(

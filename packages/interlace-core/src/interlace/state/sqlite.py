@@ -171,6 +171,8 @@ _RUN_COLUMNS = (
 class SQLiteStateStore:
     """The state store in one SQLite file. Safe to share between threads of one process."""
 
+    _depth = 0  # nesting of transaction() on the thread holding the lock
+
     schema_version = len(MIGRATIONS)
 
     def __init__(self, path: str | Path) -> None:
@@ -230,7 +232,8 @@ class SQLiteStateStore:
                     ) from exc
 
     def transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+        """``with store.transaction():`` groups writes into one commit (nestable)."""
+        return _Transaction(self)
 
     # ------------------------------------------------------------------ runs
 
@@ -551,16 +554,27 @@ def _alive(pid: int) -> bool:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
-        self._db = db
-        self._lock = lock
+    """One transaction of the store; nested ones are part of the outermost (one commit)."""
+
+    def __init__(self, store: SQLiteStateStore) -> None:
+        self._store = store
 
     def __enter__(self) -> None:
-        self._lock.acquire()
-        self._db.execute("BEGIN IMMEDIATE")
+        store = self._store
+        store._lock.acquire()
+        if store._depth == 0:
+            try:
+                store._db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store._lock.release()
+                raise
+        store._depth += 1
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        store = self._store
         try:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            store._depth -= 1
+            if store._depth == 0:
+                store._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self._lock.release()
+            store._lock.release()
