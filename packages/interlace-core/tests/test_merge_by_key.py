@@ -374,6 +374,54 @@ def test_merge_by_key_duplicate_keys_in_one_batch_fail_naming_a_sample_key(
     assert project.rows("items") == [{"id": 1, "part": 1, "v": "b"}]
 
 
+@pytest.mark.parametrize("step", [1, 10**12], ids=["dense", "sparse"])
+def test_merge_by_key_duplicate_integer_keys_fail_naming_a_sample_key(
+    make_project: MakeProject, step: int
+) -> None:
+    # dense integer keys are proved unique with a bitmap, sparse ones by GROUP BY: a duplicate
+    # reads the same either way
+    project = merge_project(make_project)
+    run_batch(project, [{"id": 0, "v": "a"}])
+    batch = [{"id": i * step, "v": "b"} for i in range(50)]
+    _assert_batch_fails_and_keeps_table(
+        project,
+        [*batch, {"id": 7 * step, "v": "c"}],
+        "duplicate primary_key",
+        f"{{'id': {7 * step}}} appears 2 times",
+    )
+    assert run_batch(project, batch) == counts(inserted=49, updated=1)
+
+
+def test_duckdb_session_tells_whether_integer_keys_are_unique() -> None:
+    import duckdb
+    from interlace.engines.duckdb import DuckDBSession
+    from sqlglot import exp
+
+    session = DuckDBSession(duckdb.connect())
+    tables = {
+        "dense": "SELECT range AS k FROM range(1000)",
+        "dense_duplicate": "SELECT range % 999 AS k FROM range(1000)",
+        "negative": "SELECT (-3 * range)::INTEGER AS k FROM range(1000)",
+        "nulls_ignored": "SELECT * FROM (VALUES (1), (NULL), (2), (NULL)) v(k)",
+        "sparse": "SELECT range * 1000000 AS k FROM range(1000)",
+        "text": "SELECT range::VARCHAR AS k FROM range(10)",
+        "empty": "SELECT 1 AS k WHERE false",
+    }
+    for name, query in tables.items():
+        session.execute(f"CREATE TABLE {name} AS {query}")
+    answers = {name: session.unique_integers(exp.to_table(name), "k") for name in tables}
+    # None: no shortcut (not integers, too sparse for a bitmap, nothing to check)
+    assert answers == {
+        "dense": True,
+        "dense_duplicate": False,
+        "negative": True,
+        "nulls_ignored": True,
+        "sparse": None,
+        "text": None,
+        "empty": None,
+    }
+
+
 def test_merge_by_key_failure_leaves_soft_deleted_state_untouched(
     make_project: MakeProject, apply_path: str
 ) -> None:

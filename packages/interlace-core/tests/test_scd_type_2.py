@@ -7,6 +7,7 @@ invariants of SCD2 and against a small reference model of what each run must wri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -308,6 +309,57 @@ def test_scd_type_2_change_closes_the_old_version_at_the_instant_the_new_one_ope
     assert (other["k"], other["t"], other["is_current"]) == (2, "x", True)
     assert first["_scd_hash"] != second["_scd_hash"]
     assert set(rows[0]) == {"k", "t", "u", "valid_from", "valid_to", "is_current", "_scd_hash"}
+
+
+@pytest.mark.parametrize("full_join", [True, False], ids=["full_join", "separate_update"])
+def test_scd_type_2_soft_counts_new_changed_and_gone_keys_of_one_batch(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, full_join: bool
+) -> None:
+    # one full join finds new, changed and gone keys; engines without one close gone keys apart
+    from interlace.engines.duckdb import DuckDBEngine
+
+    capabilities = dataclasses.replace(DuckDBEngine.capabilities, full_join=full_join)
+    monkeypatch.setattr(DuckDBEngine, "capabilities", capabilities)
+    project = dim_project(make_project, delete_mode="soft")
+    feed(
+        project,
+        [{"k": 1, "t": "a", "u": 0}, {"k": 2, "t": "b", "u": 0}, {"k": 3, "t": "c", "u": 0}],
+    )
+    batch = [{"k": 1, "t": "A", "u": 0}, {"k": 2, "t": "b", "u": 0}, {"k": 4, "t": "d", "u": 0}]
+    assert feed(project, batch) == {"inserted": 1, "updated": 1, "deleted": 1}
+    rows = project.rows("dim", "k, valid_from")
+    assert [(r["k"], r["t"]) for r in rows if r["is_current"]] == [(1, "A"), (2, "b"), (4, "d")]
+    assert [(r["k"], r["t"]) for r in rows if not r["is_current"]] == [(1, "a"), (3, "c")]
+    closed = {r["k"]: r["valid_to"] for r in rows if not r["is_current"]}
+    assert closed[1] == closed[3] == next(r["valid_from"] for r in rows if r["k"] == 4)
+
+
+def test_scd_type_2_soft_empty_batch_closes_every_current_version(
+    make_project: MakeProject,
+) -> None:
+    # a result without rows or columns is staged from the table itself
+    project = make_project(
+        {
+            "models/dim.py": """
+import json
+from pathlib import Path
+
+from interlace import model
+
+@model(strategy="scd_type_2", primary_key="k", delete_mode="soft")
+def dim():
+    return json.loads((Path(__file__).parent.parent / "input.json").read_text())
+"""
+        }
+    )
+    feed(project, [{"k": 1, "t": "a"}, {"k": 2, "t": "b"}])
+    assert feed(project, []) == {"inserted": 0, "updated": 0, "deleted": 2}
+    assert [r["is_current"] for r in project.rows("dim", "k")] == [False, False]
+    # a key that comes back opens a new version
+    assert feed(project, [{"k": 1, "t": "a"}]) == {"inserted": 1, "updated": 0, "deleted": 0}
+    rows = project.rows("dim", "k, valid_from")
+    assert [(r["k"], r["is_current"]) for r in rows] == [(1, False), (1, True), (2, False)]
+    assert rows[0]["_scd_hash"] == rows[1]["_scd_hash"]
 
 
 def test_scd_type_2_custom_column_names_and_null_versus_empty_string(

@@ -783,7 +783,8 @@ class ModelRunner:
 
     def _stage_audit_publish(self, source: Source) -> Outcome:
         """Stage, audit and publish in one transaction where the engine allows DDL in one
-        (a single commit, and a failure anywhere leaves no trace); otherwise stage first and
+        (a single commit, and a failure anywhere leaves no trace); otherwise, and for an
+        incremental write staged in a temporary table (:meth:`_stages_apart`), stage first and
         publish in a transaction of its own."""
         spec = self.spec
         session = self.session
@@ -1097,9 +1098,7 @@ class ModelRunner:
             )
         elif target_kind == "table":
             self.session.execute(
-                st.create_table_as(
-                    staging, st.select_all(target).limit(0), temporary=temporary
-                )
+                st.create_table_as(staging, st.select_all(target).limit(0), temporary=temporary)
             )
         else:
             raise UnsupportedResultError(

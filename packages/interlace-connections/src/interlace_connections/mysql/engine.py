@@ -159,6 +159,7 @@ class MySQLEngine(IbisEngine):
             transactional_ddl=False,  # DDL commits implicitly
             rename_table=True,
             arrow_scan=False,
+            full_join=False,
         )
 
     def target(self) -> str:

@@ -9,6 +9,7 @@ run (``ephemeral``/``none``), which need a schema of their own, are not supporte
 from __future__ import annotations
 
 import os
+import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,7 @@ class SQLiteEngine(IbisEngine):
             transactional_ddl=True,
             rename_table=True,
             arrow_scan=False,
+            full_join=sqlite3.sqlite_version_info >= (3, 39),
         )
 
     @property

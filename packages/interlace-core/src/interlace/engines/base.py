@@ -37,6 +37,8 @@ class Capabilities:
     # in the still-open transaction several times slower than a committed one, and a
     # temporary table is never written to the database file
     temporary_staging: bool = False
+    # FULL OUTER JOIN: SCD2 with soft deletes finds new, changed and gone keys in one pass
+    full_join: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,12 @@ class Session(ABC):
         from interlace.export import write_arrow_file
 
         write_arrow_file(self.fetch_batches(query), path, file_format, options)
+
+    def unique_integers(self, table: exp.Table, column: str) -> bool | None:
+        """Whether the non-NULL values of an integer ``column`` are all distinct, when the
+        engine can tell more cheaply than a GROUP BY; None: it cannot (not integers, too
+        sparse, or no such shortcut)."""
+        return None
 
     def content_hash(self, table: exp.Table) -> str | None:
         """An order-insensitive hash of a table's rows and column types, or None when the

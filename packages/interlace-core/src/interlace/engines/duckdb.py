@@ -176,6 +176,24 @@ class DuckDBSession(Session):
         )
         self.cursor.execute(_sql(copy))
 
+    def unique_integers(self, table: exp.Table, column: str) -> bool | None:
+        # one bit per value between min and max (bitstring_agg) instead of a hash table:
+        # several times faster than GROUP BY on a dense integer key
+        name = table.sql(dialect="duckdb")
+        row = self.cursor.execute(
+            f"SELECT min({_ident(column)}), max({_ident(column)}), count({_ident(column)}) "
+            f"FROM {name}"
+        ).fetchone()
+        if row is None or not all(type(v) is int for v in row):
+            return None  # empty, all NULL, or not an integer column
+        low, high, count = row
+        if high - low >= max(1 << 20, 64 * count):  # sparse: the bitstring would outgrow a hash
+            return None
+        distinct = self.cursor.execute(
+            f"SELECT bit_count(bitstring_agg({_ident(column)}, {low}, {high})) FROM {name}"
+        ).fetchone()
+        return distinct is not None and distinct[0] == count
+
     def content_hash(self, table: exp.Table) -> str | None:
         import hashlib
 

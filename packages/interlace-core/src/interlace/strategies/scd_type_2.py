@@ -104,7 +104,8 @@ class SCDType2(Strategy):
             return swap_in(ctx)
         opts = ctx.spec.options.scd2
         keys = ctx.keys
-        names = ctx.staged_names
+        # an empty batch is staged from the table itself: its hash column is recomputed below
+        names = [c for c in ctx.staged_names if c != opts.hash_column]
         mode = ctx.spec.options.delete_mode or "ignore"
         diff = diff_table(ctx.spec)
         current = col(opts.is_current, "t")
@@ -119,7 +120,8 @@ class SCDType2(Strategy):
         hashed = exp.alias_(
             row_hash(tracked, "s"), exp.to_identifier(opts.hash_column, quoted=True)
         )
-        gone = mode == "soft"  # one full join finds new, changed and gone keys together
+        # one full join finds new, changed and gone keys together
+        gone = mode == "soft" and ctx.capabilities.full_join
         if gone:
             current_rows = exp.Subquery(
                 this=exp.select(exp.Star()).from_(ctx.target.copy()).where(col(opts.is_current)),
@@ -221,6 +223,19 @@ class SCDType2(Strategy):
                         close,
                         tombstoned,
                     )
+                )
+            )
+        elif mode == "soft" and not gone:  # no full join: close gone keys' versions separately
+            steps.append(
+                Step(
+                    update_matching(
+                        ctx.target,
+                        missing_keys(ctx.target, ctx.staging, keys, col(opts.is_current, "x")),
+                        keys,
+                        close,
+                        current.copy(),
+                    ),
+                    ("deleted",),
                 )
             )
         steps.append(Step(st.drop(diff)))
