@@ -319,3 +319,22 @@ def test_promote_skips_models_in_attached_databases_and_says_why(tmp_path: Path)
     assert steps["own"].action == "copy"
     assert steps["outside"].action == "skip"
     assert "lives in attached database 'side'" in (steps["outside"].reason or "")
+
+
+def test_only_attachments_that_models_target_are_listed_each_run(tmp_path: Path) -> None:
+    """An attached database no model writes into is not scanned for relations (a large
+    attached server would cost every run)."""
+    from interlace.api import open_engines
+
+    files = {"models/m.sql": "-- @database: side\nSELECT 1 AS a\n"}
+    attach = [*LOCAL[1:2], "name: spare, type: duckdb, path: spare.duckdb, create: true"]
+    root = project(tmp_path, attach, files)
+    run_ok(root)
+    with duckdb.connect(str(root / "spare.duckdb")) as con:
+        con.execute("CREATE TABLE unrelated AS SELECT 1 AS x")
+    engine = open_engines(interlace.load_project(root))["default"]
+    try:
+        listed = {(schema, name) for schema, name, _ in engine.list_relations("%")}
+    finally:
+        engine.close()
+    assert listed == {("side.main", "m")}

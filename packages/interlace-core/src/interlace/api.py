@@ -50,6 +50,11 @@ def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[s
         if name in wanted and kind.create_engine is not None:
             engines[name] = kind.create_engine(name, cfg, project.root)
             engines[name].use_functions(project.functions)
+            engines[name].use_databases(
+                spec.database
+                for spec in project.models.values()
+                if spec.connection == name and spec.database is not None
+            )
     return engines
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
     from contextlib import AbstractContextManager
 
     import pyarrow as pa
@@ -164,6 +164,11 @@ class Engine(ABC):
 
     def detach(self, alias: str) -> None:
         """Undo :meth:`attach` (no error when ``alias`` is not attached)."""
+        return None
+
+    def use_databases(self, databases: Iterable[str]) -> None:
+        """The attached databases that models of the project materialize into (``database=``):
+        engines that attach databases list those relations with their own."""
         return None
 
     def use_functions(self, functions: ProjectFunctions) -> None:

@@ -12,7 +12,7 @@ from interlace.engines.base import Capabilities, Column, Engine, Session
 from interlace.errors import InterlaceConnectionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     import duckdb
     import pyarrow as pa
@@ -247,6 +247,7 @@ class DuckDBEngine(Engine):
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
         self._functions: ProjectFunctions | None = None
+        self._databases: frozenset[str] = frozenset()  # attachments models materialize into
 
     @property
     def read_only(self) -> bool:
@@ -263,6 +264,9 @@ class DuckDBEngine(Engine):
             Attachment(self.name, item, self.root, item.read_only or forced)
             for item in self.config.attach
         ]
+
+    def use_databases(self, databases: Iterable[str]) -> None:
+        self._databases = frozenset(databases)
 
     def use_functions(self, functions: ProjectFunctions) -> None:
         """Register the project's ``functions/`` (UDFs and macros) whenever the database opens."""
@@ -355,8 +359,8 @@ class DuckDBEngine(Engine):
         return DuckDBSession(cursor)
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
-        """Relations of the database and of its writable attachments (models may live there:
-        their schema reads ``attachment.schema``)."""
+        """Relations of the database and of the attachments models materialize into (their
+        schema reads ``attachment.schema``)."""
         rows = (
             self.connection.cursor()
             .execute(
@@ -375,8 +379,9 @@ class DuckDBEngine(Engine):
             )
 
     def _catalogs(self, column: str) -> str:
-        """SQL: ``column`` is the database itself or one of its writable attachments."""
-        writable = [a.name for a in self.attachments() if not a.read_only]
+        """SQL: ``column`` is the database itself or an attachment models materialize into
+        (other attachments are not listed: a large attached server costs nothing per run)."""
+        writable = [a.name for a in self.attachments() if a.name in self._databases]
         if not writable:
             return f"{column} = current_database()"
         names = ", ".join(_literal(name) for name in writable)
