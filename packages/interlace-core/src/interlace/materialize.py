@@ -610,12 +610,12 @@ class ModelRunner:
         """Stream ``table`` of ``engine`` into a temporary table of this session, which the
         model's query (and the ephemeral models inlined into it) then read for ``upstream``."""
         catalog = self.catalog
-        query: exp.Expr = exp.select("*").from_(table)
+        query = exp.select("*").from_(table)
         source = engine.session()
         try:
             pushed = self._cursor_filter(source, table)
             if pushed is not None:  # only the rows the incremental model will read
-                query = exp.select("*").from_(table).where(pushed)
+                query = query.where(pushed)
             temp = f"__il_xc_{upstream}"
             self.session.load_temp(temp, source.fetch_batches(query))
         finally:
@@ -830,7 +830,7 @@ class ModelRunner:
             self.catalog.engines[self.conn].capabilities.temporary_staging
             and spec.strategy != "replace"
             and not self.catalog.full_refresh
-            and "." not in spec.schema  # not a table in an attached database
+            and spec.database is None  # not a table in an attached database
             and self.catalog.relations.get((self.conn, spec.schema, spec.name)) == "table"
         )
 

@@ -180,18 +180,18 @@ class DuckDBSession(Session):
         # one bit per value between min and max (bitstring_agg) instead of a hash table:
         # several times faster than GROUP BY on a dense integer key
         name = table.sql(dialect="duckdb")
-        row = self.cursor.execute(
+        row = self.fetch_one(
             f"SELECT min({_ident(column)}), max({_ident(column)}), count({_ident(column)}) "
             f"FROM {name}"
-        ).fetchone()
+        )
         if row is None or not all(type(v) is int for v in row):
             return None  # empty, all NULL, or not an integer column
         low, high, count = row
         if high - low >= max(1 << 20, 64 * count):  # sparse: the bitstring would outgrow a hash
             return None
-        distinct = self.cursor.execute(
+        distinct = self.fetch_one(
             f"SELECT bit_count(bitstring_agg({_ident(column)}, {low}, {high})) FROM {name}"
-        ).fetchone()
+        )
         return distinct is not None and distinct[0] == count
 
     def content_hash(self, table: exp.Table) -> str | None:
@@ -381,10 +381,10 @@ class DuckDBEngine(Engine):
     def _catalogs(self, column: str) -> str:
         """SQL: ``column`` is the database itself or an attachment models materialize into
         (other attachments are not listed: a large attached server costs nothing per run)."""
-        writable = [a.name for a in self.attachments() if a.name in self._databases]
-        if not writable:
+        targeted = [a.name for a in self.attachments() if a.name in self._databases]
+        if not targeted:
             return f"{column} = current_database()"
-        names = ", ".join(_literal(name) for name in writable)
+        names = ", ".join(_literal(name) for name in targeted)
         return f"({column} = current_database() OR {column} IN ({names}))"
 
     @property
