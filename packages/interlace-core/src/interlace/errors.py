@@ -7,6 +7,12 @@ where we know it, what to do about it (``hint``).
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a driver's often runs on), else its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class InterlaceError(Exception):
     """Base class of every error Interlace raises on purpose."""
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from interlace.errors import InterlaceError, ModelExecutionError
+from interlace.errors import InterlaceError, ModelExecutionError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -181,10 +181,8 @@ def write_export(
     except InterlaceError as exc:
         raise ExportError(exc.message, model=model, hint=exc.hint) from None
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        detail = text[0] if text else type(exc).__name__
         raise ExportError(
-            f"cannot write export to {shown}: {detail}",
+            f"cannot write export to {shown}: {first_line(exc)}",
             model=model,
             hint="check export.path and that the folder is writable",
         ) from None
@@ -281,10 +279,9 @@ def _write_to_storage(
     except InterlaceError as exc:
         raise ExportError(exc.message, model=model, hint=exc.hint) from None
     except Exception as exc:
-        text = str(exc).strip().splitlines()
-        detail = text[0] if text else type(exc).__name__
         raise ExportError(
-            f"cannot write export to {rendered} on connection '{options.connection}': {detail}",
+            f"cannot write export to {rendered} on connection '{options.connection}': "
+            f"{first_line(exc)}",
             model=model,
             hint="check export.path and the storage connection",
         ) from None

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from interlace import statements as st
-from interlace.errors import InterlaceError, ModelExecutionError
+from interlace.errors import InterlaceError, ModelExecutionError, first_line
 
 if TYPE_CHECKING:
     from interlace.config import ConnectionConfig
@@ -232,8 +232,7 @@ def _attach_all(catalog: RunCatalog, connection: str, candidates: list[str]) -> 
                 searched.append(_Searched(name, alias, None, exc.message))
                 continue
             except Exception as exc:
-                problem = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                searched.append(_Searched(name, alias, None, problem))
+                searched.append(_Searched(name, alias, None, first_line(exc)))
                 continue
             searched.append(_Searched(name, alias, listed, source=other))
             continue
@@ -249,17 +248,12 @@ def _resolve(
     for place in searched:
         if place.relations is None or (target.schema, target.name) not in place.relations:
             continue
-        if place.source is not None:
-            catalog.fallbacks.found[key] = FallbackRead(
-                target.name, place.connection, st.table(target.schema, target.name), place.source
-            )
-            return
-        table = exp.table_(
-            exp.to_identifier(target.name, quoted=True),
-            db=exp.to_identifier(target.schema, quoted=True),
-            catalog=exp.to_identifier(place.alias, quoted=True),
+        table = st.table(target.schema, target.name)  # as the fallback names it
+        if place.source is None:  # attached: the reading engine names it through the alias
+            table.set("catalog", exp.to_identifier(place.alias, quoted=True))
+        catalog.fallbacks.found[key] = FallbackRead(
+            target.name, place.connection, table, place.source
         )
-        catalog.fallbacks.found[key] = FallbackRead(target.name, place.connection, table)
         return
     env = catalog.project.env
     head = (

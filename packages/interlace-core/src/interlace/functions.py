@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from interlace.errors import ProjectError
+from interlace.errors import ProjectError, first_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -146,16 +146,11 @@ class ProjectFunctions:
                 connection.execute(macro.statement(persistent=persistent))
             except duckdb.Error as exc:
                 raise FunctionError(
-                    f"macro '{macro.name}' cannot be created: {_first_line(exc)}",
+                    f"macro '{macro.name}' cannot be created: {first_line(exc)}",
                     file=macro.file,
                     line=macro.line,
                     hint="fix the statement; DuckDB's CREATE MACRO syntax applies",
                 ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -392,7 +387,7 @@ def _check(functions: ProjectFunctions) -> None:
                 ProjectFunctions(python=(function,)).register(scratch, persistent=True)
             except duckdb.Error as exc:
                 raise FunctionError(
-                    f"function '{function.name}' cannot be registered: {_first_line(exc)}",
+                    f"function '{function.name}' cannot be registered: {first_line(exc)}",
                     file=function.file,
                     line=function.line,
                 ) from None
@@ -403,7 +398,7 @@ def _check(functions: ProjectFunctions) -> None:
                 pass  # a table macro reads tables this empty database lacks: checked on open
             except duckdb.Error as exc:
                 raise FunctionError(
-                    f"macro '{macro.name}' cannot be created: {_first_line(exc)}",
+                    f"macro '{macro.name}' cannot be created: {first_line(exc)}",
                     file=macro.file,
                     line=macro.line,
                     hint="fix the statement; DuckDB's CREATE MACRO syntax applies",

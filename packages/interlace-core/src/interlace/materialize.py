@@ -27,6 +27,7 @@ from interlace.errors import (
     ModelExecutionError,
     SchemaChangeError,
     UnsupportedResultError,
+    first_line,
 )
 from interlace.fallback import Fallbacks, inlined_between, missing_error, view_error
 from interlace.outputs import Source, to_source
@@ -1071,7 +1072,7 @@ class ModelRunner:
                 spec = self.spec
                 raise SchemaChangeError(
                     f"cannot coerce column '{change.column}' from {change.new} to the table's "
-                    f"{change.old}: {str(exc).strip().splitlines()[0]}",
+                    f"{change.old}: {first_line(exc)}",
                     model=spec.name,
                     file=spec.file,
                     line=spec.line,

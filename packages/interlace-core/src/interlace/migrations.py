@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from interlace.errors import InterlaceError
+from interlace.errors import InterlaceError, first_line
 
 if TYPE_CHECKING:
     from interlace.engines.base import Engine
@@ -378,8 +378,7 @@ class Migrator:
                     self.store.remove_migration(self.env, version)
                 else:
                     self.store.record_migration(self.env, previous)
-            lines = str(exc).strip().splitlines()
-            detail = lines[0] if lines else type(exc).__name__
+            detail = first_line(exc)
             return detail if ":" in detail else f"{type(exc).__name__}: {detail}"
         finally:
             session.close()

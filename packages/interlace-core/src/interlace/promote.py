@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlglot import exp
 
 from interlace import statements as st
-from interlace.errors import InterlaceError
+from interlace.errors import InterlaceError, first_line
 from interlace.fallback import same_database, writes_relation
 
 if TYPE_CHECKING:
@@ -461,7 +461,7 @@ class _Promotion:
         except Exception as exc:
             raise PromoteError(
                 f"copying to {self.plan.where(self.target.env, steps[0].target_connection)} "
-                f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                f"failed: {type(exc).__name__}: {first_line(exc)}",
                 hint="nothing was changed on that connection (the copy is one transaction)",
             ) from exc
         finally:
@@ -551,7 +551,7 @@ class _Promotion:
             except Exception as exc:
                 raise PromoteError(
                     f"recreating view {step.relation} in env '{self.target.env}' failed: "
-                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}",
+                    f"{type(exc).__name__}: {first_line(exc)}",
                     hint="the tables were promoted; the view reads a relation the target "
                     "environment does not have: promote or build it there too",
                 ) from exc

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from interlace.errors import InterlaceConnectionError
+from interlace.errors import InterlaceConnectionError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -196,7 +196,7 @@ class Attachment:
             raise self.error(exc) from None
 
     def error(self, exc: BaseException) -> InterlaceConnectionError:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         if self.config.password:
             message = message.replace(self.config.password, "****")
         kind = self.config.type
