@@ -109,6 +109,10 @@ CASES = {
         {"models/ok.sql": "select 1 as id\n"},
         ("two models are named 'ok'", "models/ok.py", "models/ok.sql"),
     ),
+    "model_names_differ_only_by_case": (
+        {"models/OK.sql": "select 1 as id\n"},
+        ("models/ok.py:4", "models/OK.sql:1", "differ only by case", "main.ok", "rename one"),
+    ),
 }
 
 

@@ -131,3 +131,46 @@ def test_config_names_an_unset_variable(project: Folder) -> None:
     assert "${DB_PASSWORD}" in result.stderr
     assert "hint:" in result.stderr
     assert not result.has_traceback, result
+
+
+def test_a_new_environment_name_warns_naming_the_known_ones(project: Folder) -> None:
+    project.write({**MODELS, "config.prod.yaml": PROD_OVERLAY})
+    assert project.interlace("run", "--env", "staging").code == 0  # now in the state store
+
+    typo = project.interlace("run", "--env", "prdo")
+    again = project.interlace("run", "--env", "prdo")
+    overlay = project.interlace("run", "--env", "prod")
+    default = project.interlace("run")
+
+    assert typo.code == 0, typo
+    assert "warning: environment 'prdo' is new" in typo.stderr, typo
+    assert "no config.prdo.yaml overlay" in typo.stderr
+    assert "did you mean 'prod'?" in typo.stderr
+    known = typo.stderr.split("known environments: ")[1].split(" (")[0].split(", ")
+    assert {"dev", "prod", "staging"} <= set(known), typo  # default, overlay, state store
+    assert "prdo" not in known
+    for known_env in (again, overlay, default):  # ran before, has an overlay, the default
+        assert known_env.code == 0, known_env
+        assert "warning" not in known_env.stderr, known_env
+
+
+def test_environments_listed_in_the_config_make_other_names_an_error(project: Folder) -> None:
+    config = (project.root / "config.yaml").read_text(encoding="utf-8")
+    project.write({**MODELS, "config.yaml": config + "environments: [dev, prod]\n"})
+
+    typo = project.interlace("run", "--env", "prdo")
+    by_variable = project.interlace("run", env={"INTERLACE_ENV": "staging"})
+    listed = project.interlace("config", "--list")
+    prod = project.interlace("run", "--env", "prod")
+
+    assert typo.code == 1, typo
+    assert not typo.has_traceback, typo
+    assert "config.yaml:8: unknown environment 'prdo'" in typo.stderr, typo
+    assert "lists only dev, prod" in typo.stderr
+    assert "did you mean 'prod'?" in typo.stderr
+    assert not project.db("prdo").exists()
+    assert by_variable.code == 1, by_variable
+    assert "unknown environment 'staging'" in by_variable.stderr
+    assert listed.stdout.strip() == "environments: dev, prod", listed
+    assert prod.code == 0, prod
+    assert "warning" not in prod.stderr, prod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import time
 from typing import TYPE_CHECKING
@@ -157,3 +158,81 @@ def test_next_run_removes_what_a_killed_run_left_behind(project: Folder) -> None
     assert again.code == 0, again
     assert leftovers(project) == []
     assert project.count("main.slow") == 3
+
+
+def run_statuses(project: Folder) -> list[tuple[str, str | None]]:
+    """``(status, error)`` of every run in the state store, oldest first."""
+    con = sqlite3.connect(project.root / ".interlace" / "state.db")
+    try:
+        return con.execute("SELECT status, error FROM runs ORDER BY started_at").fetchall()
+    finally:
+        con.close()
+
+
+def test_sigterm_cancels_the_run_records_it_cancelled_and_exits_143(project: Folder) -> None:
+    project.write(SLOW_PROJECT)
+    process = project.start("run", env={"SLOW_ROWS": "6000"})  # 5 minutes if left alone
+    wait_for(project.root / "started.flag", process)
+    time.sleep(0.3)
+
+    process.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    stdout, stderr = process.communicate(timeout=300)
+
+    assert process.returncode == 143, (stdout, stderr)
+    assert time.monotonic() - started < 60, "SIGTERM did not stop the running model"
+    assert "terminated (SIGTERM)" in stdout + stderr
+    assert "Traceback (most recent call last)" not in stdout + stderr
+    assert run_statuses(project) == [("cancelled", "run cancelled")]
+
+    again = project.interlace("run")
+
+    assert again.code == 0, again
+    assert project.count("main.slow") == 3
+    assert leftovers(project) == []
+
+
+# 002 creates a table, says it started (COPY writes a file at once), then runs for hours
+SLOW_MIGRATIONS = {
+    "migrations/001_create_audit.up.sql": "CREATE TABLE audit (id INTEGER);\n",
+    "migrations/002_backfill.up.sql": """
+        CREATE TABLE backfill (id INTEGER);
+        INSERT INTO backfill VALUES (1);
+        COPY (SELECT 1 AS started) TO 'started.csv';
+        CREATE TABLE total AS SELECT sum(a.range * b.range) AS s
+        FROM range(1000000) AS a, range(1000000) AS b;
+    """,
+    "migrations/003_index.up.sql": "CREATE TABLE later (id INTEGER);\n",
+}
+
+
+def test_ctrl_c_during_migrate_rolls_back_the_migration_in_flight_and_exits_130(
+    project: Folder,
+) -> None:
+    project.write(SLOW_MIGRATIONS)
+    process = project.start("migrate")
+    wait_for(project.root / "started.csv", process)
+
+    process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    stdout, stderr = process.communicate(timeout=300)
+    listed = project.interlace("migrate", "--list")
+
+    assert process.returncode == 130, (stdout, stderr)
+    assert time.monotonic() - started < 60, "Ctrl-C did not interrupt the migration"
+    output = stdout + stderr
+    assert "Traceback (most recent call last)" not in output
+    assert "RuntimeError" not in output and "Query interrupted" not in output, output
+    assert "✓ up   001_create_audit" in stdout
+    assert (
+        "interrupted: 1 migration(s) applied; migration 002_backfill "
+        "(migrations/002_backfill.up.sql) was rolled back; 1 later migration(s) not run"
+    ) in stderr, output
+    tables = {name.split(".")[1] for name in project.relations()}
+    assert tables == {"audit"}, "the interrupted migration was not rolled back"
+    states = [line.split()[:3] for line in listed.stdout.splitlines()[2:]]
+    assert states == [
+        ["001", "create_audit", "applied"],
+        ["002", "backfill", "pending"],
+        ["003", "index", "pending"],
+    ], listed

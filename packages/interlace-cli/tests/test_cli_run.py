@@ -224,3 +224,100 @@ def test_project_option_runs_a_project_from_another_folder(project: Folder) -> N
     assert project.count("main.other") == 1
     assert project.count("main.a") == 3
     assert list(elsewhere.root.iterdir()) == []
+
+
+# docs/connections.md: `kinds` (default connection) reads `events`, which lives on `lake`
+CROSS_CONNECTION = {
+    "config.yaml": """
+        name: cross
+        connections:
+          default: {type: duckdb, path: "data/{env}.duckdb"}
+          lake: {type: duckdb, path: "data/lake.duckdb"}
+    """,
+    "models/lake.sql": """
+        -- @name: events
+        -- @connection: lake
+        select range as id, range % 3 as kind from range(250000)
+    """,
+    "models/warehouse.sql": """
+        -- @name: kinds
+        select kind, count(*) as n from events group by kind
+    """,
+}
+
+
+def test_run_of_one_model_reading_another_connection_reads_it_there(project: Folder) -> None:
+    project.write(CROSS_CONNECTION)
+    assert project.interlace("run").code == 0
+    project.write(
+        {
+            "models/warehouse.sql": """
+                -- @name: kinds
+                select kind, count(*) as n, min(id) as first_id from events group by kind
+            """
+        }
+    )
+
+    result = project.interlace("run", "kinds")
+
+    assert result.code == 0, result
+    assert status_lines(result) == {"kinds": "✓"}
+    assert "1 succeeded, 0 failed" in result.stdout
+    assert project.query("SELECT kind, n, first_id FROM main.kinds ORDER BY kind") == [
+        (0, 83334, 0),
+        (1, 83333, 1),
+        (2, 83333, 2),
+    ]
+
+
+HOURLY = {
+    "models/hourly.sql": """
+        -- @name: readings
+        select range as id, TIMESTAMP '2024-01-01' + to_hours(range) as ts from range(48)
+
+        -- @name: per_day
+        select ts::DATE as day, count(*) as n from readings group by all
+    """
+}
+INCREMENTAL = {
+    "models/log.sql": """
+        -- @strategy: append
+        -- @cursor: ts
+        select id, ts from readings
+    """
+}
+TINY_WINDOW = ("--since", "2000-01-01", "--until", "2024-01-01", "--window", "1s")
+
+
+def test_run_refuses_a_window_that_splits_into_too_many_runs(project: Folder) -> None:
+    project.write({**HOURLY, **INCREMENTAL})
+
+    result = project.interlace("run", *TINY_WINDOW, timeout=60)
+
+    assert result.code == 1, result
+    assert (
+        "error: --window 1s splits 2000-01-01 .. 2024-01-01 into 757,382,400 windows; a "
+        "backfill runs at most 10,000 (each window is one run)\n"
+        "  hint: use a larger --window (1d makes 8,766), a shorter --since/--until range, or "
+        "leave --window out to process the whole range in one run\n"
+    ) in result.stderr, result
+    assert not result.has_traceback, result
+    assert not project.db().exists(), "a refused window must not run anything"
+
+
+def test_run_with_a_window_but_no_incremental_model_runs_once(project: Folder) -> None:
+    project.write(HOURLY)
+
+    result = project.interlace("run", *TINY_WINDOW, timeout=60)
+
+    assert result.code == 0, result
+    assert (
+        "note: --window 1s ignored: no selected model is incremental (cursor), so the models "
+        "run once"
+    ) in result.stdout
+    assert "window(s) run" not in result.stdout
+    assert status_lines(result) == {"readings": "✓", "per_day": "✓"}
+    assert project.query("SELECT day::VARCHAR, n FROM main.per_day ORDER BY day") == [
+        ("2024-01-01", 24),
+        ("2024-01-02", 24),
+    ]

@@ -257,3 +257,50 @@ def test_dlq_cli_unknown_letter_is_a_clear_error(make_project: MakeProject) -> N
         assert out.returncode == 1, (command, out.stdout, out.stderr)
         assert "no dead letter 999 in env dev" in out.stdout + out.stderr
         assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_dlq_retry_of_a_model_reading_another_connection_reads_it_there(tmp_path: Path) -> None:
+    """docs/connections.md's example: `kinds` (default connection) reads `events` on `lake`."""
+    project = ProjectFolder.create(
+        tmp_path / "cross",
+        config="""
+            name: cross
+            connections:
+              default: {type: duckdb, path: "data/{env}.duckdb"}
+              lake: {type: duckdb, path: "data/lake.duckdb"}
+        """,
+    )
+    project.write(
+        {
+            "models/lake.sql": """
+                -- @name: events
+                -- @connection: lake
+                select range as id, range % 3 as kind from range(250000)
+            """,
+            "models/warehouse.sql": """
+                -- @name: kinds
+                select kind, count(*) as n from events group by kind, no_such_column
+            """,
+        }
+    )
+    assert project.run().models["kinds"].status == "failed"
+    (letter,) = dead_letters(project)
+    project.write(
+        {
+            "models/warehouse.sql": """
+                -- @name: kinds
+                select kind, count(*) as n from events group by kind
+            """
+        }
+    )
+
+    retried = interlace_cli(project.root, "dlq", "retry", str(letter.id))
+
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert f"dead letter {letter.id} retried successfully" in retried.stdout
+    assert project.rows("kinds", "kind") == [
+        {"kind": 0, "n": 83334},
+        {"kind": 1, "n": 83333},
+        {"kind": 2, "n": 83333},
+    ]
+    assert [item.status for item in dead_letters(project)] == ["retried"]

@@ -283,6 +283,37 @@ def test_invalid_environment_name_is_rejected(make_project: MakeProject) -> None
     assert "environment name" in str(load_error(project.root, "../etc"))
 
 
+@pytest.mark.parametrize(
+    "declaration",
+    ["environments: [dev, prod]", "environments:\n  production: [prod]\n  names: [dev, prod]"],
+)
+def test_declared_environments_refuse_any_other_name(
+    make_project: MakeProject, declaration: str
+) -> None:
+    project = make_project(
+        config="name: demo\nconnections:\n  default: {type: duckdb}\n" + declaration + "\n"
+    )
+    assert load_config(project.root, "prod").config.environments.names == ["dev", "prod"]
+    assert load_config(project.root).env == "dev"
+
+    error = load_error(project.root, "prdo")
+
+    line = 6 if "names" in declaration else 4
+    assert f"config.yaml:{line}: unknown environment 'prdo'" in str(error), error
+    assert "lists only dev, prod" in str(error)
+    assert "did you mean 'prod'?" in (error.hint or "")
+    assert "--env" in (error.hint or "")
+
+
+def test_a_declared_environment_name_must_be_valid(make_project: MakeProject) -> None:
+    project = make_project(
+        config="name: demo\nconnections:\n  default: {type: duckdb}\nenvironments: [dev, ../x]\n"
+    )
+    error = load_error(project.root)
+    assert "config.yaml:4" in str(error)
+    assert "invalid environment name '../x'" in str(error)
+
+
 def test_secrets_are_masked_for_display() -> None:
     masked = mask_secrets(
         {"password": "hunter2", "url": "postgres://me:hunter2@db/x", "user": "me"}

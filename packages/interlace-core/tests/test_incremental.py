@@ -15,7 +15,7 @@ import interlace
 import pytest
 from interlace.errors import InterlaceError, ModelDefinitionError
 from interlace.state import SQLiteStateStore
-from interlace.window import WindowError
+from interlace.window import WindowError, count_windows, split_windows
 
 if TYPE_CHECKING:
     from conftest import MakeProject, ProjectDir
@@ -295,6 +295,69 @@ def test_window_1d_runs_one_run_per_day(make_project: MakeProject) -> None:
     finally:
         store.close()
     assert {r.run_id for r in runs} >= {w.run_id for w in result.windows}
+
+
+def test_window_count_is_computed_without_listing_the_windows() -> None:
+    assert count_windows("2000-01-01", "2024-01-01", "1s") == 757_382_400  # 24 years
+    assert count_windows("2024-01-01", "2024-01-04", "1d") == 3
+    assert count_windows("2024-01-01", "2024-01-04 12:00:00", "1d") == 4  # a short last one
+    assert count_windows("2024-01-01T00:00:00+02:00", "2024-01-01T06:00:00+02:00", "90m") == 4
+    assert count_windows("2024-01-01", "2024-01-08", "1m") == 10_080
+    assert len(split_windows("2024-01-01", "2024-01-04 12:00:00", "1d")) == 4
+
+
+def test_window_splitting_into_more_than_10000_runs_is_refused_before_any_run(
+    make_project: MakeProject,
+) -> None:
+    project = incremental_project(make_project)
+    feed(project, [event(1, 1)])
+
+    with pytest.raises(WindowError) as refused:
+        project.run(since="2000-01-01", until="2024-01-01", window="1s")
+
+    assert refused.value.message == (
+        "--window 1s splits 2000-01-01 .. 2024-01-01 into 757,382,400 windows; a backfill runs "
+        "at most 10,000 (each window is one run)"
+    )
+    assert refused.value.hint == (
+        "use a larger --window (1d makes 8,766), a shorter --since/--until range, or leave "
+        "--window out to process the whole range in one run"
+    )
+    with pytest.raises(WindowError, match="into 10,080 windows"):
+        project.run(since="2024-01-01", until="2024-01-08", window="1m")
+    assert not project.db_path().exists()  # nothing ran
+
+
+def test_window_without_incremental_models_runs_the_selection_once(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(
+        {
+            "models/events.py": EVENTS,
+            "models/daily.sql": "SELECT ts::DATE AS day, count(*) AS n FROM events GROUP BY ALL",
+        }
+    )
+    feed(project, [event(1, 1), event(2, 1, hour=5), event(3, 2)])
+
+    result = project.run_ok(since="2024-01-01", until="2024-01-04", window="1d")
+
+    assert result.windows == ()  # one ordinary run, not one per day
+    assert {name: m.status for name, m in result.models.items()} == {
+        "events": "success",
+        "daily": "success",
+    }
+    assert project.sql("SELECT * FROM daily ORDER BY day") == [
+        (dt.date(2024, 1, 1), 2),
+        (dt.date(2024, 1, 2), 1),
+    ]
+    huge = project.run_ok(since="2000-01-01", until="2024-01-01", window="1s", force=True)
+    assert huge.windows == ()
+    assert {name: m.status for name, m in huge.models.items()} == {
+        "events": "success",
+        "daily": "success",
+    }
+    with pytest.raises(WindowError, match="invalid duration '1 day'"):
+        project.run(since="2024-01-01", window="1 day")  # its arguments are still checked
 
 
 def test_full_refresh_reprocesses_everything_and_moves_the_watermark(

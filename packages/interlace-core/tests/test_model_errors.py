@@ -282,6 +282,50 @@ def test_duplicate_model_names_across_files_name_both_places(make_project: MakeP
     assert "rename" in (error.hint or "")
 
 
+def test_model_names_differing_only_by_case_fail_at_load_naming_both_places(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(
+        {
+            "models/a_python.py": """
+                from interlace import model
+
+                @model
+                def Orders():
+                    return [{"id": 1}]
+            """,
+            "models/orders.sql": "SELECT 2 AS id",
+        }
+    )
+    error = load_error(project, ProjectError)
+    text = str(error)
+    assert "'Orders' (models/a_python.py:3) and 'orders' (models/orders.sql:1)" in text
+    assert "differ only by case" in text
+    assert "main.orders" in text
+    assert "rename one of them" in (error.hint or "")
+    assert not project.db_path().exists(), "nothing ran"
+
+
+def test_model_names_differing_by_case_in_different_schemas_both_run(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(
+        {
+            "models/a_python.py": """
+                from interlace import model
+
+                @model(schema="raw")
+                def Orders():
+                    return [{"id": 1}]
+            """,
+            "models/orders.sql": "SELECT 2 AS id",
+        }
+    )
+    project.run_ok()
+    assert project.sql("SELECT id FROM raw.Orders") == [(1,)]
+    assert project.sql("SELECT id FROM main.orders") == [(2,)]
+
+
 def test_python_parameter_that_is_not_a_model_is_an_error(make_project: MakeProject) -> None:
     project = make_project(
         {

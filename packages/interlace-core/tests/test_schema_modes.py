@@ -59,12 +59,17 @@ def expected(mode: str, strategy: str, change: str) -> Expected:
                 "varchar_to_int": ({**OLD_COLUMNS, "v": "INTEGER"}, [(2, 5, 20)]),
                 "int_to_varchar": ({**OLD_COLUMNS, "n": "VARCHAR"}, [(2, "b", "abc")]),
             }[change]
+        refused = "cannot write the result into table main.m: "
         return {  # no checks: the engine inserts by name and casts implicitly, or refuses
-            "added": ('"x"',),
+            "added": (refused, "column 'x' (VARCHAR) is not in the table"),
             "removed": (OLD_COLUMNS, [*old, (2, "b", None)]),
             "widened": (OLD_COLUMNS, [*old, (2, "b", 20)]),
             "varchar_to_int": (OLD_COLUMNS, [*old, (2, "5", 20)]),
-            "int_to_varchar": ("'abc'", "column n"),
+            "int_to_varchar": (
+                refused,
+                "column 'n' is INTEGER in the table but VARCHAR in the result",
+                "'abc'",
+            ),
         }[change]
     common: dict[str, Expected] = {
         "added": (ADDED, [(*row, None) for row in old] + [(2, "b", 20, "x")]),
@@ -206,3 +211,28 @@ def test_merge_by_key_adds_a_new_column_and_widens_in_place(make_project: MakePr
         (1, "a", 10, "new"),
         (2, "b", 5_000_000_000, None),
     ]
+
+
+@pytest.mark.parametrize("strategy", ["merge_by_key", "scd_type_2", "append"])
+def test_ignore_mode_refused_write_names_the_table_and_column_not_internal_aliases(
+    make_project: MakeProject, strategy: str
+) -> None:
+    header = f"-- @strategy: {strategy}\n-- @schema_mode: ignore\n"
+    if strategy != "append":
+        header += "-- @primary_key: id\n"
+    project = make_project({"models/orders.sql": header + BASE})
+    project.run_ok()
+    # `n` now holds text the table's INTEGER cannot take, and `v` is gone (the table keeps it:
+    # merge_by_key then compares rows through its internal alias "__s")
+    changed = "SELECT * FROM (VALUES (1::INTEGER, 'abc')) AS t(id, n)"
+    project.write({"models/orders.sql": header + changed})
+
+    outcome = project.run().models["orders"]
+
+    assert outcome.status == "failed"
+    error = outcome.error or ""
+    assert "cannot write the result into table main.orders" in error, error
+    assert "column 'n' is INTEGER in the table but VARCHAR in the result" in error, error
+    assert "__s" not in error and '"s".' not in error and '"t".' not in error, error
+    assert "schema_mode='safe'" in error, error  # the hint says what to change
+    assert project.sql("SELECT id, v, n FROM orders") == [OLD_ROW]

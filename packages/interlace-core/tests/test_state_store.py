@@ -171,8 +171,9 @@ try:
     while time.time() < deadline:
         runs = store.list_runs()
         records = store.model_runs(runs[0].run_id) if runs else []
-        seen.append([runs[0].status if runs else None, sorted(r.model for r in records)])
-        if sys.argv[2] == "once" or (runs and runs[0].status == "running" and len(records) >= 3):
+        done = sorted(r.model for r in records if r.status != "running")
+        seen.append([runs[0].status if runs else None, done])
+        if sys.argv[2] == "once" or (runs and runs[0].status == "running" and len(done) >= 3):
             break
         time.sleep(0.02)
 finally:

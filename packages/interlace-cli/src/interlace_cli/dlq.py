@@ -25,7 +25,10 @@ def _project(ctx: click.Context, project: Path | None, env: str | None) -> Proje
 def _store(project: Project) -> StateStore:
     from interlace.api import open_state
 
-    return open_state(project)
+    from interlace_cli.main import handle_errors
+
+    with handle_errors():
+        return open_state(project)
 
 
 project_opt = click.option(

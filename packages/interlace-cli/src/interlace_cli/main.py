@@ -117,6 +117,17 @@ def init(name: str, force: bool) -> None:
 )
 @click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks of failed models.")
 @click.option(
+    "--lock-timeout",
+    default="10m",
+    show_default=True,
+    help="How long a model waits for a table another run is writing (30s, 10m, 1h).",
+)
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Fail at once when another run is writing a table (or the database file).",
+)
+@click.option(
     "--quality-only",
     is_flag=True,
     help="Run the declared quality checks on the existing tables without rebuilding them.",
@@ -135,6 +146,8 @@ def run(
     until: str | None,
     window: str | None,
     verbose: bool,
+    lock_timeout: str,
+    no_wait: bool,
     quality_only: bool,
     project: Path | None,
     env: str | None,
@@ -142,14 +155,17 @@ def run(
     """Run models. SELECTION: NAME, +NAME (with ancestors), NAME+ (with descendants), tag:X.
 
     Models whose definition and inputs did not change since their last run are skipped (the
-    reason is printed); --force runs them anyway. --quality-only runs the selected models'
+    reason is printed); --force runs them anyway. Two runs never write one table at once: a
+    model waits for a table another run is writing (--lock-timeout, --no-wait). --quality-only runs the selected models'
     quality checks (both severities) on their tables as they are; it exits 1 when an error
     check fails.
     """
     from interlace_cli.progress import run_with_progress
 
+    wait = 0.0 if no_wait else _lock_timeout(lock_timeout)
     state = _state(ctx, project, env)
     loaded = state.load()
+    warn_if_new_environment(loaded)
     if quality_only:
         _quality_only(
             loaded, selection, exclude, workers, force, full_refresh, since, until, window
@@ -166,8 +182,49 @@ def run(
             since=since,
             until=until,
             window=window,
+            lock_timeout=wait,
         )
     sys.exit(code)
+
+
+def _lock_timeout(text: str) -> float:
+    """``--lock-timeout``: a duration (``10m``) or seconds (``0`` waits not at all)."""
+    from interlace.durations import parse_duration
+
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            return parse_duration(text).total_seconds()
+        except ValueError as exc:
+            fail(f"--lock-timeout: {exc}")
+    if seconds < 0:
+        fail("--lock-timeout: it cannot be negative (0 fails at once, like --no-wait)")
+    return seconds
+
+
+def warn_if_new_environment(project: Project) -> None:
+    """A name without an overlay that nothing ran in is often a typo: say so before a run
+    builds that environment's databases from nothing."""
+    import difflib
+
+    from interlace.environments import known_environments
+
+    with handle_errors():
+        known = known_environments(project)
+    env = project.env
+    if env in known:
+        return
+    close = difflib.get_close_matches(env, known, n=1)
+    click.secho(
+        f"warning: environment '{env}' is new (no config.{env}.yaml overlay, nothing ran in it "
+        "yet): this run builds its databases from nothing"
+        + (f"; did you mean '{close[0]}'?" if close else "")
+        + f"\n  known environments: {', '.join(known)} (list them in `environments:` in the "
+        "config to make any other name an error)",
+        fg="yellow",
+        err=True,
+    )
 
 
 def _quality_only(
@@ -227,6 +284,7 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
     with handle_errors():
         envs = list_environments(root)
         loaded = load_config(root, state.env)
+    envs = sorted({*envs, *(loaded.config.environments.names or ())})
     click.echo(f"environments: {', '.join(envs)}")
     if list_envs:
         return
@@ -258,6 +316,12 @@ def main() -> None:
     except KeyboardInterrupt:
         click.secho("\ninterrupted", fg="yellow", err=True)
         sys.exit(130)
+    except Exception as exc:
+        from interlace.errors import InterlaceError
+
+        if isinstance(exc, InterlaceError):  # one a command let through: still for people
+            fail(str(exc))
+        raise
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from interlace.migrations import MigrationStep, Migrator
+    from interlace.migrations import MigrationOutcome, MigrationStep, Migrator
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -51,6 +52,34 @@ def _show_list(migrator: Migrator) -> None:
         )
         table.add_row(f"{s.version:03d}", s.name, s.state, when, "yes" if s.has_down else "no")
     make_console().print(table)
+
+
+def _run_interruptibly(
+    migrator: Migrator, steps: list[MigrationStep]
+) -> tuple[MigrationOutcome, int | None]:
+    """Run ``steps`` in a thread; the first Ctrl-C (or SIGTERM) interrupts the migration in
+    flight, which rolls back. Returns the outcome and the signal that stopped it, if any."""
+    import asyncio
+
+    from interlace_cli.interrupt import run_interruptibly, stop_message
+
+    stopped: list[int] = []
+
+    def stop(signum: int) -> None:
+        stopped.append(signum)
+        migrator.cancel()
+        detail = ": rolling back the migration in flight"
+        click.secho(f"\n{stop_message(signum, detail)}", fg="yellow", err=True)
+
+    async def apply() -> MigrationOutcome:
+        work = asyncio.ensure_future(asyncio.to_thread(migrator.run, steps))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:  # the migrator was told to stop: wait for the rollback
+            return await work
+
+    outcome = run_interruptibly(apply(), on_cancel=stop)
+    return outcome, stopped[0] if stopped else None
 
 
 @click.command()
@@ -105,9 +134,23 @@ def migrate(
             for step in steps:
                 click.echo(f"  {_describe(step, root)}")
             return
-        outcome = migrator.run(steps)
+        outcome, signum = _run_interruptibly(migrator, steps)
     for step, seconds in outcome.done:
         click.secho(f"  ✓ {_describe(step, root)}  {seconds * 1000:.0f}ms", fg="green")
+    if signum is not None and outcome.failed is None:
+        parts = [f"{len(outcome.done)} migration(s) applied"] if outcome.done else []
+        if outcome.interrupted is not None:
+            step = outcome.interrupted
+            click.secho(f"  ✗ {_describe(step, root)}  interrupted", fg="yellow")
+            parts.append(
+                f"migration {step.migration.label} ({_relative(step.file, root)}) was rolled back"
+            )
+        remaining = len(steps) - len(outcome.done) - (outcome.interrupted is not None)
+        if remaining:
+            parts.append(f"{remaining} later migration(s) not run")
+        how = "terminated" if signum == signal.SIGTERM else "interrupted"
+        click.secho(f"{how}: {'; '.join(parts) or 'nothing left to run'}", fg="yellow", err=True)
+        sys.exit(128 + signum)
     if outcome.failed is not None:
         step = outcome.failed
         click.secho(f"  ✗ {_describe(step, root)}", fg="red")

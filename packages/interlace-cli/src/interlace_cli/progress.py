@@ -70,6 +70,7 @@ class ProgressView:
     def __call__(self, event: Event) -> None:
         from interlace.events import (
             CheckFinished,
+            LockWaiting,
             ModelFailed,
             ModelFinished,
             ModelRetrying,
@@ -116,6 +117,15 @@ class ProgressView:
                     (f"skipped: {event.reason}", style),
                 )
             )
+        elif isinstance(event, LockWaiting):
+            who = f"{event.model}  " if event.model else ""
+            self._line(
+                Text.assemble(
+                    ("  … ", "yellow"),
+                    (who, "bold"),
+                    (f"waiting for {event.target}: locked by {event.holder}", "yellow"),
+                )
+            )
         elif isinstance(event, ModelRetrying):
             self._line(
                 Text.assemble(
@@ -157,15 +167,18 @@ def run_with_progress(
     since: str | None = None,
     until: str | None = None,
     window: str | None = None,
+    lock_timeout: float | None = None,
 ) -> int:
     """Run with live output; return the process exit code."""
-    from interlace.api import run
+    from interlace.api import incremental_models, run
 
     from interlace_cli.console import make_console
-    from interlace_cli.interrupt import EXIT_INTERRUPTED, run_interruptibly
+    from interlace_cli.interrupt import Interrupted, run_interruptibly, stop_message
 
     console = make_console()
     names = project.select(selection, exclude)
+    # without incremental models a window changes nothing: run() runs once, unsplit
+    steps = window if window and incremental_models(project, names) else None
     header: list[str | tuple[str, str]] = [
         ("interlace ", "bold"),
         f"{project.name} ",
@@ -176,21 +189,27 @@ def run_with_progress(
         header.append(
             (
                 f"  window {since or '…'} → {until or '…'}"
-                + (f" in steps of {window}" if window else ""),
+                + (f" in steps of {steps}" if steps else ""),
                 "magenta",
             )
         )
     console.print(Text.assemble(*header))
+    if window and not steps:
+        console.print(
+            Text(
+                f"note: --window {window} ignored: no selected model is incremental (cursor), "
+                "so the models run once",
+                style="yellow",
+            ),
+            soft_wrap=True,
+        )
     view = ProgressView(console, len(names))
     started = time.perf_counter()
 
-    def cancelling() -> None:
+    def cancelling(signum: int) -> None:
         running = len(view.running)
         waiting = f": waiting for {running} running model(s) to stop" if running else ""
-        console.print(
-            Text(f"\ncancelling{waiting} (press Ctrl-C again to quit at once)", style="yellow"),
-            soft_wrap=True,
-        )
+        console.print(Text(f"\n{stop_message(signum, waiting)}", style="yellow"), soft_wrap=True)
 
     def execute() -> RunResult:
         return run_interruptibly(
@@ -205,6 +224,7 @@ def run_with_progress(
                 until=until,
                 window=window,
                 on_event=view,
+                lock_timeout=lock_timeout,
             ),
             on_cancel=cancelling,
         )
@@ -215,16 +235,18 @@ def run_with_progress(
                 result = execute()
         else:
             result = execute()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        how = "terminated (SIGTERM), run cancelled" if stop.terminated else "cancelled"
         console.print(
             Text(
-                f"\ncancelled after {fmt_time(time.perf_counter() - started)}: "
+                f"\n{how} after {fmt_time(time.perf_counter() - started)}: "
                 f"{view.counts['success']} done, {len(view.running)} interrupted",
                 style="yellow",
             ),
             soft_wrap=True,
         )
-        return EXIT_INTERRUPTED
+        return stop.exit_code
     return print_summary(console, result, verbose=verbose)
 
 

@@ -58,7 +58,7 @@ def check_with_output(
     views, print them by model, and return the exit code (1 when an error check failed)."""
     from interlace.api import check, checked_models
 
-    from interlace_cli.interrupt import EXIT_INTERRUPTED, run_interruptibly
+    from interlace_cli.interrupt import Interrupted, run_interruptibly, stop_message
 
     names = checked_models(project, selection, exclude)
     console.print(
@@ -76,11 +76,14 @@ def check_with_output(
     try:
         results = run_interruptibly(
             check(project, selection, exclude, max_workers=workers),
-            on_cancel=lambda: console.print(Text("\ncancelling…", style="yellow")),
+            on_cancel=lambda signum: console.print(
+                Text(f"\n{stop_message(signum)}", style="yellow")
+            ),
         )
-    except KeyboardInterrupt:
-        console.print(Text("cancelled", style="yellow"))
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        stop = exc if isinstance(exc, Interrupted) else Interrupted()
+        console.print(Text("terminated" if stop.terminated else "cancelled", style="yellow"))
+        return stop.exit_code
     print_checks(console, results)
     return summarize(console, results, time.perf_counter() - started)
 

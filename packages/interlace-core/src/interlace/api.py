@@ -13,15 +13,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interlace import statements as st
-from interlace.errors import InterlaceError
-from interlace.events import Event, EventBus, RunFinished, RunStarted
+from interlace.errors import InterlaceError, StateStoreError
+from interlace.events import Event, EventBus, LockWaiting, RunFinished, RunStarted
 from interlace.execution import Executor
-from interlace.fallback import plan_fallbacks
+from interlace.fallback import plan_fallbacks, reads
 from interlace.fingerprint import fingerprints
+from interlace.locks import (
+    DEFAULT_LOCK_TIMEOUT,
+    LIVE_RUNS,
+    PROCESS_LOCKS,
+    LockWait,
+    describe_holder,
+)
 from interlace.materialize import RunCatalog
 from interlace.project import Project, load_project
 from interlace.promote import PromoteResult as PromoteResult
@@ -29,7 +37,7 @@ from interlace.promote import promote as promote  # SPEC §7.4, re-exported here
 from interlace.results import RunResult
 from interlace.retry import CircuitBreaker, RetryPolicy
 from interlace.state import SQLiteStateStore, StateRecorder
-from interlace.window import WindowError, check_window, split_windows
+from interlace.window import WindowError, check_window, count_windows, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -83,6 +91,27 @@ def open_state(project: Project) -> StateStore:
     return SQLiteStateStore(path)
 
 
+def incremental_models(project: Project, names: Iterable[str]) -> list[str]:
+    """The models among ``names`` that read by a cursor (``cursor=``): those that
+    ``since``/``until`` bound and that a ``window`` backfill splits into runs.
+
+    Example::
+
+        project = interlace.load_project(".")
+        if not incremental_models(project, project.select(["+daily_revenue"])):
+            print("--window would change nothing: no selected model is incremental")
+    """
+    return [name for name in names if project.models[name].options.cursor]
+
+
+def _read_connections(project: Project, names: Iterable[str]) -> set[str]:
+    """The connections of the models that ``names`` read: an upstream on another connection
+    is streamed into its reader's session from that connection's engine, so a run of a
+    selection opens those engines too (``interlace run kinds`` reading ``events`` on ``lake``).
+    """
+    return {project.models[up].connection for name in names for up in reads(project, name)}
+
+
 def _with_in_run_ancestors(project: Project, names: list[str]) -> list[str]:
     """Python ephemeral/none upstreams exist only during a run: they run with their consumers."""
     needed = set(names)
@@ -114,12 +143,20 @@ async def run(
     max_workers: int | None = None,
     bus: EventBus | None = None,
     on_event: Callable[[Event], None] | None = None,
+    lock_timeout: float | None = None,
 ) -> RunResult:
     """Run the selected models of a project; never exits the process.
 
+    Two runs never write one table at once: a model waits for a table another run is writing
+    up to ``lock_timeout`` seconds (default ten minutes; 0 fails at once) and then fails with a
+    :class:`~interlace.locks.LockTimeoutError`; after the wait it decides again whether it
+    must run (the other run may have built it).
+
     ``since``/``until`` reprocess a window of incremental (``cursor=``) models without moving
     their stored watermarks (``until`` alone processes up to it and does move them);
-    ``window="1d"`` splits ``since..until`` into one run per window, in order.
+    ``window="1d"`` splits ``since..until`` into one run per window, in order (at most
+    :data:`~interlace.window.MAX_WINDOWS`); without incremental models among the selected ones
+    there is nothing to split, and the models run once.
     ``full_refresh`` rebuilds every selected table from scratch (incremental models reprocess
     all their input; the swap is still atomic).
 
@@ -131,6 +168,12 @@ async def run(
     if window is not None:
         if since is None:
             raise WindowError("--window needs --since", hint="e.g. --since 2024-01-01 --window 1d")
+        select, exclude = list(select or ()), list(exclude or ())
+        if not incremental_models(project, project.select(select, exclude)):
+            count_windows(since, until, window)  # bad bounds are errors all the same
+            window = None  # no model reads by a cursor: nothing to split, one ordinary run
+    if window is not None:
+        assert since is not None
         parts: list[RunResult] = []
         for part in split_windows(since, until, window):
             result = await run(
@@ -144,6 +187,7 @@ async def run(
                 max_workers=max_workers,
                 bus=bus,
                 on_event=on_event,
+                lock_timeout=lock_timeout,
             )
             parts.append(result)
             if not result.success:
@@ -165,18 +209,35 @@ async def run(
     unsubscribe_user = bus.subscribe(on_event) if on_event is not None else None
     run_id = uuid.uuid4().hex
     store = open_state(project)
-    unsubscribe = bus.subscribe(StateRecorder(store, project.env))
+    recorder = StateRecorder(store, project.env)  # written directly, not as a bus listener
+    LIVE_RUNS.add(run_id)
     connections = {project.models[n].connection for n in names}
-    engines = open_engines(project, connections)
+    engines = open_engines(project, connections | _read_connections(project, names))
     catalog = RunCatalog(
-        project=project, run_id=run_id, engines=engines, window=bounds, full_refresh=full_refresh
+        project=project,
+        run_id=run_id,
+        engines=engines,
+        window=bounds,
+        full_refresh=full_refresh,
+        store=store,
     )
+    lock_wait = LockWait(
+        timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else max(lock_timeout, 0.0),
+        cancelled=catalog.cancelled,
+        on_wait=lambda target, holder: bus.publish(LockWaiting(run_id, target, holder)),
+        holder=describe_holder(run_id),
+    )
+    for engine in engines.values():
+        engine.wait_for_locks(lock_wait)
     started = time.perf_counter()
     status = "failed"
     error: str | None = None
     results = {}
+    executor: Executor | None = None
     try:
-        bus.publish(RunStarted(run_id, project.name, project.env, tuple(names), selection, force))
+        run_started = RunStarted(run_id, project.name, project.env, tuple(names), selection, force)
+        recorder.record(run_started)  # a state store that cannot be written stops the run here
+        bus.publish(run_started)
         try:
             await asyncio.to_thread(_prepare, catalog, store, names)
             executor = Executor(
@@ -186,9 +247,14 @@ async def run(
                 force=force or full_refresh,
                 default_retry=_default_retry(project),
                 breakers=_breakers(project, connections),
+                recorder=recorder,
+                lock_wait=lock_wait,
             )
             results = await executor.run(names)
             status = "success" if all(r.ok for r in results.values()) else "failed"
+            if executor.record_errors:
+                status = "failed"
+                error = executor.record_errors[0].message
         except asyncio.CancelledError:
             status, error = "cancelled", "run cancelled"
             raise
@@ -202,19 +268,23 @@ async def run(
             )
             if status != "cancelled" and any(r.status == "cancelled" for r in results.values()):
                 status = "cancelled"
-            bus.publish(
-                RunFinished(
-                    run_id,
-                    status,
-                    time.perf_counter() - started,
-                    succeeded,
-                    failed,
-                    skipped,
-                    error=error,
-                )
+            finished = RunFinished(
+                run_id,
+                status,
+                time.perf_counter() - started,
+                succeeded,
+                failed,
+                skipped,
+                error=error,
             )
+            try:
+                recorder.record(finished)
+            except StateStoreError as exc:
+                status, error = "failed", error or exc.message
+                finished = replace(finished, status=status, error=error)
+            bus.publish(finished)
     finally:
-        unsubscribe()
+        LIVE_RUNS.discard(run_id)
         if unsubscribe_user is not None:
             unsubscribe_user()
         _cleanup(catalog)
@@ -277,7 +347,14 @@ def run_sync(
 def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
     """Read the catalog and state once; remove what a killed run left behind."""
     project = catalog.project
+    catalog.lock_generation = PROCESS_LOCKS.generation
+    # first the databases (a DuckDB file another process writes is waited for here), then the
+    # state: read after the wait, it holds what that other run recorded
+    catalog.snapshot()
     store.abandon_dead_runs(time.time())  # runs a kill -9 left "running"
+    for name in store.interrupted_models(project.env):
+        # its table may hold a write whose state was never recorded: count it as changed
+        store.recover_model(project.env, name)
     catalog.fingerprints = fingerprints(project)
     catalog.states = store.model_states(project.env)
     catalog.data_versions = {name: s.data_version for name, s in catalog.states.items()}
@@ -286,7 +363,6 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
             watermark = store.get_watermark(project.env, name)
             if watermark is not None:
                 catalog.watermarks[name] = watermark
-    catalog.snapshot()
     for conn, schema, name in catalog.leftovers():
         session = catalog.engines[conn].session()
         try:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAMES = ("config.yaml", "interlace.yaml")
 DEFAULT_ENV = "dev"
+ENV_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 Materialize = Literal["table", "view", "ephemeral", "none"]
 StrategyName = Literal["replace", "append", "merge_by_key", "scd_type_2", "none"]
@@ -159,16 +160,34 @@ class ModelDefaults(_Strict):
 
 
 class EnvironmentsConfig(_Strict):
-    """How environments relate (SPEC §7.3).
+    """Which environments exist and how they relate (SPEC §7.3).
 
+    ``names``, when set, lists every environment of the project: any other name is an error
+    (a typo in ``--env`` must not build a new database).
     ``production`` environments build everything themselves. Any other environment reads an
     upstream model it has not built (not selected in the run, no relation on the model's
     connection) from the first of ``fallback_connections`` that has it; ``None`` means every
     ``shared: true`` connection, ``[]`` turns fallback off.
     """
 
+    names: list[str] | None = None
     production: list[str] = Field(default_factory=lambda: ["prod", "production"])
     fallback_connections: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_names_them(cls, data: Any) -> Any:
+        # `environments: [dev, prod]` is short for `environments: {names: [dev, prod]}`
+        return {"names": data} if isinstance(data, list) else data
+
+    @model_validator(mode="after")
+    def _valid_names(self) -> EnvironmentsConfig:
+        for name in self.names or ():
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(
+                    f"invalid environment name {name!r}: use letters, digits, '-' or '_'"
+                )
+        return self
 
     def fallbacks(self, connections: dict[str, ConnectionConfig]) -> list[str]:
         """The fallback connections in search order (before excluding non-database ones)."""
@@ -544,7 +563,7 @@ def resolve_env(env: str | None) -> str:
 def load_config(root: Path, env: str | None = None) -> LoadedConfig:
     """Read, merge, interpolate and validate the config of the project at ``root``."""
     env_name = resolve_env(env)
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", env_name):
+    if not ENV_NAME.fullmatch(env_name):
         raise ConfigError(
             f"invalid environment name {env_name!r}",
             hint="use letters, digits, '-' or '_' (for example dev, staging, prod)",
@@ -585,6 +604,19 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
                 line=line,
                 hint=f"use one of: {', '.join(config.connections)}",
             )
+    declared = config.environments.names
+    if declared is not None and env_name not in declared:
+        file, line = source.where(("environments", "names"))
+        close = difflib.get_close_matches(env_name, declared, n=1)
+        raise ConfigError(
+            f"unknown environment '{env_name}': `environments` in the config lists only "
+            f"{', '.join(declared) or 'none'}",
+            file=str(file or base),
+            line=line,
+            hint=(f"did you mean '{close[0]}'? " if close else "")
+            + f"choose one with --env NAME (or INTERLACE_ENV), or add '{env_name}' to "
+            "environments",
+        )
     default = config.models.default_connection
     if default and default not in config.connections:
         file, line = source.where(("models", "default_connection"))

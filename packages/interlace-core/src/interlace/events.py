@@ -72,6 +72,16 @@ class ModelFinished(Event):
 
 
 @dataclass(frozen=True)
+class LockWaiting(Event):
+    """The run waits for a lock another run holds: a target table, or a whole database file."""
+
+    type: ClassVar[str] = "lock.waiting"
+    target: str
+    holder: str
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelRetrying(Event):
     type: ClassVar[str] = "task.retrying"
     model: str

@@ -214,17 +214,22 @@ def _attach_all(catalog: RunCatalog, connection: str, candidates: list[str]) -> 
         if name == connection or same_database(connections[name], connections[connection]):
             continue  # the model's own database is no fallback
         alias = ALIAS_PREFIX + name
-        others = open_engines(project, [name])
-        if name not in others:
-            searched.append(_Searched(name, alias, None, "it is a storage connection"))
-            continue
-        other = others[name]
-        catalog.fallbacks.engines.append(other)
-        try:
-            relations = engine.attach(alias, other)
-        except InterlaceError as exc:
-            searched.append(_Searched(name, alias, None, exc.message))
-            continue
+        # open in this run already (a selected model, or an upstream read across connections,
+        # lives there): DuckDB attaches no file that is open, so its tables are copied across
+        relations: list[tuple[str, str, str]] | None = None
+        other = catalog.engines.get(name)
+        if other is None:
+            others = open_engines(project, [name])
+            if name not in others:
+                searched.append(_Searched(name, alias, None, "it is a storage connection"))
+                continue
+            other = others[name]
+            catalog.fallbacks.engines.append(other)
+            try:
+                relations = engine.attach(alias, other)
+            except InterlaceError as exc:
+                searched.append(_Searched(name, alias, None, exc.message))
+                continue
         if relations is None:  # not attachable: its tables are copied across as Arrow batches
             try:
                 listed = {(s, n) for s, n, _ in other.list_relations("%")}

@@ -30,9 +30,10 @@ from interlace.errors import (
     first_line,
 )
 from interlace.fallback import Fallbacks, inlined_between, missing_error, view_error
+from interlace.incremental import CursorFilters, cursor_text, first_row, lookback_error, lower_bound
 from interlace.outputs import Source, to_source
 from interlace.quality import CheckResult, QualityCheckError
-from interlace.schema_modes import SchemaPlan, plan_schema
+from interlace.schema_modes import SchemaPlan, differences, plan_schema
 from interlace.strategies import PublishContext, Strategy, get_strategy
 from interlace.strategies.replace import swap_in
 from interlace.strategies.scd_type_2 import SCDType2
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from interlace.engines.base import Column, Engine, Session
     from interlace.project import Project
     from interlace.spec import ModelSpec
-    from interlace.state.base import ModelState, Watermark
+    from interlace.state.base import ModelState, StateStore, Watermark
 
 STAGING_PREFIX = "__il_stage_"
 
@@ -90,6 +91,10 @@ class RunCatalog:
     cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
     fallbacks: Fallbacks = field(default_factory=Fallbacks)  # unbuilt upstreams (SPEC §7.3)
     writers: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    # where the run's state lives (re-read under a target's lock when another run may have
+    # written it), and PROCESS_LOCKS.generation when the run read its state
+    store: StateStore | None = None
+    lock_generation: int = 0
 
     @property
     def run_schema(self) -> str:
@@ -275,7 +280,9 @@ def _rewrite(
             return node
         ref = st.reference(node)
         target_name = project.lookup(ref)
-        if target_name is None or target_name == spec.name:
+        if target_name is None:  # no model: a table loaded outside Interlace
+            return _filtered_source(node, filters) if filters is not None else node
+        if target_name == spec.name:
             return node
         target = project.models[target_name]
         alias = node.alias or node.name
@@ -299,61 +306,22 @@ def _rewrite(
     return query.transform(transform, copy=False)
 
 
-class CursorFilters:
-    """Filters an incremental model's upstream tables to rows after its watermark (or to the
-    backfill window). Only upstreams that have the cursor column are filtered."""
-
-    def __init__(self, spec: ModelSpec, catalog: RunCatalog, session: Session) -> None:
-        self.spec = spec
-        self.catalog = catalog
-        self.session = session
-        self.column = str(spec.options.cursor)
-        self.considered = 0
-        self.applied = 0
-
-    def bounds(self) -> list[tuple[str, str]]:
-        window = self.catalog.window
-        out: list[tuple[str, str]] = []
-        watermark = self.catalog.watermarks.get(self.spec.name)
-        if window.since is not None:
-            out.append((">=", window.since))
-        elif watermark is not None:
-            out.append((">", watermark.value))
-        if window.until is not None:
-            out.append(("<", window.until))
-        return out
-
-    def predicate(self, upstream: ModelSpec) -> exp.Expr | None:
-        self.considered += 1
-        table = self.catalog.read_relation(upstream, self.spec)
-        types = {c.name: c.type for c in self.session.describe_relation(table)}
-        if self.column not in types:
-            return None
-        self.applied += 1
-        return self.condition(types[self.column])
-
-    def condition(self, column_type: str, dialect: str = "duckdb") -> exp.Expr | None:
-        ops = {">": exp.GT, ">=": exp.GTE, "<": exp.LT}
-        terms = [
-            ops[op](
-                this=st.column(self.column),
-                expression=exp.cast(
-                    exp.Literal.string(value), exp.DataType.build(column_type, dialect=dialect)
-                ),
-            )
-            for op, value in self.bounds()
-        ]
-        return exp.and_(*terms) if terms else None
-
-    def check(self) -> None:
-        if self.considered and not self.applied:
-            raise ModelExecutionError(
-                f"cursor column '{self.column}' is in none of the upstream tables",
-                model=self.spec.name,
-                file=self.spec.file,
-                line=self.spec.line,
-                hint="name a column the upstream rows carry (e.g. updated_at), or remove cursor=",
-            )
+def _filtered_source(node: exp.Table, filters: CursorFilters) -> exp.Expr:
+    """A table that is no model, read by an incremental model: only its rows after the
+    watermark when it has the cursor column (as any upstream model's)."""
+    table = exp.Table(
+        this=node.this.copy(),
+        db=node.args["db"].copy() if node.args.get("db") else None,
+        catalog=node.args["catalog"].copy() if node.args.get("catalog") else None,
+    )
+    predicate = filters.source_predicate(table)
+    if predicate is None:
+        return node
+    alias = node.args.get("alias")
+    return exp.Subquery(
+        this=exp.select("*").from_(table).where(predicate),
+        alias=alias.copy() if alias is not None else exp.TableAlias(this=node.this.copy()),
+    )
 
 
 # ---------------------------------------------------------------------------- projection
@@ -412,6 +380,7 @@ class ModelRunner:
         self.conn = spec.connection
         self._source: Source | None = None
         self._context: ModelContext | None = None
+        self.published = False  # the table or view was committed (a later failure leaves it)
 
     # -- entry point
     def run(self) -> Outcome:
@@ -668,7 +637,7 @@ class ModelRunner:
             return
         from interlace.state.base import Watermark
 
-        name = str(spec.options.cursor)
+        name = spec.options.cursor.column
         target = catalog.target_of(spec)
         types = {c.name: c.type for c in self.session.describe_relation(target)}
         if name not in types:
@@ -681,28 +650,28 @@ class ModelRunner:
             ahead = exp.GT(
                 this=newest.copy(), expression=exp.cast(exp.Literal.string(stored.value), as_type)
             )
-        row = self.session.fetch_one(exp.select(newest, ahead).from_(target))
+        row = first_row(self.session, exp.select(newest, ahead).from_(target))
         if row is None or row[0] is None or not row[1]:
             return
-        value = row[0]
-        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
+        text = cursor_text(row[0])
         catalog.watermarks[spec.name] = Watermark(spec.name, name, text, types[name], None, 0.0)
 
     def _cursor_value(self) -> Any:
-        """The ``cursor`` parameter: the backfill start, else the stored watermark (typed)."""
+        """The ``cursor`` parameter: the backfill start, else the stored watermark minus the
+        cursor's lookback (typed): where a root model starts reading its source."""
         window = self.catalog.window
         if window.since is not None:
             return window.since
         watermark = self.catalog.watermarks.get(self.spec.name)
-        if watermark is None:
+        cursor = self.spec.options.cursor
+        if watermark is None or cursor is None:
             return None
-        cast = exp.select(
-            exp.cast(
-                exp.Literal.string(watermark.value),
-                exp.DataType.build(watermark.value_type, dialect="duckdb"),
-            )
-        )
-        row = self.session.fetch_one(cast)
+        as_type = exp.DataType.build(watermark.value_type, dialect="duckdb")
+        try:
+            bound = lower_bound(watermark.value, as_type, cursor.lookback)
+        except ValueError as exc:
+            raise lookback_error(self.spec, exc) from None
+        row = first_row(self.session, exp.select(exp.cast(bound, as_type.copy())))
         return row[0] if row else watermark.value
 
     # -- writers
@@ -747,6 +716,7 @@ class ModelRunner:
                 with self.session.transaction():
                     self.session.execute(st.create_view(target, query))
                 replaced = True
+                self.published = True
             except Exception:
                 pass  # it really is a table
         if not replaced:
@@ -754,6 +724,7 @@ class ModelRunner:
                 if kind == "table":
                     self.session.execute(st.drop(target, "TABLE"))
                 self.session.execute(st.create_view(target, query))
+            self.published = True
         self.catalog.relations[(self.conn, spec.schema, spec.name)] = "view"
         checks += self._audit(st.table(spec.schema, spec.name), "warn")
         return Outcome(None, checks=checks)
@@ -816,6 +787,7 @@ class ModelRunner:
             raise
         finally:
             self._unregister(source)
+        self.published = True
         self.catalog.relations[(self.conn, spec.schema, spec.name)] = "table"
         checks = outcome.checks + self._audit(st.table(spec.schema, spec.name), "warn")
         return replace(outcome, checks=checks)
@@ -858,7 +830,7 @@ class ModelRunner:
         if rows < 0:  # the engine does not report CTAS row counts
             rows = int(session.fetch_all(st.count_rows(staging))[0][0])
         staged_columns = session.describe_relation(staging)
-        if strategy.needs_keys:
+        if strategy.keyed(spec):
             check_keys(session, spec, staging, [c.name for c in staged_columns])
         watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
         content_hash = None
@@ -935,16 +907,22 @@ class ModelRunner:
             run_ts=self.catalog.run_ts,
         )
         stats: dict[str, int] = {}
-        with nullcontext() if in_transaction else session.transaction():
-            for statement in _target_changes(target, plan):
-                session.execute(statement)
-            for step in swap_in(ctx) if full_refresh else strategy.steps(ctx):
-                if step.record:
-                    row = session.fetch_one(step.statement)
-                    for name, value in zip(step.record, row or (), strict=False):
-                        stats[name] = stats.get(name, 0) + int(value or 0)
-                else:
-                    session.execute(step.statement)
+        try:
+            with nullcontext() if in_transaction else session.transaction():
+                for statement in _target_changes(target, plan):
+                    session.execute(statement)
+                for step in swap_in(ctx) if full_refresh else strategy.steps(ctx):
+                    if step.record:
+                        row = session.fetch_one(step.statement)
+                        for name, value in zip(step.record, row or (), strict=False):
+                            stats[name] = stats.get(name, 0) + int(value or 0)
+                    else:
+                        session.execute(step.statement)
+        except Exception as exc:
+            refused = self._ignored_mismatch(exc, staged_columns, target_columns, strategy)
+            if refused is None:
+                raise
+            raise refused from exc
         stats = strategy.finish_stats(stats)
         if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
@@ -990,7 +968,8 @@ class ModelRunner:
     def _watermark(self, staging: exp.Table, columns: list[Column]) -> tuple[str, str, str] | None:
         """The newest cursor value of this batch (stored only after a successful publish)."""
         spec = self.spec
-        name = str(spec.options.cursor)
+        assert spec.options.cursor is not None
+        name = spec.options.cursor.column
         types = {c.name: c.type for c in columns}
         if name not in types:
             raise ModelExecutionError(
@@ -1000,12 +979,20 @@ class ModelRunner:
                 line=spec.line,
                 hint=f"result columns: {', '.join(types)}; keep the cursor column in the output",
             )
-        row = self.session.fetch_one(exp.select(exp.Max(this=st.column(name))).from_(staging))
+        newest = exp.Max(this=st.column(name))
+        stored = self.catalog.watermarks.get(spec.name)
+        behind: exp.Expr = exp.false()
+        if stored is not None:  # a lookback re-reads older rows: never move the watermark back
+            as_type = exp.DataType.build(types[name], dialect=self.session.dialect)
+            behind = exp.LT(
+                this=newest.copy(), expression=exp.cast(exp.Literal.string(stored.value), as_type)
+            )
+        row = first_row(self.session, exp.select(newest, behind).from_(staging))
         if row is None or row[0] is None:
             return None
-        value = row[0]
-        text = value.isoformat(sep=" ") if hasattr(value, "isoformat") else str(value)
-        return name, text, types[name]
+        if row[1]:
+            return name, stored.value, types[name]  # type: ignore[union-attr]
+        return name, cursor_text(row[0]), types[name]
 
     def _with_extras(
         self, query: exp.Expr, strategy: Strategy, source: Source, *, first_write: bool
@@ -1048,6 +1035,32 @@ class ModelRunner:
             exp.select(*[exp.Count(this=st.column(name)) for name in changed]).from_(target.copy())
         )
         return frozenset(name for name, count in zip(changed, row or (), strict=False) if not count)
+
+    def _ignored_mismatch(
+        self,
+        exc: Exception,
+        staged: list[Column],
+        target: list[Column],
+        strategy: Strategy,
+    ) -> SchemaChangeError | None:
+        """Under schema_mode ``ignore`` nothing was checked before the write; when the database
+        refuses it, say which columns of the table did not fit (not the engine's aliases)."""
+        spec = self.spec
+        if spec.schema_mode != "ignore" or not target or self.catalog.cancelled.is_set():
+            return None
+        found = differences(staged, target, ignore=strategy.bookkeeping(spec))
+        if not found:
+            return None
+        return SchemaChangeError(
+            f"cannot write the result into table {spec.schema}.{spec.name}: "
+            f"{'; '.join(found)} (the database said: {first_line(exc)})",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint="schema_mode 'ignore' writes without checking: change the model back, use "
+            "schema_mode='safe' (adds columns, refuses unsafe changes) or 'flexible' (casts to "
+            "the table's types), or rebuild the table with --full-refresh",
+        )
 
     def _adjust_staging(self, staging: exp.Table, plan: SchemaPlan) -> None:
         for column in plan.add_to_staging:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from interlace.errors import InterlaceError, first_line
 
 if TYPE_CHECKING:
-    from interlace.engines.base import Engine
+    from interlace.engines.base import Engine, Session
     from interlace.project import Project
     from interlace.state.base import AppliedMigration, StateStore
 
@@ -92,15 +93,21 @@ class MigrationStep:
 
 @dataclass
 class MigrationOutcome:
-    """What :meth:`Migrator.run` did: the steps that ran and, if one failed, which and why."""
+    """What :meth:`Migrator.run` did: the steps that ran and, if one failed, which and why.
+
+    After :meth:`Migrator.cancel`, ``cancelled`` is set and ``interrupted`` names the migration
+    that was stopped and rolled back (``None`` when the cancel came between two migrations).
+    """
 
     done: list[tuple[MigrationStep, float]] = field(default_factory=list)  # (step, seconds)
     failed: MigrationStep | None = None
     error: str | None = None
+    cancelled: bool = False
+    interrupted: MigrationStep | None = None
 
     @property
     def success(self) -> bool:
-        return self.failed is None
+        return self.failed is None and not self.cancelled
 
 
 def discover(root: Path) -> list[Migration]:
@@ -198,6 +205,9 @@ class Migrator:
         self._own_store = store is None
         self.store: StateStore = store if store is not None else open_state(project)
         self.migrations = discover(project.root)
+        self._cancelled = threading.Event()
+        self._session: Session | None = None
+        self._session_lock = threading.Lock()
 
     def close(self) -> None:
         if self._own_store:
@@ -324,6 +334,14 @@ class Migrator:
 
     # ------------------------------------------------------------------ running
 
+    def cancel(self) -> None:
+        """Stop :meth:`run` from another thread (Ctrl-C): the migration in flight is interrupted
+        and rolled back, later ones do not run. Migrations already committed stay applied."""
+        self._cancelled.set()
+        with self._session_lock:
+            if self._session is not None:
+                self._session.interrupt()
+
     def run(self, steps: list[MigrationStep]) -> MigrationOutcome:
         """Run ``steps`` in order, each in its own transaction; stop at the first failure."""
         from interlace.api import open_engines
@@ -334,8 +352,14 @@ class Migrator:
         engines: dict[str, Engine] = open_engines(self.project, {s.connection for s in steps})
         try:
             for step in steps:
+                if self._cancelled.is_set():
+                    outcome.cancelled = True
+                    break
                 started = time.perf_counter()
                 error = self._apply(step, engines[step.connection], started)
+                if error is not None and self._cancelled.is_set():
+                    outcome.cancelled, outcome.interrupted = True, step
+                    break
                 if error is not None:
                     outcome.failed, outcome.error = step, error
                     break
@@ -352,10 +376,14 @@ class Migrator:
         previous = self.applied().get(version)
         recorded = False
         session = engine.session()
+        with self._session_lock:
+            self._session = session
         try:
             with session.transaction():
                 if _has_sql(step.sql):
                     session.execute(step.sql)
+                if self._cancelled.is_set():  # cancelled after the SQL, before the commit
+                    raise _Cancelled
                 # recorded inside the database transaction: a failed record rolls the SQL back
                 if step.direction == "up":
                     self.store.record_migration(
@@ -381,8 +409,14 @@ class Migrator:
             detail = first_line(exc)
             return detail if ":" in detail else f"{type(exc).__name__}: {detail}"
         finally:
+            with self._session_lock:
+                self._session = None
             session.close()
         return None
+
+
+class _Cancelled(Exception):
+    """Rolls back the migration in flight after :meth:`Migrator.cancel`."""
 
 
 def migrate(

@@ -347,6 +347,7 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                     )
                 )
 
+    _check_case_clashes(specs)
     aliases = _aliases(specs)
     checks = _checks(config, specs, aliases, loaded.files[0])
     finished: dict[str, ModelSpec] = {}
@@ -379,6 +380,26 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         checks=checks,
         functions=functions,
     )
+
+
+def _check_case_clashes(specs: Mapping[str, ModelSpec]) -> None:
+    """Two models whose names differ only by case would be one table: SQL folds the case of
+    names (and our references do too), so the second publish would fail or overwrite."""
+    seen: dict[tuple[str, str | None, str, str], ModelSpec] = {}
+    for spec in specs.values():
+        key = (spec.connection, spec.database, spec.schema.lower(), spec.name.lower())
+        other = seen.setdefault(key, spec)
+        if other is spec:
+            continue
+        raise ProjectError(
+            f"models '{other.name}' ({other.location}) and '{spec.name}' ({spec.location}) "
+            f"differ only by case, so both would be the table {spec.schema}.{spec.name.lower()} "
+            f"on connection '{spec.connection}'",
+            file=spec.file,
+            line=spec.line,
+            hint="rename one of them (the function, `name=...`, or `-- @name:` in a SQL "
+            "header), or give one another schema",
+        )
 
 
 def _check_views(specs: dict[str, ModelSpec]) -> None:

@@ -137,31 +137,19 @@ def promote(
 
 
 def _check_known(source: Project, target: Project) -> None:
-    """Known: ``dev``, environments with an overlay file or listed as production, and those
-    something ran in (a typo in --to must not create a new database)."""
-    from interlace.api import has_state, open_state
-    from interlace.config import list_environments
+    """Both environments must be known (a typo in --to must not create a new database)."""
+    from interlace.environments import KNOWN_BECAUSE, known_environments
 
-    known = set(list_environments(target.root)) | set(target.config.environments.production)
+    known = known_environments(target)
     unknown = [env for env in (source.env, target.env) if env not in known]
     if not unknown:
         return
-    if has_state(target):
-        store = open_state(target)
-        try:
-            unknown = [env for env in unknown if not store.model_states(env)]
-        finally:
-            store.close()
-    if not unknown:
-        return
     env = unknown[0]
-    close = difflib.get_close_matches(env, sorted(known), n=1)
+    close = difflib.get_close_matches(env, known, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise PromoteError(
         f"unknown environment '{env}'",
-        hint=f"{hint}known environments: {', '.join(sorted(known))} (an environment is known "
-        f"once it has a config.{env}.yaml overlay, is listed in environments.production, or "
-        "something ran in it)",
+        hint=f"{hint}known environments: {', '.join(known)} ({KNOWN_BECAUSE})",
     )
 
 

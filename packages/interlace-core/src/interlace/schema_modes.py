@@ -175,5 +175,32 @@ def plan_schema(
     return plan
 
 
+def differences(
+    staged: Iterable[Column], target: Iterable[Column], *, ignore: frozenset[str] = frozenset()
+) -> list[str]:
+    """How the result's columns differ from the table's, in words.
+
+    ``ignore`` writes without checking, so when the database refuses the write this is what
+    says which columns did not fit (the database's own message names our internal aliases).
+    """
+    staged_map = {c.name: c for c in staged if c.name not in ignore}
+    target_map = {c.name: c for c in target if c.name not in ignore}
+    out = []
+    for name, column in staged_map.items():
+        old = target_map.get(name)
+        if old is None:
+            out.append(f"column '{name}' ({column.type}) is not in the table")
+        elif normalize(old.type) != normalize(column.type):
+            out.append(
+                f"column '{name}' is {old.type} in the table but {column.type} in the result"
+            )
+    out += [
+        f"column '{name}' of the table is not in the result"
+        for name in target_map
+        if name not in staged_map
+    ]
+    return out
+
+
 def _names(columns: list[Column]) -> str:
     return ", ".join(c.name for c in columns)

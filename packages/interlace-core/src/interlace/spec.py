@@ -10,7 +10,16 @@ import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from interlace.config import Materialize, SchemaMode, StrategyName
 from interlace.durations import parse_duration
@@ -49,6 +58,61 @@ class CacheOptions(BaseModel):
         return self
 
 
+def _check_name(value: str | None) -> str | None:
+    if value is not None and (not value or value.strip() != value or "." in value):
+        raise ValueError(f"{value!r} is not a valid name (no dots, spaces or empty names)")
+    return value
+
+
+LOOKBACK_FORMS = (
+    "write a duration for a date or timestamp cursor ('30m', '2h', '1d') or a whole number "
+    "for an integer cursor (100)"
+)
+
+
+class CursorOptions(BaseModel):
+    """``cursor="updated_at"``, or ``cursor={"column": "updated_at", "lookback": "2h"}``.
+
+    ``lookback`` re-reads rows that arrive late: each incremental run reads the rows whose
+    cursor is after the watermark minus the lookback (a duration for date and timestamp
+    cursors, a count for integer cursors).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    column: str
+    lookback: int | str | None = None
+
+    @field_validator("column")
+    @classmethod
+    def _column(cls, value: str) -> str:
+        _check_name(value)
+        return value
+
+    @field_validator("lookback", mode="before")
+    @classmethod
+    def _lookback(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise ValueError(
+                f"lookback {value!r} is neither a duration nor a count: {LOOKBACK_FORMS}"
+            )
+        if isinstance(value, int):
+            if value <= 0:
+                raise ValueError(f"lookback {value} must be greater than zero: {LOOKBACK_FORMS}")
+            return value
+        try:
+            parse_duration(value)
+        except ValueError:
+            raise ValueError(f"invalid lookback {value!r}: {LOOKBACK_FORMS}") from None
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # a plain cursor dumps (and fingerprints) as its column, the way it is written
+        return self.column if self.lookback is None else handler(self)
+
+
 class SCD2Options(BaseModel):
     """Options of the `scd_type_2` strategy (column names and which columns are versioned)."""
 
@@ -74,7 +138,7 @@ class ModelOptions(BaseModel):
     strategy: StrategyName | None = None
     primary_key: tuple[str, ...] = ()
     dependencies: tuple[str, ...] | dict[str, str] = ()
-    cursor: str | None = None
+    cursor: CursorOptions | None = None
     schedule: dict[str, Any] | None = None
     cache: CacheOptions | None = None
     schema_mode: SchemaMode | None = None
@@ -121,12 +185,22 @@ class ModelOptions(BaseModel):
                 raise ValueError(f"column '{column}': {exc}") from None
         return value
 
-    @field_validator("name", "schema_", "database", "connection", "cursor")
+    @field_validator("name", "schema_", "database", "connection")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and (not value or value.strip() != value or "." in value):
-            raise ValueError(f"{value!r} is not a valid name (no dots, spaces or empty names)")
-        return value
+        return _check_name(value)
+
+    @field_validator("cursor", mode="before")
+    @classmethod
+    def _cursor(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"column": value}
+        if value is None or isinstance(value, (dict, CursorOptions)):
+            return value
+        raise ValueError(
+            f"cursor {value!r} is neither a column name ('updated_at') nor a mapping "
+            "({'column': 'updated_at', 'lookback': '2h'})"
+        )
 
 
 ALLOWED_OPTIONS = tuple(sorted({"schema", "materialise", *ModelOptions.model_fields} - {"schema_"}))
@@ -241,6 +315,13 @@ def check_strategy_options(
             "cursor= makes the model incremental, but strategy 'replace' would keep only the "
             "newest slice",
             "use strategy='append' or 'merge_by_key' with a cursor",
+        )
+    cursor = options.cursor
+    if cursor and cursor.lookback is not None and strategy == "append" and not options.primary_key:
+        raise problem(
+            "cursor lookback re-reads rows the table already has, and strategy 'append' needs "
+            "primary_key to add each of them once",
+            "add primary_key='id' (or a list for a composite key), or remove lookback",
         )
 
 

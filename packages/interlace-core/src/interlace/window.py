@@ -62,8 +62,47 @@ def check_window(since: str | None, until: str | None) -> Window:
     return Window(since, until)
 
 
+MAX_WINDOWS = 10_000  # windows one `--window` backfill may run (each is a whole run)
+# window sizes suggested when one is too small for its range, smallest first
+_SUGGESTED = ("1m", "15m", "1h", "6h", "1d", "1w", "4w", "52w")
+
+
+def count_windows(since: str, until: str | None, size: str) -> int:
+    """How many windows of ``size`` split [since, until): computed, no list is built.
+
+    >>> count_windows("2024-01-01", "2024-01-04", "1d")
+    3
+    """
+    return _count(*_span(since, until, size))
+
+
 def split_windows(since: str, until: str | None, size: str) -> list[Window]:
-    """Split [since, until) into consecutive windows of ``size`` (e.g. ``1d``)."""
+    """Split [since, until) into consecutive windows of ``size`` (e.g. ``1d``); more than
+    :data:`MAX_WINDOWS` is an error that says how many were asked for."""
+    start, end, step = _span(since, until, size)
+    count = _count(start, end, step)
+    if count > MAX_WINDOWS:
+        fits = _fitting_size(start, end)
+        larger = f"a larger --window ({fits[0]} makes {fits[1]:,}), " if fits else ""
+        raise WindowError(
+            f"--window {size} splits {since} .. {until or 'now'} into {count:,} windows; a "
+            f"backfill runs at most {MAX_WINDOWS:,} (each window is one run)",
+            hint=f"use {larger}a shorter --since/--until range, or leave --window out to "
+            "process the whole range in one run",
+        )
+    windows = []
+    cursor = start
+    while cursor < end:
+        nxt = min(cursor + step, end)
+        windows.append(Window(_fmt(cursor), _fmt(nxt)))
+        cursor = nxt
+    return windows
+
+
+def _span(
+    since: str, until: str | None, size: str
+) -> tuple[dt.datetime, dt.datetime, dt.timedelta]:
+    """The start, end and step of a ``--window`` split (checked)."""
     try:
         step = parse_duration(size)
     except ValueError as exc:
@@ -75,13 +114,23 @@ def split_windows(since: str, until: str | None, size: str) -> list[Window]:
         raise WindowError("--window needs --since (and --until) as dates or timestamps")
     if start.tzinfo is not None and end.tzinfo is None:
         end = end.replace(tzinfo=start.tzinfo)
-    windows = []
-    cursor = start
-    while cursor < end:
-        nxt = min(cursor + step, end)
-        windows.append(Window(_fmt(cursor), _fmt(nxt)))
-        cursor = nxt
-    return windows
+    return start, end, step
+
+
+def _fitting_size(start: dt.datetime, end: dt.datetime) -> tuple[str, int] | None:
+    """The smallest suggested window size that splits the range into few enough windows."""
+    for size in _SUGGESTED:
+        count = _count(start, end, parse_duration(size))
+        if count <= MAX_WINDOWS:
+            return size, count
+    return None
+
+
+def _count(start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> int:
+    if end <= start:
+        return 0
+    whole, rest = divmod(end - start, step)
+    return int(whole) + (1 if rest else 0)
 
 
 def _fmt(value: dt.datetime) -> str:

@@ -9,7 +9,7 @@ Example (``config.yaml``)::
       shop:
         type: mysql
         host: db.internal
-        database: shop          # models' schema is a MySQL database: set default_schema too
+        database: shop          # where models of the default schema (main) live
         user: interlace
         password: ${MYSQL_PASSWORD}
 """

@@ -1,8 +1,9 @@
 """MySQL / MariaDB: catalog queries and transactions on top of the generic ibis engine.
 
-A model's schema is a MySQL database (``CREATE SCHEMA`` creates one). MySQL commits DDL
-implicitly, so a model's result is staged first and published in a transaction of its own:
-``merge_by_key`` and ``append`` publish atomically; a ``replace`` swap (DROP + RENAME) does not.
+A model's schema is a MySQL database (``CREATE SCHEMA`` creates one); the default schema,
+``main``, is the connection's own ``database``. MySQL commits DDL implicitly, so a model's result
+is staged first and published in a transaction of its own: ``merge_by_key`` and ``append``
+publish atomically; a ``replace`` swap (DROP + RENAME) does not.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import sqlglot
 from interlace.engines.base import Capabilities, Column
-from interlace.errors import InterlaceConnectionError
+from interlace.errors import InterlaceConnectionError, ModelExecutionError
 from sqlglot import exp
 
 from interlace_connections.ibis.engine import (
@@ -24,12 +26,15 @@ from interlace_connections.ibis.engine import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from interlace_connections.mysql.config import MySQLConnectionConfig
 
 _SYSTEM = ("information_schema", "mysql", "performance_schema", "sys")
+# core's name for the default schema (`models.default_schema`): on MySQL, where a schema is a
+# database, it names the connection's own database
+DEFAULT_SCHEMA = "main"
 
 
 def _literal(value: str) -> str:
@@ -37,6 +42,34 @@ def _literal(value: str) -> str:
 
 
 _DISPLAY_WIDTH = re.compile(r"^(TINYINT|SMALLINT|MEDIUMINT|INT|INTEGER|BIGINT)\(\d+\)")
+
+
+def in_databases(statement: exp.Expr, database_of: Callable[[str], str]) -> exp.Expr:
+    """``statement`` with its model schemas as the MySQL databases they are: ``main.t`` becomes
+    ``<the connection's database>.t``, and ``ALTER TABLE d.s RENAME t`` renames to ``d.t``
+    (MySQL would move an unqualified new name into the connection's database)."""
+
+    def in_default(table: exp.Table) -> bool:
+        return table.db == DEFAULT_SCHEMA and not table.catalog
+
+    renames = isinstance(statement, exp.Alter) and any(statement.find_all(exp.AlterRename))
+    if not renames and not any(in_default(t) for t in statement.find_all(exp.Table)):
+        return statement
+    statement = statement.copy()
+    for table in statement.find_all(exp.Table):
+        if in_default(table):
+            table.set("db", exp.to_identifier(database_of(DEFAULT_SCHEMA), quoted=True))
+    if isinstance(statement, exp.Alter) and isinstance(statement.this, exp.Table):
+        database = statement.this.args.get("db")
+        for rename in statement.find_all(exp.AlterRename):
+            target = rename.this
+            if database is None or (isinstance(target, exp.Table) and target.db):
+                continue
+            if isinstance(target, exp.Identifier):
+                target = exp.Table(this=target.copy())
+                rename.set("this", target)
+            target.set("db", database.copy())
+    return statement
 
 
 def _type(declared: Any) -> str:
@@ -49,7 +82,11 @@ class MySQLSession(IbisSession):
     autocommit = True
     placeholder = "%s"
 
+    engine: MySQLEngine
+
     def _adapt(self, statement: exp.Expr | str) -> list[exp.Expr | str]:
+        if not isinstance(statement, str):
+            statement = in_databases(statement, self.engine.database_of)
         statement = delete_using_as_exists(statement)
         if isinstance(statement, exp.Update) and statement.args.get("from_"):
             # rendered as `UPDATE t AS a JOIN s ON TRUE SET ...`: unqualified SET targets would
@@ -103,6 +140,7 @@ class MySQLSession(IbisSession):
         con.commit()
 
     def relation_kind(self, schema: str, name: str) -> str | None:
+        schema = self.engine.database_of(schema)
         rows = self.fetch_all(
             "SELECT table_type FROM information_schema.tables "
             f"WHERE table_schema = {_literal(schema)} AND table_name = {_literal(name)}"
@@ -112,6 +150,7 @@ class MySQLSession(IbisSession):
         return "view" if rows[0][0] == "VIEW" else "table"
 
     def describe(self, schema: str, name: str) -> list[Column]:
+        schema = self.engine.database_of(schema)
         rows = self.fetch_all(
             "SELECT column_name, column_type FROM information_schema.columns "
             f"WHERE table_schema = {_literal(schema)} AND table_name = {_literal(name)} "
@@ -167,6 +206,28 @@ class MySQLEngine(IbisEngine):
         who = f" as {cfg.user}" if cfg.user else ""
         return f"{cfg.host}:{cfg.port}/{cfg.database or ''}{who}"
 
+    @property
+    def database(self) -> str | None:
+        """The connection's database (``database``, or ``db`` among ``options``)."""
+        kwargs = self.config.connect_kwargs()
+        value = kwargs.get("database") or kwargs.get("db")
+        return str(value) if value else None
+
+    def database_of(self, schema: str) -> str:
+        """The MySQL database a model schema names: itself, or for the default schema (``main``)
+        the connection's database."""
+        if schema != DEFAULT_SCHEMA:
+            return schema
+        database = self.database
+        if database is None:
+            raise ModelExecutionError(
+                f"{self.what} has no `database`: models in the default schema ({DEFAULT_SCHEMA}) "
+                "live in the connection's database on MySQL",
+                hint="set `database` of this connection, or give the models a schema of their "
+                "own (models.default_schema, or schema= per model): on MySQL it is a database",
+            )
+        return database
+
     def connect(self) -> Any:
         backend = ibis_backend_module("mysql", self.name)
         try:
@@ -188,7 +249,9 @@ class MySQLEngine(IbisEngine):
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
         finally:
             cursor.close()
-        return _quiet(backend).from_connection(con)
+        connected = _quiet(backend).from_connection(con)
+        connected.database_of = self.database_of
+        return connected
 
     def connect_error(self, exc: BaseException) -> InterlaceConnectionError:
         args: tuple[Any, ...] = tuple(exc.args)
@@ -218,8 +281,12 @@ class MySQLEngine(IbisEngine):
             )
         finally:
             session.close()
+        database = self.database
         for schema, name, kind in rows:
-            yield str(schema), str(name), "view" if kind == "VIEW" else "table"
+            relation = "view" if kind == "VIEW" else "table"
+            yield str(schema), str(name), relation
+            if str(schema) == database:  # also under the name models of the default schema use
+                yield DEFAULT_SCHEMA, str(name), relation
 
     def list_schemas(self) -> list[str]:
         session = self.session()
@@ -227,17 +294,38 @@ class MySQLEngine(IbisEngine):
             rows = session.fetch_all("SELECT schema_name FROM information_schema.schemata")
         finally:
             session.close()
-        return [str(r[0]) for r in rows if str(r[0]) not in _SYSTEM]
+        found = [str(r[0]) for r in rows if str(r[0]) not in _SYSTEM]
+        return [*found, DEFAULT_SCHEMA] if self.database in found else found
 
 
 @functools.cache
 def _quiet(backend: Any) -> Any:
-    """ibis' MySQL backend without its ``SET time_zone = 'UTC'`` (refused, with a warning, by
-    servers without time zone tables; :meth:`MySQLEngine.connect` sets ``+00:00`` instead)."""
+    """ibis' MySQL backend that reads model schemas as MySQL databases, without its ``SET
+    time_zone = 'UTC'`` (refused, with a warning, by servers without time zone tables;
+    :meth:`MySQLEngine.connect` sets ``+00:00`` instead)."""
 
     class InterlaceMySQLBackend(backend):  # type: ignore[misc, valid-type]
+        # model schemas as MySQL databases (MySQLEngine.database_of): Python models read
+        # `main.t` as a table of the connection's database
+        database_of: Callable[[str], str] = staticmethod(lambda schema: schema)
+
         def _post_connect(self) -> None:
             pass
+
+        def table(self, name: str, /, *, database: Any = None) -> Any:
+            if isinstance(database, str):
+                database = self.database_of(database)
+            return super().table(name, database=database)
+
+        def sql(self, query: str, /, *, schema: Any = None, dialect: str | None = None) -> Any:
+            try:
+                parsed = sqlglot.parse_one(query, read=dialect or "mysql")
+            except sqlglot.errors.ParseError:  # as written: the server says what is wrong
+                return super().sql(query, schema=schema, dialect=dialect)
+            mapped = in_databases(parsed, self.database_of)
+            if mapped is not parsed:
+                query = mapped.sql(dialect=dialect or "mysql")
+            return super().sql(query, schema=schema, dialect=dialect)
 
     return InterlaceMySQLBackend
 

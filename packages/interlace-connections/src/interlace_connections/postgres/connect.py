@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,13 @@ if TYPE_CHECKING:
     import psycopg
 
     from interlace_connections.postgres.config import PostgresParams
+
+# psycopg and its pool log a WARNING for every connection they find closed and discard, as after
+# a server restart; we check pooled connections, reconnect and retry ourselves, and a failure
+# that remains reaches the user as an error of ours. Without a handler of its own, logging's
+# last resort would print those lines on the terminal of an application (the CLI) that set up
+# no logging; one that does configure logging still receives them.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 # libpq's first line says what failed; these pick the hint.
 _HINTS = (

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     import psycopg
     import pyarrow as pa
+    from interlace.locks import LockWait
     from psycopg_pool import ConnectionPool
 
     from interlace_connections.postgres.config import PostgresConnectionConfig
@@ -316,6 +317,41 @@ class PostgresSession(Session):
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
+    # -- write locks
+    @contextmanager
+    def target_lock(self, schema: str, name: str, wait: LockWait) -> Iterator[None]:
+        """A session-level advisory lock keyed by database, schema and table (advisory locks
+        live in one database; the key hashes schema and table): another process, on any
+        machine, writing that table waits. The server releases it if this process dies."""
+        key = advisory_key(pg_name(schema), pg_name(name))
+        conn = self.conn
+        # waiters read the holder's name from pg_stat_activity
+        conn.execute("SELECT set_config('application_name', %s, false)", (_app_name(wait),))
+
+        def try_lock() -> bool:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            return bool(row and row[0])
+
+        def holder() -> str:
+            row = conn.execute(
+                _ADVISORY_HOLDER, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)
+            ).fetchone()
+            if row is None:
+                return "another session"
+            app, pid, address = row
+            where = f" from {address}" if address else ""
+            return f"{app or 'a session'} (server pid {pid}{where})"
+
+        wait.poll(f"table {schema}.{name}", try_lock, holder)
+        try:
+            yield
+        finally:
+            if self.connection is not None and not self.connection.closed:
+                try:
+                    self.connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except Exception:
+                    pass  # the connection broke: the server released the lock with it
+
     # -- lifecycle
     def interrupt(self) -> None:
         connection = self.connection
@@ -360,6 +396,10 @@ class PostgresEngine(Engine):
     @property
     def what(self) -> str:
         return f"connection '{self.name}'"
+
+    @property
+    def lock_scope(self) -> str:
+        return f"postgres:{self.config.target()}"
 
     def _settings(self) -> dict[str, Any]:
         return {"autocommit": True, "prepare_threshold": None}
@@ -445,6 +485,25 @@ class PostgresEngine(Engine):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+
+_ADVISORY_HOLDER = (
+    "SELECT a.application_name, a.pid, a.client_addr FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid LIMIT 1"
+)
+
+
+def advisory_key(schema: str, name: str) -> int:
+    """The advisory lock key of a table: a signed 64-bit hash of its schema and name."""
+    digest = hashlib.blake2b(f"interlace\0{schema}\0{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _app_name(wait: LockWait) -> str:
+    return f"interlace {wait.holder}"[:63]  # application_name is cut at 63 bytes
 
 
 def _reset(connection: psycopg.Connection[Any]) -> None:

@@ -191,6 +191,16 @@ class PostgresStateStore(SQLiteStateStore):
         if connection is not None:
             connection.close()
 
+    def is_transient(self, exc: BaseException) -> bool:
+        """A lost connection (server restart, network, terminated backend): a new one may work."""
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+
+    def reconnect(self) -> None:
+        with self._lock:
+            self.disconnect()
+
     def _upgrade(self) -> None:
         # several workers may start at once: one creates and upgrades the schema, the others
         # wait for it and find it done (CREATE SCHEMA IF NOT EXISTS alone races)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from interlace.functions import ProjectFunctions
+    from interlace.locks import LockWait
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Capabilities:
     temporary_staging: bool = False
     # FULL OUTER JOIN: SCD2 with soft deletes finds new, changed and gone keys in one pass
     full_join: bool = True
+    # one process holds the whole database while it writes (DuckDB's file lock): no other
+    # process writes its tables, so a run needs no lock per target against other processes
+    exclusive_writer: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ class Session(ABC):
         engine cannot compute one cheaply (then every write counts as a data change)."""
         return None
 
+    def target_lock(self, schema: str, name: str, wait: LockWait) -> AbstractContextManager[None]:
+        """Hold the write lock of table ``schema.name`` in this engine, against other
+        processes, while the block runs (see :mod:`interlace.locks`). Engines without a way to
+        lock across processes take none (DuckDB: the database file is the lock)."""
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     @abstractmethod
     def interrupt(self) -> None:
         """Abort the statement running on this session (from another thread)."""
@@ -143,6 +155,17 @@ class Engine(ABC):
     name: str
     dialect: str
     capabilities: Capabilities
+
+    @property
+    def lock_scope(self) -> str:
+        """Names the physical database, so that runs of one process that reach it through
+        different connections (or environments) share its targets' locks."""
+        return f"{type(self).__name__}:{self.name}"
+
+    def wait_for_locks(self, wait: LockWait) -> None:
+        """How this engine waits when the database itself is locked by another process (a
+        DuckDB file): engines without such a lock ignore it."""
+        return None
 
     @abstractmethod
     def session(self) -> Session: ...

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from interlace.config import DuckDBConnectionConfig
     from interlace.engines.duckdb_attach import Attachment
     from interlace.functions import ProjectFunctions
+    from interlace.locks import LockWait
 
 
 def duckdb_catalog_error() -> type[Exception]:
@@ -61,12 +62,26 @@ def _in_schema(schema: str) -> str:
     return f"{where} AND table_schema = {_literal(db)}"
 
 
+def _lock_holder(message: str) -> str:
+    """Who holds a DuckDB file, from the lock error ("... is held in /usr/bin/python (PID 42)")."""
+    import re
+
+    found = re.search(r"\(PID (\d+)\)", message)
+    if found is None:
+        return "another process"
+    return f"pid {found.group(1)}"
+
+
 class DuckDBSession(Session):
     dialect = "duckdb"
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+    def __init__(
+        self, cursor: duckdb.DuckDBPyConnection, schemas: Mapping[str, str] | None = None
+    ) -> None:
         self.cursor = cursor
         self._ibis: Any = None
+        # `alias.main` -> the schema an attachment lists it under (DuckDBEngine.main_schemas)
+        self._schemas = dict(schemas or {})
 
     def execute(self, statement: exp.Expr | str) -> None:
         self.cursor.execute(_sql(statement))
@@ -117,6 +132,7 @@ class DuckDBSession(Session):
         self.cursor.execute("COMMIT")
 
     def relation_kind(self, schema: str, name: str) -> str | None:
+        schema = self._schemas.get(schema, schema)
         row = self.cursor.execute(
             "SELECT table_type FROM information_schema.tables "
             f"WHERE {_in_schema(schema)} AND table_name = {_literal(name)}"
@@ -144,7 +160,9 @@ class DuckDBSession(Session):
         )
 
     def describe_relation(self, table: exp.Table) -> list[Column]:
-        if not table.catalog:
+        """Columns of ``table``; an unqualified name is looked up like a query would (the
+        session's temporary tables first)."""
+        if table.db and not table.catalog:
             return self.describe(table.db, table.name)
         try:
             rows = self.cursor.execute(f"DESCRIBE {_sql(table)}").fetchall()
@@ -232,6 +250,7 @@ class DuckDBEngine(Engine):
         rename_table=True,
         arrow_scan=True,
         temporary_staging=True,
+        exclusive_writer=True,
     )
 
     def __init__(self, name: str, config: DuckDBConnectionConfig, root: Path) -> None:
@@ -248,6 +267,16 @@ class DuckDBEngine(Engine):
         self._lock = threading.Lock()
         self._functions: ProjectFunctions | None = None
         self._databases: frozenset[str] = frozenset()  # attachments models materialize into
+        self._wait: LockWait | None = None  # how to wait for a file another process holds
+
+    @property
+    def lock_scope(self) -> str:
+        if self.path.startswith((":memory:", "md:")):
+            return f"duckdb:{self.path}:{id(self)}"
+        return f"duckdb:{self.path}"
+
+    def wait_for_locks(self, wait: LockWait) -> None:
+        self._wait = wait
 
     @property
     def read_only(self) -> bool:
@@ -316,7 +345,7 @@ class DuckDBEngine(Engine):
                     ) from None
         try:
             read_only = self.read_only and path != ":memory:"
-            connection = duckdb.connect(path, read_only=read_only, config=settings)
+            connection = self._connect(path, read_only, settings, wait=not probe)
             connection.execute("SET enable_progress_bar = false")  # cursors inherit it
         except duckdb.Error as exc:
             message = str(exc).splitlines()[0]
@@ -352,11 +381,40 @@ class DuckDBEngine(Engine):
             raise
         return connection
 
+    def _connect(
+        self, path: str, read_only: bool, settings: dict[str, Any], *, wait: bool
+    ) -> duckdb.DuckDBPyConnection:
+        """``duckdb.connect``; while another process holds the file (one writer per file),
+        wait for it as the run's :class:`~interlace.locks.LockWait` says."""
+        import duckdb
+
+        lock_wait = self._wait if wait else None
+        if lock_wait is None:
+            return duckdb.connect(path, read_only=read_only, config=settings)
+        opened: list[duckdb.DuckDBPyConnection] = []
+        holder = ["another process"]
+
+        def try_open() -> bool:
+            try:
+                opened.append(duckdb.connect(path, read_only=read_only, config=settings))
+            except duckdb.IOException as exc:
+                message = str(exc)
+                if "lock" not in message.lower():
+                    raise
+                holder[0] = _lock_holder(message)
+                return False
+            return True
+
+        what = f"connection '{self.name}': the database file {self.path}"
+        lock_wait.poll(what, try_open, lambda: holder[0], step=0.5)
+        return opened[0]
+
     def session(self) -> DuckDBSession:
         cursor = self.connection.cursor()
         if self._functions is not None and self._functions.macros and self.read_only:
             self._functions.create_macros(cursor, persistent=False)  # TEMP: one per cursor
-        return DuckDBSession(cursor)
+        mains = self.main_schemas()
+        return DuckDBSession(cursor, {f"{a}.main": f"{a}.{s}" for a, s in mains.items()})
 
     def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
         """Relations of the database and of the attachments models materialize into (their
@@ -371,12 +429,20 @@ class DuckDBEngine(Engine):
             )
             .fetchall()
         )
+        mains = self.main_schemas()
         for own, catalog, schema, name, kind in rows:
-            yield (
-                schema if own else f"{catalog}.{schema}",
-                name,
-                "view" if kind == "VIEW" else "table",
-            )
+            if not own and schema == "main" and catalog in mains:
+                continue  # a MySQL database called `main`: `alias.main` does not reach it
+            relation = "view" if kind == "VIEW" else "table"
+            yield (schema if own else f"{catalog}.{schema}", name, relation)
+            if not own and mains.get(catalog) == schema:  # as models in `alias.main` name it
+                yield f"{catalog}.main", name, relation
+
+    def main_schemas(self) -> dict[str, str]:
+        """Attachments models materialize into whose ``alias.main`` is a schema of another
+        name (a MySQL attachment's database): alias -> that schema."""
+        found = {a.name: a.main_schema for a in self.attachments() if a.name in self._databases}
+        return {alias: schema for alias, schema in found.items() if schema is not None}
 
     def _catalogs(self, column: str) -> str:
         """SQL: ``column`` is the database itself or an attachment models materialize into
@@ -425,7 +491,11 @@ class DuckDBEngine(Engine):
             )
             .fetchall()
         )
-        return [schema if own else f"{catalog}.{schema}" for own, catalog, schema in rows]
+        found = [schema if own else f"{catalog}.{schema}" for own, catalog, schema in rows]
+        mains = [
+            f"{a}.main" for a, schema in self.main_schemas().items() if f"{a}.{schema}" in found
+        ]
+        return [*found, *(main for main in mains if main not in found)]
 
     def attach(self, alias: str, other: Engine) -> list[tuple[str, str, str]] | None:
         """``ATTACH 'file' AS alias (READ_ONLY)`` of another DuckDB file connection: its tables

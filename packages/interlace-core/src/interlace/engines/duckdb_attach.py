@@ -20,6 +20,7 @@ Example (``config.yaml``)::
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,21 @@ class Attachment:
     @property
     def what(self) -> str:
         return f"connection '{self.connection}': attach '{self.name}' ({self.config.type})"
+
+    @property
+    def main_schema(self) -> str | None:
+        """The schema that ``alias.main`` stands for when it is another one: DuckDB's MySQL
+        extension reads and writes ``alias.main.t`` in the MySQL database the attachment
+        connects to, but lists that database's tables under its own name."""
+        cfg = self.config
+        if cfg.type != "mysql":
+            return None
+        if cfg.database:
+            return cfg.database
+        found = re.search(r"(?:^|\s)(?:db|database)=('[^']*'|\S+)", cfg.dsn or "")
+        if found is None:
+            return None
+        return found.group(1).strip("'") or None
 
     def file(self) -> Path | None:
         if self.config.path is None or self.config.path.startswith(("postgres:", "md:")):

@@ -14,16 +14,20 @@ import re
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interlace.change_detection import Decision, decide
-from interlace.errors import InterlaceError, ModelExecutionError
+from interlace.errors import InterlaceError, ModelExecutionError, StateStoreError
 from interlace.events import (
     CheckFinished,
+    Event,
     EventBus,
+    LockWaiting,
     ModelFailed,
     ModelFinished,
     ModelQueued,
@@ -31,14 +35,17 @@ from interlace.events import (
     ModelSkipped,
     ModelStarted,
 )
+from interlace.locks import PROCESS_LOCKS, LockWait
 from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
-from interlace.quality import CheckResult, QualityCheckError
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
+from interlace.state.base import ModelState
 
 if TYPE_CHECKING:
-    from interlace.engines.base import Session
+    from interlace.engines.base import Engine, Session
+    from interlace.quality import CheckResult
     from interlace.spec import ModelSpec
+    from interlace.state.recorder import StateRecorder
 
 ENGINE_MODULES = ("duckdb", "_duckdb", "psycopg", "sqlglot", "ibis")
 
@@ -49,6 +56,13 @@ class Attempted:
     error: BaseException | None
     duration: float
     attempts: int
+    finished: ModelFinished | None = None  # what was recorded for a success
+    skipped: str | None = None  # why: another run built it while this one waited
+    published: bool = False  # a failure after the table was committed
+
+
+class StateNotRecordedError(StateStoreError):
+    """A model's table was written but its state could not be recorded."""
 
 
 class Executor:
@@ -61,6 +75,8 @@ class Executor:
         force: bool = False,
         default_retry: RetryPolicy | None = None,
         breakers: dict[str, CircuitBreaker] | None = None,
+        recorder: StateRecorder | None = None,
+        lock_wait: LockWait | None = None,
     ) -> None:
         self.catalog = catalog
         self.bus = bus
@@ -69,6 +85,11 @@ class Executor:
         self.default_retry = default_retry
         self.breakers = breakers or {}
         self.run_id = catalog.run_id
+        # state writes go through the store itself (events only notify); writes that failed
+        # for good make the run fail (never lost silently)
+        self.recorder = recorder
+        self.record_errors: list[StateStoreError] = []
+        self.lock_wait = lock_wait or LockWait(cancelled=catalog.cancelled)
         self._sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
         self._cancelled = catalog.cancelled  # shared with the models' row loops
@@ -101,20 +122,24 @@ class Executor:
         attempt = 0
         while True:
             attempt += 1
-            outcome, error = self._attempt(spec)
-            if error is None or self.cancelled:
-                return Attempted(outcome, error, time.perf_counter() - started, attempt)
+            tried = self._attempt(spec, attempt, started)
+            done = replace(tried, duration=time.perf_counter() - started, attempts=attempt)
+            error = tried.error
+            if error is None or self.cancelled or isinstance(error, StateStoreError):
+                return done  # a state write that failed after the table committed: no rerun
             if policy is None or not policy.should_retry(error, attempt):
-                return Attempted(None, error, time.perf_counter() - started, attempt)
+                return done
             delay = policy.delay(attempt)
             self.bus.publish(ModelRetrying(self.run_id, name, attempt, _short(error), delay))
             if self._cancelled.wait(delay):
-                return Attempted(None, error, time.perf_counter() - started, attempt)
+                return done
 
-    def _attempt(self, spec: ModelSpec) -> tuple[Outcome | None, BaseException | None]:
+    def _attempt(self, spec: ModelSpec, attempt: int, started: float) -> Attempted:
+        """One try of a model: under its target's lock, re-decide, write, record its state."""
         engine = self.catalog.engines[spec.connection]
         breaker = self.breakers.get(spec.connection)
         session = None
+        runner: ModelRunner | None = None
         try:
             if self._cancelled.is_set():
                 raise asyncio.CancelledError()
@@ -123,18 +148,42 @@ class Executor:
             session = engine.session()
             with self._sessions_lock:
                 self._sessions[spec.name] = session
-            outcome = ModelRunner(spec, self.catalog, session).run()
+            with self._locked(spec, engine, session) as key:
+                if key is not None:
+                    skipped = self._redecide(spec, engine, session, key)
+                    if skipped is not None:
+                        return Attempted(None, None, 0.0, attempt, skipped=skipped)
+                    if self.recorder is not None:
+                        self.recorder.begin_model(self.run_id, spec.name, time.time())
+                runner = ModelRunner(spec, self.catalog, session)
+                outcome = runner.run()
+                finished = self._finished_event(
+                    spec, outcome, time.perf_counter() - started, attempt
+                )
+                if self.recorder is not None:
+                    try:
+                        self.recorder.model_finished(finished, _check_events(self.run_id, outcome))
+                    except StateStoreError as exc:
+                        raise StateNotRecordedError(
+                            f"the model's table was written, but its state could not be "
+                            f"recorded: {exc.message}",
+                            model=spec.name,
+                            hint="the next run finds this model interrupted and counts its "
+                            "table as changed, so its readers run again",
+                        ) from exc
+                self._remember(spec, finished)
             if breaker is not None:
                 breaker.record_success()
-            return outcome, None
+            return Attempted(outcome, None, 0.0, attempt, finished=finished)
         except BaseException as exc:
             if (
                 breaker is not None
                 and _is_engine_error(exc)
-                and not isinstance(exc, CircuitOpenError)
+                and not isinstance(exc, (CircuitOpenError, StateStoreError))
             ):
                 breaker.record_failure()
-            return None, exc
+            published = runner is not None and runner.published
+            return Attempted(None, exc, 0.0, attempt, published=published)
         finally:
             with self._sessions_lock:
                 self._sessions.pop(spec.name, None)
@@ -143,6 +192,140 @@ class Executor:
                     session.close()
                 except Exception:
                     pass
+
+    # ------------------------------------------------------------------ write locks
+
+    def _tracked(self, spec: ModelSpec) -> bool:
+        """Models that write a table or view of their own: they lock it and are recorded as in
+        flight before they publish."""
+        if self.catalog.is_in_run(spec):
+            return False
+        return spec.materialize == "view" or (
+            spec.materialize == "table" and spec.strategy != "none"
+        )
+
+    @contextmanager
+    def _locked(
+        self, spec: ModelSpec, engine: Engine, session: Session
+    ) -> Iterator[tuple[str, ...] | None]:
+        """Hold the model's target lock (this process, then its engine); yields its key, or
+        None for a model that writes no target of its own."""
+        if not self._tracked(spec):
+            yield None
+            return
+        schema = spec.schema if spec.database is None else f"{spec.database}.{spec.schema}"
+        key = (engine.lock_scope, schema.lower(), spec.name.lower())
+        what = f"table {schema}.{spec.name}"
+        run_id, bus = self.run_id, self.bus
+
+        def on_wait(target: str, holder: str) -> None:
+            bus.publish(LockWaiting(run_id, target, holder, spec.name))
+
+        wait = replace(self.lock_wait, on_wait=on_wait)
+        with PROCESS_LOCKS.hold(key, what, wait):
+            if spec.database is not None:  # an attachment: its engine is reached through DuckDB
+                yield key
+                return
+            with session.target_lock(spec.schema, spec.name, wait):
+                yield key
+
+    def _redecide(
+        self, spec: ModelSpec, engine: Engine, session: Session, key: tuple[str, ...]
+    ) -> str | None:
+        """With the lock held: when another run may have written the target since this run
+        read its state, read the model's state, watermark and table again and decide again.
+        Returns why the model is skipped now, or None to run it."""
+        catalog = self.catalog
+        store = catalog.store
+        if store is None:
+            return None
+        if engine.capabilities.exclusive_writer and not PROCESS_LOCKS.released_since(
+            key, catalog.lock_generation
+        ):
+            return None  # nobody else wrote it: this process holds the database
+        env = catalog.project.env
+        names = {spec.name} | (catalog.sources(spec.name) or set())
+        fresh = store.model_states(env, sorted(names))
+        for name, state in fresh.items():
+            catalog.states[name] = state
+            if not catalog.is_transparent(catalog.project.models[name]):
+                catalog.data_versions[name] = state.data_version
+        if spec.options.cursor and not catalog.full_refresh:
+            watermark = store.get_watermark(env, spec.name)
+            if watermark is not None:
+                catalog.watermarks[spec.name] = watermark
+            else:
+                catalog.watermarks.pop(spec.name, None)
+        schema = spec.schema if spec.database is None else f"{spec.database}.{spec.schema}"
+        kind = session.relation_kind(schema, spec.name)
+        relation = (spec.connection, schema, spec.name)
+        if kind is None:
+            catalog.relations.pop(relation, None)
+        else:
+            catalog.relations[relation] = kind
+        decision = self.decide(spec.name)
+        if decision.run:
+            return None
+        return f"{decision.reason} (built meanwhile by another run)"
+
+    def _finished_event(
+        self, spec: ModelSpec, outcome: Outcome, duration: float, attempts: int
+    ) -> ModelFinished:
+        catalog = self.catalog
+        name = spec.name
+        previous = catalog.states.get(name)
+        version = previous.data_version if previous else 0
+        if outcome.data_changed:
+            version += 1
+        upstream = catalog.upstream_versions(name) or {}
+        if catalog.window.active and spec.options.cursor:
+            # a window saw only part of the upstream rows: the next run must not skip the rest
+            upstream = {}
+        return ModelFinished(
+            self.run_id,
+            name,
+            outcome.rows,
+            duration,
+            spec.materialize,
+            spec.strategy,
+            outcome.message,
+            stats=dict(outcome.stats),
+            attempts=attempts,
+            fingerprint=catalog.fingerprints.get(name),
+            data_version=version,
+            data_changed=outcome.data_changed,
+            content_hash=outcome.content_hash
+            or (previous.content_hash if previous and not outcome.data_changed else None),
+            upstream_versions=upstream,
+            columns=outcome.columns,
+            schema_change="; ".join(outcome.schema_notes) or None,
+            watermark=None if catalog.window.is_backfill else outcome.watermark,
+        )
+
+    def _remember(self, spec: ModelSpec, finished: ModelFinished) -> None:
+        """What this run now knows of a model it built (its readers decide on it)."""
+        catalog = self.catalog
+        if not catalog.is_transparent(spec):
+            catalog.data_versions[spec.name] = finished.data_version
+        if finished.fingerprint is not None:
+            catalog.states[spec.name] = ModelState(
+                spec.name,
+                finished.fingerprint,
+                finished.data_version,
+                finished.content_hash,
+                dict(finished.upstream_versions),
+                self.run_id,
+                finished.at,
+            )
+
+    def _emit(self, event: Event) -> None:
+        """Record ``event`` in the state store, then tell the listeners."""
+        if self.recorder is not None:
+            try:
+                self.recorder.record(event)
+            except StateStoreError as exc:
+                self.record_errors.append(exc)
+        self.bus.publish(event)
 
     # ------------------------------------------------------------------ change detection
 
@@ -194,10 +377,10 @@ class Executor:
                         results[name] = ModelResult(
                             name, "skipped", skip_reason=decision.reason, skip_kind="unchanged"
                         )
-                        self.bus.publish(ModelSkipped(self.run_id, name, decision.reason))
+                        self._emit(ModelSkipped(self.run_id, name, decision.reason))
                         release(name)
                         continue
-                    self.bus.publish(ModelStarted(self.run_id, name))
+                    self._emit(ModelStarted(self.run_id, name))
                     running[loop.run_in_executor(pool, self._execute, name)] = name
                 if not running:
                     if ready and not self.cancelled:
@@ -207,7 +390,13 @@ class Executor:
                 for future in sorted(done, key=lambda f: order[running[f]]):
                     name = running.pop(future)
                     attempted = future.result()
-                    if attempted.error is None and attempted.outcome is not None:
+                    if attempted.skipped is not None:
+                        results[name] = ModelResult(
+                            name, "skipped", skip_reason=attempted.skipped, skip_kind="unchanged"
+                        )
+                        self._emit(ModelSkipped(self.run_id, name, attempted.skipped))
+                        release(name)
+                    elif attempted.error is None and attempted.outcome is not None:
                         results[name] = self._succeeded(name, attempted)
                         release(name)
                     else:
@@ -230,64 +419,18 @@ class Executor:
             for name in names:
                 if name not in results:
                     results[name] = ModelResult(name, "cancelled", skip_reason="run cancelled")
-                    self.bus.publish(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
+                    self._emit(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
         return {name: results[name] for name in names}
 
-    def _publish_checks(self, results: list[CheckResult]) -> None:
-        for r in results:
-            self.bus.publish(
-                CheckFinished(
-                    self.run_id,
-                    r.model,
-                    r.name,
-                    r.check_type,
-                    r.severity,
-                    r.status,
-                    r.failing_rows,
-                    tuple(r.sample),
-                    r.sql,
-                    r.message,
-                )
-            )
-
     def _succeeded(self, name: str, attempted: Attempted) -> ModelResult:
-        catalog = self.catalog
-        spec = catalog.project.models[name]
+        """Tell the listeners (the worker recorded the model's state already)."""
+        spec = self.catalog.project.models[name]
         outcome = attempted.outcome
-        assert outcome is not None
-        self._publish_checks(outcome.checks)
-        previous = catalog.states.get(name)
-        version = previous.data_version if previous else 0
-        if outcome.data_changed:
-            version += 1
-        if not catalog.is_transparent(spec):
-            catalog.data_versions[name] = version
-        upstream = catalog.upstream_versions(name) or {}
-        if catalog.window.active and spec.options.cursor:
-            # a window saw only part of the upstream rows: the next run must not skip the rest
-            upstream = {}
-        self.bus.publish(
-            ModelFinished(
-                self.run_id,
-                name,
-                outcome.rows,
-                attempted.duration,
-                spec.materialize,
-                spec.strategy,
-                outcome.message,
-                stats=dict(outcome.stats),
-                attempts=attempted.attempts,
-                fingerprint=catalog.fingerprints.get(name),
-                data_version=version,
-                data_changed=outcome.data_changed,
-                content_hash=outcome.content_hash
-                or (previous.content_hash if previous and not outcome.data_changed else None),
-                upstream_versions=upstream,
-                columns=outcome.columns,
-                schema_change="; ".join(outcome.schema_notes) or None,
-                watermark=None if catalog.window.is_backfill else outcome.watermark,
-            )
-        )
+        finished = attempted.finished
+        assert outcome is not None and finished is not None
+        for event in _check_events(self.run_id, outcome):
+            self.bus.publish(event)
+        self.bus.publish(replace(finished, duration=attempted.duration))
         return ModelResult(
             name,
             "success",
@@ -307,10 +450,14 @@ class Executor:
         assert error is not None
         duration = attempted.duration
         if self.cancelled and not isinstance(error, InterlaceError):
-            self.bus.publish(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
+            self._emit(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
+            if self.recorder is not None and not attempted.published:
+                try:
+                    self.recorder.store.end_model(self.catalog.project.env, name, self.run_id)
+                except Exception:
+                    pass  # the next run treats it as interrupted: its readers run again
             return ModelResult(name, "cancelled", duration=duration, error="cancelled")
-        if isinstance(error, QualityCheckError):
-            self._publish_checks(error.results)
+        checks = _checks_as_events(self.run_id, list(getattr(error, "results", ())))
         if not isinstance(error, InterlaceError):
             error = _engine_error(error, spec.name, self.catalog.project.root)
         tb = getattr(error, "user_traceback", None)
@@ -322,18 +469,24 @@ class Executor:
         location = error.location if isinstance(error, InterlaceError) else None
         if location is None:
             location = spec.location
-        self.bus.publish(
-            ModelFailed(
-                self.run_id,
-                name,
-                message,
-                type(error).__name__,
-                duration,
-                location,
-                tb,
-                attempted.attempts,
-            )
+        failed = ModelFailed(
+            self.run_id,
+            name,
+            message,
+            type(error).__name__,
+            duration,
+            location,
+            tb,
+            attempted.attempts,
         )
+        if self.recorder is not None:
+            try:
+                self.recorder.model_failed(failed, checks, table_untouched=not attempted.published)
+            except StateStoreError as exc:
+                self.record_errors.append(exc)
+        for event in checks:
+            self.bus.publish(event)
+        self.bus.publish(failed)
         return ModelResult(
             name,
             "failed",
@@ -362,7 +515,29 @@ class Executor:
             results[child] = ModelResult(
                 child, "skipped", skip_reason=reason, skip_kind="upstream_failed"
             )
-            self.bus.publish(ModelSkipped(self.run_id, child, reason, "upstream_failed"))
+            self._emit(ModelSkipped(self.run_id, child, reason, "upstream_failed"))
+
+
+def _check_events(run_id: str, outcome: Outcome) -> list[CheckFinished]:
+    return _checks_as_events(run_id, outcome.checks)
+
+
+def _checks_as_events(run_id: str, results: list[CheckResult]) -> list[CheckFinished]:
+    return [
+        CheckFinished(
+            run_id,
+            r.model,
+            r.name,
+            r.check_type,
+            r.severity,
+            r.status,
+            r.failing_rows,
+            tuple(r.sample),
+            r.sql,
+            r.message,
+        )
+        for r in results
+    ]
 
 
 def _short(error: BaseException) -> str:

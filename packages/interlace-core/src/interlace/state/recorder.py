@@ -1,9 +1,19 @@
-"""Writes run events into a state store (the only writer of run state during a run)."""
+"""Writes run events into a state store (the only writer of run state during a run).
+
+The executor calls it directly, before it publishes an event: a state write never depends on
+a listener of the bus. Writes are retried when the store says the failure is transient (a lost
+PostgreSQL connection, a busy SQLite file); a write that still fails raises
+:class:`~interlace.errors.StateStoreError`, which the run reports (never swallowed).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from interlace.errors import StateStoreError, first_line
 from interlace.events import (
     CheckFinished,
     Event,
@@ -20,6 +30,39 @@ from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Waterma
 if TYPE_CHECKING:
     from interlace.state.base import StateStore
 
+log = logging.getLogger("interlace.state")
+T = TypeVar("T")
+
+# seconds between attempts of a state write that failed transiently (about 8 s in all)
+RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+def with_retry(store: StateStore, write: Callable[[], T], what: str) -> T:
+    """Run ``write`` (one store transaction); try again after a transient failure; raise
+    :class:`StateStoreError` naming ``what`` when it keeps failing."""
+    transient = getattr(store, "is_transient", None)
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return write()
+        except StateStoreError:
+            raise
+        except Exception as exc:
+            if delay is None or transient is None or not transient(exc):
+                where = getattr(store, "path", "the state store")
+                raise StateStoreError(
+                    f"could not record {what} in the state store ({where}): {first_line(exc)}",
+                    hint="check that the state store is reachable (state: in config)",
+                ) from exc
+            log.warning("state store: %s; trying again in %gs", first_line(exc), delay)
+            reconnect = getattr(store, "reconnect", None)
+            if reconnect is not None:
+                try:
+                    reconnect()
+                except Exception:
+                    pass  # the next attempt says what is wrong
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
 
 def describe_schema_change(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> str:
     """A one-line summary of what changed between two column lists."""
@@ -31,7 +74,9 @@ def describe_schema_change(old: list[tuple[str, str]], new: list[tuple[str, str]
 
 
 class StateRecorder:
-    """Subscribe with ``bus.subscribe(StateRecorder(store, env))``."""
+    """Records events in a state store: ``recorder.record(event)`` (retried; raises
+    :class:`StateStoreError`), or subscribed to a bus (``bus.subscribe(recorder)``) where a run
+    records nothing else."""
 
     def __init__(self, store: StateStore, env: str) -> None:
         self.store = store
@@ -39,6 +84,72 @@ class StateRecorder:
         self._started: dict[tuple[str, str], float] = {}
 
     def __call__(self, event: Event) -> None:
+        self.record(event)
+
+    def record(self, event: Event) -> None:
+        """Write what ``event`` says into the store (one commit), retrying transient failures."""
+        if isinstance(event, ModelStarted):
+            self._started[(event.run_id, event.model)] = event.at
+            return
+        if not isinstance(
+            event,
+            (RunStarted, ModelFinished, ModelFailed, ModelSkipped, CheckFinished, RunFinished),
+        ):
+            return
+        model = getattr(event, "model", None)
+        what = f"{event.type} of model '{model}'" if model else event.type
+
+        def write() -> None:
+            with self.store.transaction():
+                self._write(event)
+
+        with_retry(self.store, write, what)
+
+    def begin_model(self, run_id: str, model: str, at: float) -> None:
+        """Before a model writes its table: see :meth:`StateStore.begin_model`."""
+        self._started[(run_id, model)] = at
+        with_retry(
+            self.store,
+            lambda: self.store.begin_model(self.env, model, run_id, at),
+            f"the start of model '{model}'",
+        )
+
+    def model_finished(
+        self, event: ModelFinished, checks: list[CheckFinished] | tuple[CheckFinished, ...] = ()
+    ) -> None:
+        """A model's run, state, schema version, watermark and check results: one commit,
+        which also clears its pending mark."""
+
+        def write() -> None:
+            with self.store.transaction():
+                self._finished(event)
+                for check in checks:
+                    self._write(check)
+                self.store.end_model(self.env, event.model, event.run_id)
+
+        with_retry(self.store, write, f"the state of model '{event.model}'")
+
+    def model_failed(
+        self,
+        event: ModelFailed,
+        checks: list[CheckFinished] | tuple[CheckFinished, ...] = (),
+        *,
+        table_untouched: bool,
+    ) -> None:
+        """A failed model's run and dead letter; its pending mark goes when its table was not
+        touched (then nothing needs recovering)."""
+
+        def write() -> None:
+            with self.store.transaction():
+                self._write(event)
+                for check in checks:
+                    self._write(check)
+                if table_untouched:
+                    self.store.end_model(self.env, event.model, event.run_id)
+
+        with_retry(self.store, write, f"the failure of model '{event.model}'")
+
+    def _write(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.store.start_run(
                 event.run_id,
@@ -48,15 +159,13 @@ class StateRecorder:
                 len(event.models),
                 event.at,
             )
-        elif isinstance(event, ModelStarted):
-            self._started[(event.run_id, event.model)] = event.at
         elif isinstance(event, ModelFinished):
             with (
                 self.store.transaction()
             ):  # the model's run, state, schema and watermark: one commit
                 self._finished(event)
         elif isinstance(event, ModelFailed):
-            started = self._started.pop((event.run_id, event.model), None)
+            started = self._started.get((event.run_id, event.model))
             self.store.record_model_run(
                 ModelRunRecord(
                     event.run_id,
@@ -139,7 +248,7 @@ class StateRecorder:
             )
 
     def _finished(self, event: ModelFinished) -> None:
-        started = self._started.pop((event.run_id, event.model), None)
+        started = self._started.get((event.run_id, event.model))
         stats = event.stats
         self.store.record_model_run(
             ModelRunRecord(

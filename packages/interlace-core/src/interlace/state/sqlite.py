@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interlace.errors import StateStoreError
 from interlace.quality import CheckResult
@@ -27,6 +27,9 @@ from interlace.state.base import (
     StoredCheckResult,
     Watermark,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MIGRATIONS: list[str] = [
     """
@@ -151,6 +154,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT;
     """,
+    # a model whose write may have reached its table while its state was not recorded: written
+    # before the publish, removed in the state commit (see begin_model / interrupted_models)
+    """
+    CREATE TABLE model_pending (
+        env TEXT NOT NULL,
+        model TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        PRIMARY KEY (env, model, run_id)
+    );
+    """,
 ]
 
 _MODEL_RUN_COLUMNS = (
@@ -187,12 +201,19 @@ class SQLiteStateStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as exc:
-            raise StateStoreError(
+            raise _not_a_state_database(self.path, exc) or StateStoreError(
                 f"cannot open the state store at {path}: {exc}",
                 hint="check that the project folder is writable (state.path in config)",
             ) from None
         self._lock = threading.RLock()
-        self._upgrade()
+        try:
+            self._upgrade()
+        except sqlite3.DatabaseError as exc:  # a header that looks right, garbage behind it
+            corrupt = _not_a_state_database(self.path, exc)
+            if corrupt is None:
+                raise
+            self._db.close()
+            raise corrupt from None
 
     # ------------------------------------------------------------------ schema
 
@@ -240,6 +261,9 @@ class SQLiteStateStore:
     def start_run(
         self, run_id: str, project: str, env: str, selection: str, models: int, started_at: float
     ) -> None:
+        from interlace.locks import LIVE_RUNS
+
+        LIVE_RUNS.add(run_id)  # its end is recorded by finish_run (or it stopped: see abandon)
         with self.transaction():
             self._db.execute(
                 "INSERT INTO runs (run_id, project, env, status, started_at, selection, models, "
@@ -262,7 +286,15 @@ class SQLiteStateStore:
         rows = self._query(
             "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", (host,)
         )
-        dead = [run_id for run_id, pid in rows if pid is not None and not _alive(int(pid))]
+        from interlace.locks import LIVE_RUNS
+
+        me = os.getpid()
+        dead = [
+            run_id
+            for run_id, pid in rows
+            if pid is not None
+            and (not _alive(int(pid)) or (int(pid) == me and run_id not in LIVE_RUNS))
+        ]
         for run_id in dead:
             with self.transaction():
                 self._db.execute(
@@ -288,6 +320,9 @@ class SQLiteStateStore:
                 "skipped = ?, error = ? WHERE run_id = ?",
                 (status, finished_at, succeeded, failed, skipped, error, run_id),
             )
+        from interlace.locks import LIVE_RUNS
+
+        LIVE_RUNS.discard(run_id)
 
     def record_model_run(self, record: ModelRunRecord) -> None:
         with self.transaction():
@@ -307,6 +342,12 @@ class SQLiteStateStore:
             (limit, offset),
         )
         return [RunRecord(*r) for r in rows]
+
+    def environments(self) -> list[str]:
+        rows = self._query(
+            "SELECT env FROM runs UNION SELECT env FROM model_state ORDER BY env", ()
+        )
+        return [str(env) for (env,) in rows]
 
     def model_runs(
         self,
@@ -335,12 +376,18 @@ class SQLiteStateStore:
 
     # ------------------------------------------------------------------ change detection
 
-    def model_states(self, env: str) -> dict[str, ModelState]:
-        rows = self._query(
+    def model_states(self, env: str, models: Iterable[str] | None = None) -> dict[str, ModelState]:
+        """The stored state of every model of ``env`` (or only of ``models``)."""
+        sql = (
             "SELECT model, fingerprint, data_version, content_hash, upstream_versions, "
-            "last_run_id, last_success_at FROM model_state WHERE env = ?",
-            (env,),
+            "last_run_id, last_success_at FROM model_state WHERE env = ?"
         )
+        params: tuple[Any, ...] = (env,)
+        if models is not None:
+            wanted = tuple(models)
+            sql += f" AND model IN ({', '.join('?' * len(wanted))})" if wanted else " AND 0 = 1"
+            params += wanted
+        rows = self._query(sql, params)
         return {
             r[0]: ModelState(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows
         }
@@ -362,6 +409,74 @@ class SQLiteStateStore:
                     state.last_success_at,
                 ),
             )
+
+    # ------------------------------------------------------------------ writes in flight
+
+    def begin_model(self, env: str, model: str, run_id: str, at: float) -> None:
+        """Say that ``model`` is about to write its table in ``run_id`` (before the publish):
+        until :meth:`end_model` (in the same commit as the model's state), a run that stops
+        finds it in :meth:`interrupted_models`."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO model_pending (env, model, run_id, started_at) "
+                "VALUES (?, ?, ?, ?)",
+                (env, model, run_id, at),
+            )
+            self._db.execute(
+                f"INSERT OR REPLACE INTO model_runs ({_MODEL_RUN_COLUMNS}) VALUES "
+                "(?, ?, 'running', ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                "NULL, NULL, NULL, 1, NULL)",
+                (run_id, model, at),
+            )
+
+    def end_model(self, env: str, model: str, run_id: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM model_pending WHERE env = ? AND model = ? AND run_id = ?",
+                (env, model, run_id),
+            )
+
+    def interrupted_models(self, env: str) -> list[str]:
+        """Models of ``env`` whose write may have reached their table in a run that is over
+        (killed, or its state commit failed) while their state was never recorded."""
+        rows = self._query(
+            "SELECT DISTINCT p.model FROM model_pending p LEFT JOIN runs r ON r.run_id = p.run_id "
+            "WHERE p.env = ? AND (r.status IS NULL OR r.status <> 'running') ORDER BY p.model",
+            (env,),
+        )
+        return [r[0] for r in rows]
+
+    def recover_model(self, env: str, model: str) -> None:
+        """Count an interrupted model's table as changed: readers re-read it (its data version
+        moves on, its content hash is forgotten); its pending marks go."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE model_state SET data_version = data_version + 1, content_hash = NULL "
+                "WHERE env = ? AND model = ?",
+                (env, model),
+            )
+            self._db.execute(
+                "UPDATE model_runs SET status = 'interrupted', skip_reason = ? "
+                "WHERE model = ? AND status = 'running' AND run_id IN (SELECT run_id FROM "
+                "model_pending WHERE env = ? AND model = ?) AND run_id NOT IN "
+                "(SELECT run_id FROM runs WHERE status = 'running')",
+                ("stopped before its state was recorded", model, env, model),
+            )
+            self._db.execute(
+                "DELETE FROM model_pending WHERE env = ? AND model = ? AND run_id NOT IN "
+                "(SELECT run_id FROM runs WHERE status = 'running')",
+                (env, model),
+            )
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a failed write may succeed when tried again (a busy SQLite file)."""
+        return isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in str(exc) or "busy" in str(exc)
+        )
+
+    def reconnect(self) -> None:
+        """Drop a broken connection so the next statement opens a new one (SQLite: nothing)."""
+        return None
 
     # ------------------------------------------------------------------ watermarks
 
@@ -534,11 +649,32 @@ class SQLiteStateStore:
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # damage in pages the upgrade did not read
+                corrupt = _not_a_state_database(self.path, exc)
+                if corrupt is None:
+                    raise
+                raise corrupt from None
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _not_a_state_database(path: Path, exc: BaseException) -> StateStoreError | None:
+    """The error for a file SQLite cannot read as a database (garbage, damaged pages), else
+    ``None``: moving it aside is the way out, not permissions."""
+    codes = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+    if not isinstance(exc, sqlite3.DatabaseError) or exc.sqlite_errorcode not in codes:
+        return None
+    return StateStoreError(
+        f"{path} is not a valid state database ({exc})",
+        hint=f"move it out of the way (with any {path.name}-wal and {path.name}-shm beside it), "
+        f"e.g. mv {path} {path}.broken; the next command creates a new, empty state database, "
+        "and the run history, fingerprints, watermarks and dead letters the old one held are "
+        "lost (models run again on the next run)",
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -57,6 +57,10 @@ class Strategy(ABC):
     writes: bool = True  # False: the model's output is not written at all
     needs_keys: bool = False
 
+    def keyed(self, spec: ModelSpec) -> bool:
+        """Whether the batch must carry unique, non-NULL ``primary_key`` values."""
+        return self.needs_keys
+
     def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
         """Bookkeeping columns added to the staged result (SCD2 validity, soft-delete flags)."""
         return []

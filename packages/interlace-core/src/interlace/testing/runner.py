@@ -648,6 +648,7 @@ def _declared_checks(spec: ModelSpec) -> dict[str, list[Any]]:
 
 
 def _watermark(spec: ModelSpec, value: Any) -> Any:
+    from interlace.incremental import cursor_text
     from interlace.state.base import Watermark
 
     if isinstance(value, bool):
@@ -664,5 +665,5 @@ def _watermark(spec: ModelSpec, value: Any) -> Any:
         kind = "DATE"
     else:
         kind = "VARCHAR"
-    text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else str(value)
-    return Watermark(spec.name, spec.options.cursor or "", text, kind, None, time.time())
+    column = spec.options.cursor.column if spec.options.cursor else ""
+    return Watermark(spec.name, column, cursor_text(value), kind, None, time.time())
