@@ -9,6 +9,7 @@ publish atomically; a ``replace`` swap (DROP + RENAME) does not.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from interlace_connections.ibis.engine import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+    from interlace.locks import LockWait
 
     from interlace_connections.mysql.config import MySQLConnectionConfig
 
@@ -120,6 +123,45 @@ class MySQLSession(IbisSession):
         return cursor
 
     @contextmanager
+    def target_lock(self, schema: str, name: str, wait: LockWait) -> Iterator[None]:
+        """A named lock (``GET_LOCK``) on the table's database and name: named locks are
+        server-wide, so another process writing that table waits; the server releases it
+        when this session ends."""
+        database = self.engine.database_of(schema)
+        digest = hashlib.blake2b(f"{database}\0{name}".encode(), digest_size=16).hexdigest()
+        key = f"interlace:{digest}"  # named locks are at most 64 characters
+
+        def one(sql: str) -> Any:
+            cursor = self._raw(sql)
+            try:
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            return row[0] if row else None
+
+        def try_lock() -> bool:
+            return one(f"SELECT GET_LOCK({_literal(key)}, 0)") == 1
+
+        def holder() -> str:
+            thread = one(f"SELECT IS_USED_LOCK({_literal(key)})")
+            if thread is None:
+                return "another session"
+            where = one(
+                "SELECT CONCAT(user, '@', host) FROM information_schema.processlist "
+                f"WHERE id = {int(thread)}"
+            )
+            return f"server connection {thread}" + (f" ({where})" if where else "")
+
+        wait.poll(f"table {database}.{name}", try_lock, holder)
+        try:
+            yield
+        finally:
+            try:
+                one(f"SELECT RELEASE_LOCK({_literal(key)})")
+            except Exception:
+                pass  # the connection broke: the server released the lock with it
+
+    @contextmanager
     def transaction(self) -> Iterator[None]:
         con = self.backend.con
         if getattr(self, "_in_transaction", False):
@@ -200,6 +242,10 @@ class MySQLEngine(IbisEngine):
             arrow_scan=False,
             full_join=False,
         )
+
+    @property
+    def lock_scope(self) -> str:
+        return f"mysql:{self.target()}"
 
     def target(self) -> str:
         cfg = self.config
