@@ -25,8 +25,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from interlace.errors import InterlaceError, RunCancelledError
+
+if TYPE_CHECKING:
+    from interlace.engines.base import Engine, Session
 
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds: ten minutes
 NOTICE_EVERY = 30.0  # seconds between "still waiting" notices
@@ -145,6 +149,28 @@ class ProcessLocks:
 
 
 PROCESS_LOCKS = ProcessLocks()
+
+def target_key(engine: Engine, schema: str, name: str) -> tuple[str, ...]:
+    """The process-wide key of a table: its database (not the connection's name) and its name."""
+    return (engine.lock_scope, schema.lower(), name.lower())
+
+
+@contextmanager
+def hold_target(
+    engine: Engine, session: Session, schema: str, name: str, wait: LockWait
+) -> Iterator[tuple[str, ...]]:
+    """Hold the write lock of table ``schema.name`` (this process, then the engine) while the
+    block runs; yields its :func:`target_key`. ``schema`` may name an attachment
+    (``alias.schema``): those are locked in this process only (their server is reached
+    through DuckDB)."""
+    key = target_key(engine, schema, name)
+    with PROCESS_LOCKS.hold(key, f"table {schema}.{name}", wait):
+        if "." in schema:
+            yield key
+            return
+        with session.target_lock(schema, name, wait):
+            yield key
+
 
 # run ids of the runs going on in this process: a run of this process that is not among them
 # stopped without recording its end (its state store was unreachable), like a killed one

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +32,7 @@ from sqlglot import exp
 from interlace import statements as st
 from interlace.errors import InterlaceError, first_line
 from interlace.fallback import same_database, writes_relation
+from interlace.locks import LockWait, describe_holder, hold_target
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -304,6 +306,7 @@ class _Promotion:
         self.run_id = uuid.uuid4().hex
         self.rows: dict[str, int] = {}
         self._timings: dict[str, float] = {}
+        self._wait = LockWait(holder=describe_holder(self.run_id))  # tables a run is writing
 
     def run(self) -> PromoteResult:
         from interlace.api import open_engines, open_state
@@ -419,8 +422,14 @@ class _Promotion:
         other: Engine,
     ) -> None:
         source_session = other.session() if alias is None else None
+        engine = catalog.engines[steps[0].target_connection]
         try:
-            with session.transaction():
+            with ExitStack() as locks, session.transaction():
+                # no run writes these tables meanwhile (taken in one order: no deadlock)
+                for schema, name in sorted(
+                    {(self.target.models[s.model].schema, s.model) for s in steps}
+                ):
+                    locks.enter_context(hold_target(engine, session, schema, name, self._wait))
                 for step in steps:
                     spec, spec_from = self.target.models[step.model], self.source.models[step.model]
                     target = st.table(spec.schema, spec.name)
@@ -529,7 +538,9 @@ class _Promotion:
             started = time.perf_counter()
             self.bus.publish(ModelStarted(self.run_id, step.model))
             try:
-                outcome = ModelRunner(spec, catalog, session).run()
+                engine = catalog.engines[spec.connection]
+                with hold_target(engine, session, spec.schema, spec.name, self._wait):
+                    outcome = ModelRunner(spec, catalog, session).run()
             except InterlaceError as exc:
                 raise PromoteError(
                     f"recreating view {step.relation} in env '{self.target.env}' failed: "

@@ -140,7 +140,7 @@ class MySQLSession(IbisSession):
             return row[0] if row else None
 
         def try_lock() -> bool:
-            return one(f"SELECT GET_LOCK({_literal(key)}, 0)") == 1
+            return bool(one(f"SELECT GET_LOCK({_literal(key)}, 0)") == 1)
 
         def holder() -> str:
             thread = one(f"SELECT IS_USED_LOCK({_literal(key)})")

@@ -35,7 +35,7 @@ from interlace.events import (
     ModelSkipped,
     ModelStarted,
 )
-from interlace.locks import PROCESS_LOCKS, LockWait
+from interlace.locks import PROCESS_LOCKS, LockWait, hold_target
 from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
@@ -214,20 +214,14 @@ class Executor:
             yield None
             return
         schema = spec.schema if spec.database is None else f"{spec.database}.{spec.schema}"
-        key = (engine.lock_scope, schema.lower(), spec.name.lower())
-        what = f"table {schema}.{spec.name}"
         run_id, bus = self.run_id, self.bus
 
         def on_wait(target: str, holder: str) -> None:
             bus.publish(LockWaiting(run_id, target, holder, spec.name))
 
         wait = replace(self.lock_wait, on_wait=on_wait)
-        with PROCESS_LOCKS.hold(key, what, wait):
-            if spec.database is not None:  # an attachment: its engine is reached through DuckDB
-                yield key
-                return
-            with session.target_lock(spec.schema, spec.name, wait):
-                yield key
+        with hold_target(engine, session, schema, spec.name, wait) as key:
+            yield key
 
     def _redecide(
         self, spec: ModelSpec, engine: Engine, session: Session, key: tuple[str, ...]
