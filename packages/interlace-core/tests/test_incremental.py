@@ -511,3 +511,11 @@ def test_a_watermark_lost_after_the_commit_is_recovered_from_the_table(
     assert again.models["inc"].rows == 1  # only row 4: row 3 is not read again
     assert inc_rows(project) == [(i, ts(i), "x") for i in (1, 2, 3, 4)]
     assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
+
+
+def test_window_bounds_with_and_without_a_time_zone_are_a_clear_error() -> None:
+    from interlace.window import WindowError, check_window
+
+    with pytest.raises(WindowError, match="one has a time zone and the other not"):
+        check_window("2024-01-01 00:00:00+00:00", "2024-01-02")
+    assert check_window("2024-01-01T00:00+02:00", "2024-01-02T00:00+00:00").since

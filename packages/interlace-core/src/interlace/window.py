@@ -50,6 +50,11 @@ def check_window(since: str | None, until: str | None) -> Window:
         low, high = parse_bound(since, "--since"), parse_bound(until, "--until")
         if type(low) is not type(high):
             raise WindowError("--since and --until must both be dates or both be numbers")
+        if (getattr(low, "tzinfo", None) is None) != (getattr(high, "tzinfo", None) is None):
+            raise WindowError(
+                f"--since {since} and --until {until}: one has a time zone and the other not",
+                hint="give both a time zone (e.g. +00:00) or neither",
+            )
         if low >= high:  # type: ignore[operator]
             raise WindowError(
                 f"--since {since} is not earlier than --until {until}",
