@@ -71,41 +71,30 @@ def test_store_creates_its_schema_and_round_trips_every_record(
         store.start_run("r1", "proj", "dev", "a b", 2, 1_700_000_000.123456)
         store.record_model_run(
             ModelRunRecord(
-                "r1",
-                "a",
-                "running",
-                1.5,
-                None,
-                None,
-                None,
-                "table",
-                "replace",
-                None,
-                None,
-                None,
-                None,
+                run_id="r1",
+                model="a",
+                status="running",
+                started_at=1.5,
+                materialize="table",
+                strategy="replace",
             )
         )
         store.record_model_run(
             ModelRunRecord(
-                "r1",
-                "a",
-                "success",
-                1.5,
-                2.25,
-                0.75,
-                3_000_000_000,
-                "table",
-                "replace",
-                None,
-                None,
-                None,
-                None,
-                3,
-                0,
-                0,
-                2,
-                "fp",
+                run_id="r1",
+                model="a",
+                status="success",
+                started_at=1.5,
+                finished_at=2.25,
+                duration=0.75,
+                rows=3_000_000_000,
+                materialize="table",
+                strategy="replace",
+                rows_inserted=3,
+                rows_updated=0,
+                rows_deleted=0,
+                attempts=2,
+                fingerprint="fp",
             )
         )
         store.finish_run("r1", "success", 1_700_000_001.5, 2, 0, 0, None)
@@ -124,13 +113,40 @@ def test_store_creates_its_schema_and_round_trips_every_record(
         like = "SELECT count(*) FROM runs WHERE project LIKE 'pr%'"
         assert store._db.execute(like).fetchone() == (1,)
 
-        state = ModelState("a", "fp1", 3, "hash", {"up": 2}, "r1", 5.0)
-        store.save_model_state("dev", state)
-        store.save_model_state("dev", ModelState("a", "fp2", 4, None, {}, "r2", 6.0))
-        assert store.model_states("dev") == {"a": ModelState("a", "fp2", 4, None, {}, "r2", 6.0)}
+        first_state = ModelState(
+            model="a",
+            fingerprint="fp1",
+            data_version=3,
+            content_hash="hash",
+            upstream_versions={"up": 2},
+            last_run_id="r1",
+            last_success_at=5.0,
+        )
+        newer = ModelState(
+            model="a",
+            fingerprint="fp2",
+            data_version=4,
+            content_hash=None,
+            upstream_versions={},
+            last_run_id="r2",
+            last_success_at=6.0,
+        )
+        store.save_model_state("dev", first_state)
+        store.save_model_state("dev", newer)
+        assert store.model_states("dev") == {"a": newer}
 
-        store.save_watermark("dev", Watermark("a", "ts", "2024-01-01", "TIMESTAMP", "r1", 1.0))
-        store.save_watermark("dev", Watermark("a", "ts", "2024-02-01", "TIMESTAMP", "r2", 2.0))
+        for value, run_id, at in (("2024-01-01", "r1", 1.0), ("2024-02-01", "r2", 2.0)):
+            store.save_watermark(
+                "dev",
+                Watermark(
+                    model="a",
+                    cursor_column="ts",
+                    value=value,
+                    value_type="TIMESTAMP",
+                    run_id=run_id,
+                    updated_at=at,
+                ),
+            )
         watermark = store.get_watermark("dev", "a")
         assert watermark is not None and watermark.value == "2024-02-01"
 
@@ -145,7 +161,16 @@ def test_store_creates_its_schema_and_round_trips_every_record(
         ]
 
         letter = DeadLetter(
-            0, "dev", "a", "r1", "boom", "ValueError", "m.py:3", "tb", 3, "open", 1.0, None, None
+            env="dev",
+            model="a",
+            run_id="r1",
+            error="boom",
+            error_type="ValueError",
+            location="m.py:3",
+            traceback="tb",
+            attempts=3,
+            status="open",
+            created_at=1.0,
         )
         first = store.add_dead_letter(letter)
         second = store.add_dead_letter(letter)
@@ -159,15 +184,15 @@ def test_store_creates_its_schema_and_round_trips_every_record(
         assert [d.id for d in store.dead_letters("dev", "open")] == [second]
 
         check = CheckResult(
-            "a",
-            "not_null_id",
-            "not_null",
-            "error",
-            "failed",
-            2,
-            [{"id": None}],
-            "SELECT 1",
-            "2 rows",
+            model="a",
+            name="not_null_id",
+            check_type="not_null",
+            severity="error",
+            status="failed",
+            failing_rows=2,
+            sample=[{"id": None}],
+            sql="SELECT 1",
+            message="2 rows",
         )
         store.add_quality_result("dev", "r1", check, 3.0)
         [stored] = store.quality_results("dev", model="a")

@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from conftest import MakeProject
 
 
+def mark(model: str, value: str, value_type: str = "BIGINT", at: float = 0.0) -> Watermark:
+    return Watermark(
+        model=model,
+        cursor_column="ts",
+        value=value,
+        value_type=value_type,
+        run_id=None,
+        updated_at=at,
+    )
+
+
 def tables_and_columns(path: Path) -> dict[str, list[str]]:
     with sqlite3.connect(path) as db:
         names = [
@@ -106,9 +117,20 @@ def test_v1_state_store_upgrades_itself_and_keeps_old_rows(tmp_path: Path) -> No
             None,
         )
         # and the new tables work
-        store.save_watermark("dev", Watermark("orders", "ts", "2024-01-01", "DATE", None, 1.0))
+        store.save_watermark("dev", mark("orders", "2024-01-01", value_type="DATE", at=1.0))
         assert store.get_watermark("dev", "orders") is not None
-        store.save_model_state("dev", ModelState("orders", "abc", 1, None, {"raw": 2}, None, 1.0))
+        store.save_model_state(
+            "dev",
+            ModelState(
+                model="orders",
+                fingerprint="abc",
+                data_version=1,
+                content_hash=None,
+                upstream_versions={"raw": 2},
+                last_run_id=None,
+                last_success_at=1.0,
+            ),
+        )
         assert store.model_states("dev")["orders"].upstream_versions == {"raw": 2}
     finally:
         store.close()
@@ -299,12 +321,12 @@ def test_runs_of_a_killed_process_are_marked_killed_by_the_next_run(tmp_path) ->
 
 def test_nested_transactions_commit_once_and_roll_back_together(tmp_path: Path) -> None:
     store = SQLiteStateStore(tmp_path / "state.db")
-    mark = Watermark("m", "ts", "1", "BIGINT", None, 0.0)
+    first = mark("m", "1")
     try:
         with store.transaction():
-            store.save_watermark("dev", mark)  # its own transaction, nested in the outer one
+            store.save_watermark("dev", first)  # its own transaction, nested in the outer one
             with store.transaction():
-                store.save_watermark("dev", Watermark("n", "ts", "2", "BIGINT", None, 0.0))
+                store.save_watermark("dev", mark("n", "2"))
             other = sqlite3.connect(tmp_path / "state.db")
             try:  # nothing is visible from outside before the outer commit
                 assert other.execute("SELECT count(*) FROM watermarks").fetchone() == (0,)
@@ -313,10 +335,10 @@ def test_nested_transactions_commit_once_and_roll_back_together(tmp_path: Path) 
         assert store.get_watermark("dev", "n") is not None
 
         with pytest.raises(RuntimeError), store.transaction():
-            store.save_watermark("dev", Watermark("m", "ts", "9", "BIGINT", None, 0.0))
+            store.save_watermark("dev", mark("m", "9"))
             raise RuntimeError("the outer block failed")
         found = store.get_watermark("dev", "m")
         assert found is not None and found.value == "1"
-        store.save_watermark("dev", mark)  # usable afterwards
+        store.save_watermark("dev", first)  # usable afterwards
     finally:
         store.close()

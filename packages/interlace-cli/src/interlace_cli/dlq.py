@@ -6,13 +6,14 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
 if TYPE_CHECKING:
     from interlace.project import Project
-    from interlace.state.base import StateStore
+    from interlace.state.base import DeadLetter, StateStore
+    from interlace.status import DeadLetterStatus
 
 
 def _project(ctx: click.Context, project: Path | None, env: str | None) -> Project:
@@ -23,7 +24,7 @@ def _project(ctx: click.Context, project: Path | None, env: str | None) -> Proje
 
 
 def _store(project: Project) -> StateStore:
-    from interlace.api import open_state
+    from interlace.opening import open_state
 
     from interlace_cli.main import handle_errors
 
@@ -62,9 +63,10 @@ def list_(
     from interlace_cli.console import make_console
 
     loaded = _project(ctx, project, env)
+    wanted = None if status == "all" else cast("DeadLetterStatus", status)  # click checked it
     store = _store(loaded)
     try:
-        letters = store.dead_letters(loaded.env, None if status == "all" else status, limit)
+        letters = store.dead_letters(loaded.env, wanted, limit)
     finally:
         store.close()
     if not letters:
@@ -86,7 +88,7 @@ def list_(
     make_console().print(table)
 
 
-def _letter(store: StateStore, letter_id: int, env: str) -> object:
+def _letter(store: StateStore, letter_id: int, env: str) -> DeadLetter:
     from interlace_cli.main import fail
 
     letter = store.get_dead_letter(letter_id)
@@ -123,9 +125,9 @@ def show(ctx: click.Context, letter_id: int, project: Path | None, env: str | No
         value = getattr(letter, key)
         if value not in (None, ""):
             click.echo(f"{key:<11} {value}")
-    if getattr(letter, "traceback", None):
+    if letter.traceback:
         click.echo("traceback:")
-        click.echo(letter.traceback.rstrip())  # type: ignore[attr-defined]
+        click.echo(letter.traceback.rstrip())
 
 
 @dlq.command()
@@ -143,7 +145,7 @@ def retry(ctx: click.Context, letter_id: int, project: Path | None, env: str | N
         letter = _letter(store, letter_id, loaded.env)
     finally:
         store.close()
-    model = letter.model  # type: ignore[attr-defined]
+    model = letter.model
     if model not in loaded.models:
         from interlace_cli.main import fail
 

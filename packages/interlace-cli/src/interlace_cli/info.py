@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def show_project(project: Project, *, check: bool) -> None:
-    from interlace.api import open_engines
+    from interlace.opening import open_engines
     from interlace.plugins import open_storage
 
     console = make_console()
@@ -75,7 +75,7 @@ def show_project(project: Project, *, check: bool) -> None:
 
 
 def show_model(project: Project, name: str) -> None:
-    from interlace.api import has_state, open_state
+    from interlace.opening import has_state, open_state
 
     console = make_console()
     spec = project.resolve(name)

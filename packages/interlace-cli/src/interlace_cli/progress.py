@@ -22,12 +22,24 @@ def fmt_time(seconds: float) -> str:
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
+def _incremental(strategy: str) -> bool:
+    """Whether a write of ``strategy`` changes rows (its +inserted ~updated -deleted counts
+    say something) rather than becoming the whole table."""
+    from interlace.errors import InterlaceError
+    from interlace.strategies import get_strategy
+
+    try:
+        return get_strategy(strategy).incremental
+    except InterlaceError:
+        return True  # a strategy this process does not know: show its counts
+
+
 def _detail(event: ModelFinished) -> str:
     parts = []
     if event.rows is not None:
         parts.append(f"{event.rows:,} row{'' if event.rows == 1 else 's'}")
     stats = event.stats
-    if stats and (event.strategy != "replace"):
+    if stats and _incremental(event.strategy):
         parts.append(
             " ".join(
                 f"{sign}{stats[key]:,}"

@@ -31,7 +31,7 @@ def schema() -> None:
 @click.pass_context
 def history(ctx: click.Context, model: str, project: Path | None, env: str | None) -> None:
     """List the schema versions of MODEL."""
-    from interlace.api import open_state
+    from interlace.opening import open_state
     from rich.table import Table
 
     from interlace_cli.console import make_console
@@ -85,7 +85,7 @@ def diff(
     env: str | None,
 ) -> None:
     """Show what changed in MODEL's columns between two versions or two environments."""
-    from interlace.api import open_state
+    from interlace.opening import open_state
 
     from interlace_cli.main import fail, handle_errors
 

@@ -12,83 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interlace import statements as st
 from interlace.errors import InterlaceError, StateStoreError
-from interlace.events import Event, EventBus, LockWaiting, RunFinished, RunStarted
+from interlace.events import Event, EventBus, RunFinished, RunStarted
 from interlace.execution import Executor
-from interlace.fallback import plan_fallbacks, reads
+from interlace.fallback import plan_fallbacks, reads, writes_relation
 from interlace.fingerprint import fingerprints
 from interlace.locks import (
-    DEFAULT_LOCK_TIMEOUT,
-    LIVE_RUNS,
     PROCESS_LOCKS,
-    LockWait,
-    describe_holder,
 )
 from interlace.materialize import RunCatalog
+from interlace.opening import has_state as has_state
+from interlace.opening import open_engines as open_engines
+from interlace.opening import open_state as open_state
 from interlace.project import Project, load_project
 from interlace.promote import PromoteResult as PromoteResult
 from interlace.promote import promote as promote  # SPEC §7.4, re-exported here
 from interlace.results import RunResult
-from interlace.retry import CircuitBreaker, RetryPolicy
-from interlace.state import SQLiteStateStore, StateRecorder
+from interlace.retry import RetryPolicy
+from interlace.run_session import RunSession
 from interlace.window import WindowError, check_window, count_windows, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from interlace.engines.base import Engine
     from interlace.quality import CheckResult
     from interlace.state.base import StateStore
-
-
-def open_engines(project: Project, names: Iterable[str] | None = None) -> dict[str, Engine]:
-    """Engines for the project's database connections (all, or those ``names``)."""
-    from interlace.plugins import connection_type
-
-    wanted = set(names) if names is not None else set(project.config.connections)
-    engines: dict[str, Engine] = {}
-    for name, cfg in project.config.connections.items():
-        kind = connection_type(cfg.type)
-        if name in wanted and kind.create_engine is not None:
-            engines[name] = kind.create_engine(name, cfg, project.root)
-            engines[name].use_functions(project.functions)
-            engines[name].use_databases(
-                spec.database
-                for spec in project.models.values()
-                if spec.connection == name and spec.database is not None
-            )
-    return engines
-
-
-def has_state(project: Project) -> bool:
-    """False when the project's default SQLite state store was never created (nothing ran)."""
-    from interlace.config import StateConfig
-
-    config = project.config.state
-    if not isinstance(config, StateConfig):
-        return True
-    path = Path(config.path)
-    return (path if path.is_absolute() else project.root / path).exists()
-
-
-def open_state(project: Project) -> StateStore:
-    """The project's state store: SQLite by default, or the type ``state.type`` names."""
-    from interlace.config import StateConfig
-    from interlace.plugins import state_store_type
-
-    config = project.config.state
-    if not isinstance(config, StateConfig):
-        return state_store_type(config.type).create(config, project.root)
-    path = Path(config.path)
-    if not path.is_absolute():
-        path = project.root / path
-    return SQLiteStateStore(path)
+    from interlace.status import RunOutcome
 
 
 def incremental_models(project: Project, names: Iterable[str]) -> list[str]:
@@ -144,6 +98,8 @@ async def run(
     bus: EventBus | None = None,
     on_event: Callable[[Event], None] | None = None,
     lock_timeout: float | None = None,
+    run_id: str | None = None,
+    session: RunSession | None = None,
 ) -> RunResult:
     """Run the selected models of a project; never exits the process.
 
@@ -157,6 +113,9 @@ async def run(
     ``window="1d"`` splits ``since..until`` into one run per window, in order (at most
     :data:`~interlace.window.MAX_WINDOWS`); without incremental models among the selected ones
     there is nothing to split, and the models run once.
+    ``run_id`` names the run (default: a new id); it can be cancelled by id from another thread
+    with :func:`interlace.run_session.cancel_run`. A caller that manages the run's lifecycle
+    itself (the service) passes an open :class:`~interlace.run_session.RunSession` instead.
     ``full_refresh`` rebuilds every selected table from scratch (incremental models reprocess
     all their input; the swap is still atomic).
 
@@ -165,6 +124,10 @@ async def run(
     """
     if not isinstance(project, Project):
         project = load_project(project, env=env)
+    if window is not None and (session is not None or run_id is not None):
+        raise WindowError(
+            "a --window backfill is several runs: it takes no run id or session of its own"
+        )
     if window is not None:
         if since is None:
             raise WindowError("--window needs --since", hint="e.g. --since 2024-01-01 --window 1d")
@@ -205,51 +168,56 @@ async def run(
     bounds = check_window(since, until)
     selection = tuple(select or ())
     names = _with_in_run_ancestors(project, project.select(list(selection), list(exclude or ())))
-    bus = bus or EventBus()
-    unsubscribe_user = bus.subscribe(on_event) if on_event is not None else None
-    run_id = uuid.uuid4().hex
-    store = open_state(project)
-    recorder = StateRecorder(store, project.env)  # written directly, not as a bus listener
-    LIVE_RUNS.add(run_id)
+    owned = session is None
+    if session is None:
+        session = RunSession(project, run_id=run_id, bus=bus, lock_timeout=lock_timeout)
+    unsubscribe_user = session.bus.subscribe(on_event) if on_event is not None else None
+    run_id = session.run_id
     connections = {project.models[n].connection for n in names}
-    engines = open_engines(project, connections | _read_connections(project, names))
-    catalog = RunCatalog(
-        project=project,
-        run_id=run_id,
-        engines=engines,
-        window=bounds,
-        full_refresh=full_refresh,
-        store=store,
-    )
-    lock_wait = LockWait(
-        timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else max(lock_timeout, 0.0),
-        cancelled=catalog.cancelled,
-        on_wait=lambda target, holder: bus.publish(LockWaiting(run_id, target, holder)),
-        holder=describe_holder(run_id),
-    )
-    for engine in engines.values():
-        engine.wait_for_locks(lock_wait)
     started = time.perf_counter()
-    status = "failed"
+    status: RunOutcome = "failed"
     error: str | None = None
     results = {}
-    executor: Executor | None = None
+    catalog: RunCatalog | None = None
     try:
-        run_started = RunStarted(run_id, project.name, project.env, tuple(names), selection, force)
+        needed = connections | _read_connections(project, names)
+        if owned:
+            session.open(needed)
+        else:
+            session.open_engines(needed)
+        store, recorder, events = session.store, session.recorder, session.events
+        catalog = RunCatalog(
+            project=project,
+            run_id=run_id,
+            engines=session.engines,
+            window=bounds,
+            full_refresh=full_refresh,
+            store=store,
+            cancelled=session.cancelled,
+        )
+        run_started = RunStarted(
+            run_id=run_id,
+            project=project.name,
+            env=project.env,
+            models=tuple(names),
+            selection=selection,
+            force=force,
+        )
         recorder.record(run_started)  # a state store that cannot be written stops the run here
-        bus.publish(run_started)
+        events.publish(run_started)
         try:
             await asyncio.to_thread(_prepare, catalog, store, names)
             executor = Executor(
                 catalog,
-                bus,
+                events,
                 max_workers or project.config.executor.max_workers,
                 force=force or full_refresh,
                 default_retry=_default_retry(project),
-                breakers=_breakers(project, connections),
+                breakers=session.breakers.for_run(project, connections),
                 recorder=recorder,
-                lock_wait=lock_wait,
+                lock_wait=session.lock_wait,
             )
+            session.on_cancel(executor.cancel)
             results = await executor.run(names)
             status = "success" if all(r.ok for r in results.values()) else "failed"
             if executor.record_errors:
@@ -266,34 +234,33 @@ async def run(
                 sum(1 for r in results.values() if r.status == s)
                 for s in ("success", "failed", "skipped")
             )
-            if status != "cancelled" and any(r.status == "cancelled" for r in results.values()):
+            if any(r.status == "cancelled" for r in results.values()):
                 status = "cancelled"
             finished = RunFinished(
-                run_id,
-                status,
-                time.perf_counter() - started,
-                succeeded,
-                failed,
-                skipped,
+                run_id=run_id,
+                status=status,
+                duration=time.perf_counter() - started,
+                succeeded=succeeded,
+                failed=failed,
+                skipped=skipped,
                 error=error,
             )
             try:
                 recorder.record(finished)
             except StateStoreError as exc:
                 status, error = "failed", error or exc.message
-                finished = replace(finished, status=status, error=error)
-            bus.publish(finished)
+                finished = replace(finished, status="failed", error=error)
+            events.publish(finished)
     finally:
-        LIVE_RUNS.discard(run_id)
         if unsubscribe_user is not None:
             unsubscribe_user()
-        _cleanup(catalog)
-        for engine in engines.values():
-            engine.close()
-        store.close()
+        if catalog is not None:
+            _cleanup(catalog)
+        if owned:
+            session.close()
     return RunResult(
         run_id=run_id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         env=project.env,
         duration=time.perf_counter() - started,
         models=results,
@@ -312,26 +279,6 @@ def _default_retry(project: Project) -> RetryPolicy | None:
         exponential_base=cfg.exponential_base,
         jitter=cfg.jitter,
     )
-
-
-# Circuit breakers outlive a run (the service runs many): one per project root and connection.
-_BREAKERS: dict[tuple[str, str], CircuitBreaker] = {}
-
-
-def _breakers(project: Project, connections: Iterable[str]) -> dict[str, CircuitBreaker]:
-    out = {}
-    for name in connections:
-        cfg = project.config.connections[name].circuit_breaker
-        if cfg is None:
-            continue
-        key = (str(project.root), name)
-        breaker = _BREAKERS.get(key)
-        if breaker is None:
-            breaker = _BREAKERS[key] = CircuitBreaker(
-                name, cfg.failure_threshold, cfg.timeout, cfg.success_threshold
-            )
-        out[name] = breaker
-    return out
 
 
 def run_sync(
@@ -430,13 +377,18 @@ async def check(
         return []
     runner = check_runner()
     assert runner is not None  # the project loader refuses declared checks without one
-    bus = bus or EventBus()
-    unsubscribe_user = bus.subscribe(on_event) if on_event is not None else None
-    run_id = uuid.uuid4().hex
-    store = open_state(project)
-    unsubscribe = bus.subscribe(StateRecorder(store, project.env))
-    engines = open_engines(project, {project.models[n].connection for n in names})
-    catalog = RunCatalog(project=project, run_id=run_id, engines=engines)
+    session = RunSession(project, bus=bus)
+    unsubscribe_user = session.bus.subscribe(on_event) if on_event is not None else None
+    run_id = session.run_id
+    session.open({project.models[n].connection for n in names})
+    engines = session.engines
+    catalog = RunCatalog(project=project, run_id=run_id, engines=engines, store=session.store)
+
+    def publish(event: Event) -> None:
+        """Record (state store), then number and publish; a failed record fails the check run."""
+        session.recorder.record(event)
+        session.events.publish(event)
+
     limit = asyncio.Semaphore(max_workers or project.config.executor.max_workers)
     started = time.perf_counter()
 
@@ -462,7 +414,15 @@ async def check(
     per_model: list[list[CheckResult]] = []
     error: str | None = None
     try:
-        bus.publish(RunStarted(run_id, project.name, project.env, tuple(names), selection))
+        publish(
+            RunStarted(
+                run_id=run_id,
+                project=project.name,
+                env=project.env,
+                models=tuple(names),
+                selection=selection,
+            )
+        )
         try:
             per_model = list(await asyncio.gather(*(one(name) for name in names)))
         except InterlaceError as exc:
@@ -470,39 +430,38 @@ async def check(
             raise
         finally:
             for result in (r for results in per_model for r in results):
-                bus.publish(
+                publish(
                     CheckFinished(
-                        run_id,
-                        result.model,
-                        result.name,
-                        result.check_type,
-                        result.severity,
-                        result.status,
-                        result.failing_rows,
-                        tuple(result.sample),
-                        result.sql,
-                        result.message,
+                        run_id=run_id,
+                        model=result.model,
+                        name=result.name,
+                        check_type=result.check_type,
+                        severity=result.severity,
+                        status=result.status,
+                        failing_rows=result.failing_rows,
+                        sample=tuple(result.sample),
+                        sql=result.sql,
+                        message=result.message,
                     )
                 )
             failed = sum(1 for results in per_model if any(r.blocks for r in results))
-            bus.publish(
+            publish(
                 RunFinished(
-                    run_id,
-                    "failed" if failed or error or len(per_model) < len(names) else "success",
-                    time.perf_counter() - started,
-                    len(per_model) - failed,
-                    failed,
-                    0,
+                    run_id=run_id,
+                    status="failed"
+                    if failed or error or len(per_model) < len(names)
+                    else "success",
+                    duration=time.perf_counter() - started,
+                    succeeded=len(per_model) - failed,
+                    failed=failed,
+                    skipped=0,
                     error=error,
                 )
             )
     finally:
-        unsubscribe()
         if unsubscribe_user is not None:
             unsubscribe_user()
-        for engine in engines.values():
-            engine.close()
-        store.close()
+        session.close()
     return [result for results in per_model for result in results]
 
 
@@ -513,9 +472,7 @@ def checked_models(
     return [
         name
         for name in project.select(list(select or ()), list(exclude or ()))
-        if project.checks.get(name)
-        and project.models[name].materialize in ("table", "view")
-        and project.models[name].strategy != "none"
+        if project.checks.get(name) and writes_relation(project.models[name])
     ]
 
 

@@ -13,10 +13,19 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from interlace.errors import ConfigError
 
@@ -28,7 +37,25 @@ DEFAULT_ENV = "dev"
 ENV_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 Materialize = Literal["table", "view", "ephemeral", "none"]
-StrategyName = Literal["replace", "append", "merge_by_key", "scd_type_2", "none"]
+
+
+def _registered_strategy(name: str) -> str:
+    """A strategy name the registry knows (reported like a Literal's wrong value)."""
+    from interlace.strategies.registry import is_registered, strategy_names
+
+    if not is_registered(name):
+        names = [repr(n) for n in strategy_names()]
+        expected = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": expected or "a registered strategy (none are: reinstall interlace-core)"},
+        )
+    return name
+
+
+# the name of a registered strategy (see interlace.strategies.registry)
+StrategyName = Annotated[str, AfterValidator(_registered_strategy)]
 SchemaMode = Literal["strict", "safe", "flexible", "lenient", "ignore"]
 
 
@@ -204,6 +231,22 @@ class StateStoreConfig(_Strict):
     """Keys every state store accepts; other store types come from plugins (interlace.plugins)."""
 
     type: str = "sqlite"
+    # how long run events are kept for replay (server-sent events, the UI's history)
+    event_retention: str = "7d"
+
+    @field_validator("event_retention")
+    @classmethod
+    def _retention(cls, value: str) -> str:
+        from interlace.durations import parse_duration
+
+        parse_duration(value)  # ValueError names the accepted forms
+        return value
+
+    @property
+    def event_retention_seconds(self) -> float:
+        from interlace.durations import parse_duration
+
+        return parse_duration(self.event_retention).total_seconds()
 
 
 class StateConfig(StateStoreConfig):

@@ -29,7 +29,7 @@ def known_environments(project: Project) -> list[str]:
 
     Looking does not create the state store.
     """
-    from interlace.api import has_state, open_state
+    from interlace.opening import has_state, open_state
 
     environments = project.config.environments
     known = set(list_environments(project.root)) | set(environments.production)

@@ -24,12 +24,16 @@ class InterlaceError(Exception):
         file: str | None = None,
         line: int | None = None,
         model: str | None = None,
+        user_traceback: str | None = None,
     ) -> None:
         self.message = message
         self.hint = hint
         self.file = file
         self.line = line
         self.model = model
+        # the traceback of the project's own code that raised it (a model's exception), shown
+        # to the user instead of Interlace's frames
+        self.user_traceback = user_traceback
         super().__init__(self.render())
 
     @property

@@ -12,22 +12,29 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from interlace.status import CheckStatus, RunOutcome, Severity, SkipKind
 
 log = logging.getLogger("interlace.events")
 
 
-@dataclass(frozen=True)
+# Events are built by keyword (``kw_only``), e.g. ``ModelQueued(run_id=run_id, model="orders")``.
+@dataclass(frozen=True, kw_only=True)
 class Event:
     type: ClassVar[str] = "event"
     run_id: str
     at: float = field(default_factory=time.time, kw_only=True)
+    # numbered by the state store when the run records it (one sequence per store, shared by
+    # every process): SSE clients resume after it with Last-Event-ID
+    id: int | None = field(default=None, kw_only=True, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **asdict(self)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
     type: ClassVar[str] = "run.started"
     project: str
@@ -37,20 +44,20 @@ class RunStarted(Event):
     force: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelQueued(Event):
     type: ClassVar[str] = "task.queued"
     model: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelStarted(Event):
     type: ClassVar[str] = "task.running"
     model: str
     attempt: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelFinished(Event):
     type: ClassVar[str] = "task.completed"
     model: str
@@ -71,7 +78,7 @@ class ModelFinished(Event):
     watermark: tuple[str, str, str] | None = None  # (column, value, type)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LockWaiting(Event):
     """The run waits for a lock another run holds: a target table, or a whole database file."""
 
@@ -81,7 +88,7 @@ class LockWaiting(Event):
     model: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRetrying(Event):
     type: ClassVar[str] = "task.retrying"
     model: str
@@ -90,7 +97,7 @@ class ModelRetrying(Event):
     delay: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelFailed(Event):
     type: ClassVar[str] = "task.failed"
     model: str
@@ -102,33 +109,32 @@ class ModelFailed(Event):
     attempts: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckFinished(Event):
     type: ClassVar[str] = "check.completed"
     model: str
     name: str
     check_type: str
-    severity: str
-    status: str  # passed | failed | error
+    severity: Severity
+    status: CheckStatus
     failing_rows: int = 0
     sample: tuple[dict[str, Any], ...] = ()
     sql: str | None = None
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSkipped(Event):
     type: ClassVar[str] = "task.skipped"
     model: str
     reason: str
-    # "unchanged" (change detection), "upstream_failed" or "cancelled"
-    kind: str = "unchanged"
+    kind: SkipKind = "unchanged"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     type: ClassVar[str] = "run.completed"
-    status: str  # success | failed | cancelled
+    status: RunOutcome
     duration: float
     succeeded: int
     failed: int
@@ -137,6 +143,13 @@ class RunFinished(Event):
 
 
 Handler = Callable[[Event], None]
+
+
+class Publisher(Protocol):
+    """What publishes a run's events: an :class:`EventBus`, or a run session's event log
+    (which numbers and stores each event first)."""
+
+    def publish(self, event: Event) -> None: ...
 
 
 class EventBus:

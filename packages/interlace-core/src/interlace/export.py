@@ -316,7 +316,7 @@ def export_model(
         export_model(project, "daily_revenue", path="out/revenue.csv")
     """
     from interlace import statements as st
-    from interlace.api import open_engines
+    from interlace.opening import open_engines
 
     spec = project.resolve(model)
     declared = spec.options.export

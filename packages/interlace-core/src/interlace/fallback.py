@@ -28,6 +28,7 @@ from sqlglot import exp
 
 from interlace import statements as st
 from interlace.errors import InterlaceError, ModelExecutionError, first_line
+from interlace.strategies import get_strategy
 
 if TYPE_CHECKING:
     from interlace.config import ConnectionConfig
@@ -122,7 +123,7 @@ def writes_relation(spec: ModelSpec) -> bool:
     """Whether the model leaves a table or view behind after its run."""
     if spec.kind == "python" and spec.materialize in ("ephemeral", "none"):
         return False
-    return spec.materialize in ("table", "view") and spec.strategy != "none"
+    return spec.materialize in ("table", "view") and get_strategy(spec.strategy).writes
 
 
 def reads(project: Project, name: str) -> list[str]:
@@ -204,7 +205,7 @@ class _Searched:
 
 
 def _attach_all(catalog: RunCatalog, connection: str, candidates: list[str]) -> list[_Searched]:
-    from interlace.api import open_engines
+    from interlace.opening import open_engines
 
     project = catalog.project
     connections = project.config.connections

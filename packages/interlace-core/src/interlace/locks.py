@@ -150,6 +150,7 @@ class ProcessLocks:
 
 PROCESS_LOCKS = ProcessLocks()
 
+
 def target_key(engine: Engine, schema: str, name: str) -> tuple[str, ...]:
     """The process-wide key of a table: its database (not the connection's name) and its name."""
     return (engine.lock_scope, schema.lower(), name.lower())

@@ -36,7 +36,6 @@ from interlace.quality import CheckResult, QualityCheckError
 from interlace.schema_modes import SchemaPlan, differences, plan_schema
 from interlace.strategies import PublishContext, Strategy, get_strategy
 from interlace.strategies.replace import swap_in
-from interlace.strategies.scd_type_2 import SCDType2
 from interlace.types import to_sql_type
 from interlace.window import Window
 
@@ -146,7 +145,7 @@ class RunCatalog:
                 if inner is None:
                     return None
                 found |= inner
-            elif spec.materialize == "table" and spec.strategy != "none":
+            elif spec.materialize == "table" and get_strategy(spec.strategy).writes:
                 found.add(parent)
             else:
                 return None
@@ -185,7 +184,7 @@ class RunCatalog:
                 f"model '{name}' exists only while it runs with its consumers",
                 hint="materialize it as a table or view to read it from elsewhere",
             )
-        if spec.materialize == "none" or spec.strategy == "none":
+        if spec.materialize == "none" or not get_strategy(spec.strategy).writes:
             raise ModelExecutionError(
                 f"model '{name}' writes no table (materialize '{spec.materialize}', "
                 f"strategy '{spec.strategy}')"
@@ -210,7 +209,7 @@ class RunCatalog:
         return self.target_of(spec)
 
     def relation_exists(self, spec: ModelSpec) -> bool:
-        if spec.materialize in ("table", "view") and spec.strategy != "none":
+        if spec.materialize in ("table", "view") and get_strategy(spec.strategy).writes:
             return (spec.connection, spec.schema, spec.name) in self.relations
         return True
 
@@ -477,9 +476,9 @@ class ModelRunner:
             return Outcome(None, "ran for its side effect")
         if spec.materialize == "view":
             return self._write_view(query)
-        if get_strategy(spec.strategy).name == "none":
+        if not get_strategy(spec.strategy).writes:
             self.session.execute(query)
-            return Outcome(None, "strategy none: nothing written")
+            return Outcome(None, f"strategy {spec.strategy}: nothing written")
         return self._write_table(Source(query=query, is_sql=True))  # type: ignore[arg-type]
 
     # -- Python models
@@ -501,9 +500,9 @@ class ModelRunner:
             return Outcome(None, "returned None (side effect only)")
         if spec.materialize in ("ephemeral", "none"):
             return self._write_in_run(source)
-        if spec.strategy == "none":
+        if not get_strategy(spec.strategy).writes:
             _drain(source)
-            return Outcome(None, "strategy none: nothing written")
+            return Outcome(None, f"strategy {spec.strategy}: nothing written")
         if spec.materialize == "view":
             if not source.is_sql:
                 raise UnsupportedResultError(
@@ -654,7 +653,14 @@ class ModelRunner:
         if row is None or row[0] is None or not row[1]:
             return
         text = cursor_text(row[0])
-        catalog.watermarks[spec.name] = Watermark(spec.name, name, text, types[name], None, 0.0)
+        catalog.watermarks[spec.name] = Watermark(
+            model=spec.name,
+            cursor_column=name,
+            value=text,
+            value_type=types[name],
+            run_id=None,
+            updated_at=0.0,
+        )
 
     def _cursor_value(self) -> Any:
         """The ``cursor`` parameter: the backfill start, else the stored watermark minus the
@@ -750,7 +756,20 @@ class ModelRunner:
         return Outcome(int(rows), "kept for this run only")
 
     def _write_table(self, source: Source) -> Outcome:
-        with self.catalog.writer(self.spec):
+        spec = self.spec
+        engine = self.catalog.engines[self.conn]
+        missing = get_strategy(spec.strategy).missing_capabilities(engine.capabilities)
+        if missing:
+            raise ModelExecutionError(
+                f"strategy '{spec.strategy}' needs {', '.join(missing)}, which the "
+                f"{engine.dialect} engine of connection '{self.conn}' does not support",
+                model=spec.name,
+                file=spec.file,
+                line=spec.line,
+                hint="choose another strategy for this model, or put it on a connection whose "
+                "engine supports it",
+            )
+        with self.catalog.writer(spec):
             return self._stage_audit_publish(source)
 
     def _stage_audit_publish(self, source: Source) -> Outcome:
@@ -796,12 +815,12 @@ class ModelRunner:
         """Stage in a temporary table, committed before the publish transaction, where the
         engine asks for it (``Capabilities.temporary_staging``). Only when the staged table
         stays apart from the table (an incremental write into an existing table of the
-        connection's own database): ``replace``, a first write and a full refresh rename it
-        into place."""
+        connection's own database): a strategy that is not incremental (``replace``), a first
+        write and a full refresh rename it into place."""
         spec = self.spec
         return (
             self.catalog.engines[self.conn].capabilities.temporary_staging
-            and spec.strategy != "replace"
+            and get_strategy(spec.strategy).incremental
             and not self.catalog.full_refresh
             and spec.database is None  # not a table in an attached database
             and self.catalog.relations.get((self.conn, spec.schema, spec.name)) == "table"
@@ -835,7 +854,7 @@ class ModelRunner:
         watermark = self._watermark(staging, staged_columns) if spec.options.cursor else None
         content_hash = None
         if (
-            strategy.name == "replace"
+            not strategy.incremental
             and not self.catalog.full_refresh
             and self.catalog.project.graph.children[spec.name]
         ):
@@ -864,7 +883,7 @@ class ModelRunner:
                 staged_columns,
                 target_columns,
                 spec.schema_mode,
-                incremental=strategy.name != "replace",
+                incremental=strategy.incremental,
                 ignore=strategy.bookkeeping(spec),
             )
             if target_columns
@@ -877,7 +896,7 @@ class ModelRunner:
                     staged_columns,
                     target_columns,
                     spec.schema_mode,
-                    incremental=strategy.name != "replace",
+                    incremental=strategy.incremental,
                     ignore=strategy.bookkeeping(spec),
                     null_only=null_only,
                 )
@@ -927,7 +946,7 @@ class ModelRunner:
         if target_kind != "table" or full_refresh:
             stats = {"inserted": rows}
             published = staged_columns
-        elif strategy.name == "replace":
+        elif not strategy.incremental:
             published = staged_columns
         else:
             published = _published_columns(target_columns, plan)
@@ -937,7 +956,7 @@ class ModelRunner:
             columns=tuple((c.name, c.type) for c in published),
             schema_notes=tuple(plan.notes),
             message="; ".join(plan.notes) or None,
-            data_changed=strategy.name == "replace" or any(stats.values()),
+            data_changed=not strategy.incremental or any(stats.values()),
             content_hash=content_hash,
             watermark=watermark,
             checks=checks,
@@ -1002,17 +1021,9 @@ class ModelRunner:
         they write)."""
         spec = self.spec
         extras = strategy.staged_extras(spec, self.catalog.run_ts)
-        if isinstance(strategy, SCDType2) and (first_write or spec.options.scd2.tracked_columns):
-            columns = _columns_of(query, source, spec, self.session)
-            missing = [c for c in strategy.tracked(spec, columns) if c not in columns]
-            if missing:
-                raise ModelExecutionError(
-                    f"scd2.tracked_columns names {missing}, which the result does not have",
-                    model=spec.name,
-                    hint=f"result columns: {', '.join(columns)}",
-                )
-            if first_write:
-                extras = [*extras, strategy.hash_extra(spec, columns)]
+        extras += strategy.computed_extras(
+            spec, lambda: _columns_of(query, source, spec, self.session), first_write=first_write
+        )
         if not extras:
             return query
         src = exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__il_q")))
@@ -1130,10 +1141,10 @@ def writes(spec: ModelSpec, project: Project) -> bool:
             return False  # inlined into its consumers
         if spec.materialize == "none":
             return not project.sql_facts[spec.name].is_query
-        return spec.strategy != "none" or spec.materialize == "view"
+        return get_strategy(spec.strategy).writes or spec.materialize == "view"
     if spec.materialize in ("ephemeral", "none"):
         return True  # kept in an in-run table
-    return spec.strategy != "none" or spec.materialize == "view"
+    return get_strategy(spec.strategy).writes or spec.materialize == "view"
 
 
 def check_writable(spec: ModelSpec, project: Project) -> None:
@@ -1178,14 +1189,13 @@ def user_error(
     if user:
         last = user[-1]
         location = f"{_relative(last.filename, root)}:{last.lineno}"
-    error = ModelExecutionError(
+    return ModelExecutionError(
         f"{type(exc).__name__}: {exc}",
         model=model,
         file=location.rsplit(":", 1)[0] if location else file,
         line=int(location.rsplit(":", 1)[1]) if location else line,
+        user_traceback=tb,
     )
-    error.user_traceback = tb  # type: ignore[attr-defined]
-    return error
 
 
 def _is_user_file(filename: str, root: Path) -> bool:

@@ -198,7 +198,7 @@ class Migrator:
     """Plans and runs a project's migrations in its environment."""
 
     def __init__(self, project: Project, store: StateStore | None = None) -> None:
-        from interlace.api import open_state
+        from interlace.opening import open_state
 
         self.project = project
         self.env = project.env
@@ -344,7 +344,7 @@ class Migrator:
 
     def run(self, steps: list[MigrationStep]) -> MigrationOutcome:
         """Run ``steps`` in order, each in its own transaction; stop at the first failure."""
-        from interlace.api import open_engines
+        from interlace.opening import open_engines
 
         outcome = MigrationOutcome()
         if not steps:
@@ -389,12 +389,12 @@ class Migrator:
                     self.store.record_migration(
                         self.env,
                         AppliedMigration(
-                            version,
-                            step.migration.name,
-                            step.migration.checksum,
-                            step.connection,
-                            time.time(),
-                            time.perf_counter() - started,
+                            version=version,
+                            name=step.migration.name,
+                            checksum=step.migration.checksum,
+                            connection=step.connection,
+                            applied_at=time.time(),
+                            duration=time.perf_counter() - started,
                         ),
                     )
                 else:

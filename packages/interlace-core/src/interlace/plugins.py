@@ -6,6 +6,8 @@ says which distribution to install:
 - ``interlace.connections``: name = connection ``type``, object = a :class:`ConnectionType`
 - ``interlace.checks``: name ``runner``, object = a :class:`~interlace.quality.CheckRunner`
 - ``interlace.state``: name = ``state.type``, object = a :class:`StateStoreType`
+- ``interlace.strategies``: name = ``strategy``, object = a
+  :class:`~interlace.strategies.Strategy` subclass (see :mod:`interlace.strategies.registry`)
 """
 
 from __future__ import annotations

@@ -205,6 +205,7 @@ def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
 def _attachment(database: str, connection: str, config: ProjectConfig, strategy: str) -> str:
     """The attachment ``database=`` names on the model's connection, as configured."""
     from interlace.config import AttachConfig
+    from interlace.engines.duckdb_attach import WRITE_LIMITS, write_capabilities
 
     conn = config.connections[connection]
     items: list[AttachConfig] = getattr(conn, "attach", [])
@@ -232,13 +233,24 @@ def _attachment(database: str, connection: str, config: ProjectConfig, strategy:
             hint="remove read_only: true from the attachment (and access: read from the "
             "connection) to materialize models into it",
         )
-    if item.type == "mysql" and strategy in ("merge_by_key", "scd_type_2"):
-        raise ModelDefinitionError(
-            f"strategy '{strategy}' cannot write into MySQL attachment '{item.name}': DuckDB's "
-            "mysql extension runs only simple UPDATE/DELETE statements, not the joins it needs",
-            hint="use strategy 'replace' or 'append' there, or put the model on a connection "
-            "of type mysql, which runs every strategy inside MySQL",
-        )
+    limits = WRITE_LIMITS.get(item.type)
+    if limits is not None:
+        from interlace.engines.duckdb import DuckDBEngine
+        from interlace.strategies import get_strategy, registered_strategies
+
+        there = write_capabilities(item.type, DuckDBEngine.capabilities)
+        if get_strategy(strategy).missing_capabilities(there):
+            usable = [
+                s.name
+                for s in registered_strategies()
+                if s.writes and not s.missing_capabilities(there)
+            ]
+            raise ModelDefinitionError(
+                f"strategy '{strategy}' cannot write into {limits.label} attachment "
+                f"'{item.name}': {limits.reason}",
+                hint=f"use strategy {' or '.join(repr(u) for u in usable)} there, "
+                f"or {limits.instead}",
+            )
     return item.name
 
 

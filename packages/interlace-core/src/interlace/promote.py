@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from interlace.project import Project
     from interlace.spec import ModelSpec
     from interlace.state.base import StateStore
+    from interlace.status import RunOutcome
 
 ALIAS_PREFIX = "__il_promote_"
 Action = Literal["copy", "view", "skip"]
@@ -251,7 +252,7 @@ def _check_writable(plan: PromotePlan, target: Project) -> None:
 
 def _check_sources(plan: PromotePlan, source: Project) -> None:
     """Every table to copy exists in the source environment (nothing is copied otherwise)."""
-    from interlace.api import open_engines
+    from interlace.opening import open_engines
 
     copies = plan.of("copy")
     present: dict[str, set[tuple[str, str]]] = {}
@@ -309,9 +310,9 @@ class _Promotion:
         self._wait = LockWait(holder=describe_holder(self.run_id))  # tables a run is writing
 
     def run(self) -> PromoteResult:
-        from interlace.api import open_engines, open_state
         from interlace.events import RunFinished, RunStarted
         from interlace.materialize import RunCatalog
+        from interlace.opening import open_engines, open_state
         from interlace.state import StateRecorder
 
         target = self.target
@@ -323,13 +324,18 @@ class _Promotion:
         engines = open_engines(target, {s.target_connection for s in work})
         catalog = RunCatalog(project=target, run_id=self.run_id, engines=engines)
         started = time.perf_counter()
-        status, error = "failed", None
+        status: RunOutcome = "failed"
+        error: str | None = None
         done = 0
         try:
             selection = ("promote", "--from", self.source.env, *(s.model for s in work))
             self.bus.publish(
                 RunStarted(
-                    self.run_id, target.name, target.env, tuple(s.model for s in work), selection
+                    run_id=self.run_id,
+                    project=target.name,
+                    env=target.env,
+                    models=tuple(s.model for s in work),
+                    selection=selection,
                 )
             )
             try:
@@ -348,12 +354,12 @@ class _Promotion:
             finally:
                 self.bus.publish(
                     RunFinished(
-                        self.run_id,
-                        status,
-                        time.perf_counter() - started,
-                        done,
-                        0 if status == "success" else 1,
-                        len(self.plan.of("skip")) if status == "success" else 0,
+                        run_id=self.run_id,
+                        status=status,
+                        duration=time.perf_counter() - started,
+                        succeeded=done,
+                        failed=0 if status == "success" else 1,
+                        skipped=len(self.plan.of("skip")) if status == "success" else 0,
                         error=error,
                     )
                 )
@@ -384,7 +390,7 @@ class _Promotion:
     # -- tables
     def _copy_tables(self, catalog: RunCatalog, source_store: StateStore) -> int:
         """Copy per target connection, each in one transaction; then record every table."""
-        from interlace.api import open_engines
+        from interlace.opening import open_engines
 
         copies = self.plan.of("copy")
         pairs = sorted({(s.source_connection, s.target_connection) for s in copies})
@@ -501,16 +507,16 @@ class _Promotion:
         catalog.data_versions[step.model] = version
         watermark = source_store.get_watermark(self.source.env, step.model)
         rows = self.rows[step.model]
-        self.bus.publish(ModelStarted(self.run_id, step.model))
+        self.bus.publish(ModelStarted(run_id=self.run_id, model=step.model))
         self.bus.publish(
             ModelFinished(
-                self.run_id,
-                step.model,
-                rows,
-                self._timings.get(step.model, 0.0),
-                spec.materialize,
-                spec.strategy,
-                f"promoted from {self.source.env}",
+                run_id=self.run_id,
+                model=step.model,
+                rows=rows,
+                duration=self._timings.get(step.model, 0.0),
+                materialize=spec.materialize,
+                strategy=spec.strategy,
+                message=f"promoted from {self.source.env}",
                 stats={"inserted": rows},
                 fingerprint=catalog.fingerprints.get(step.model),
                 data_version=version,
@@ -536,7 +542,7 @@ class _Promotion:
             spec = self.target.models[step.model]
             session = catalog.engines[spec.connection].session()
             started = time.perf_counter()
-            self.bus.publish(ModelStarted(self.run_id, step.model))
+            self.bus.publish(ModelStarted(run_id=self.run_id, model=step.model))
             try:
                 engine = catalog.engines[spec.connection]
                 with hold_target(engine, session, spec.schema, spec.name, self._wait):
@@ -559,13 +565,13 @@ class _Promotion:
             previous = catalog.states.get(step.model)
             self.bus.publish(
                 ModelFinished(
-                    self.run_id,
-                    step.model,
-                    None,
-                    time.perf_counter() - started,
-                    spec.materialize,
-                    spec.strategy,
-                    f"recreated in {self.target.env}",
+                    run_id=self.run_id,
+                    model=step.model,
+                    rows=None,
+                    duration=time.perf_counter() - started,
+                    materialize=spec.materialize,
+                    strategy=spec.strategy,
+                    message=f"recreated in {self.target.env}",
                     fingerprint=catalog.fingerprints.get(step.model),
                     data_version=previous.data_version if previous else 0,
                     upstream_versions=catalog.upstream_versions(step.model) or {},
@@ -577,4 +583,6 @@ class _Promotion:
     def _skipped(self, step: PromoteStep) -> None:
         from interlace.events import ModelSkipped
 
-        self.bus.publish(ModelSkipped(self.run_id, step.model, step.reason or "skipped"))
+        self.bus.publish(
+            ModelSkipped(run_id=self.run_id, model=step.model, reason=step.reason or "skipped")
+        )

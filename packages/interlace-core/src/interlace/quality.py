@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from interlace.engines.base import Session
     from interlace.spec import ModelSpec
+    from interlace.status import CheckStatus, Severity
 
 # Where a model (by name or ``schema.name``) can be read during the checks: its table or view, or
 # its query when it is inlined. None when the name is no model of the project. Raises an
@@ -27,15 +28,15 @@ if TYPE_CHECKING:
 Resolver = Callable[[str], "exp.Expr | None"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CheckResult:
-    """The outcome of one check on one model."""
+    """The outcome of one check on one model (built by keyword)."""
 
     model: str
     name: str  # e.g. "not_null(customer_id)"
     check_type: str
-    severity: str  # error | warn
-    status: str  # passed | failed | error
+    severity: Severity
+    status: CheckStatus
     failing_rows: int = 0
     sample: list[dict[str, Any]] = field(default_factory=list)
     sql: str | None = None
@@ -56,7 +57,7 @@ class Check(Protocol):
     run.
     """
 
-    severity: str
+    severity: Severity
 
 
 class CheckRunner(Protocol):

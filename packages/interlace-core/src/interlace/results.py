@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from interlace.quality import CheckResult
-
-ModelStatus = Literal["success", "failed", "skipped", "cancelled"]
-RunStatus = Literal["success", "failed", "cancelled"]
+    from interlace.status import ModelStatus, RunOutcome, SkipKind
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelResult:
-    """The outcome of one model in one run."""
+    """The outcome of one model in one run (built by keyword)."""
 
     name: str
     status: ModelStatus
@@ -29,7 +27,7 @@ class ModelResult:
     traceback: str | None = None  # trimmed to the project's own code
     full_traceback: str | None = None  # everything, for `interlace run -v`
     skip_reason: str | None = None
-    skip_kind: str | None = None  # "unchanged" (change detection) or "upstream_failed"
+    skip_kind: SkipKind | None = None
     stats: dict[str, int] = field(default_factory=dict)  # inserted / updated / deleted
     attempts: int = 1
     checks: tuple[CheckResult, ...] = ()
@@ -40,12 +38,12 @@ class ModelResult:
         return self.status == "success" or self.skip_kind == "unchanged"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunResult:
-    """The outcome of a run: per-model results in execution order."""
+    """The outcome of a run: per-model results in execution order (built by keyword)."""
 
     run_id: str
-    status: RunStatus
+    status: RunOutcome
     env: str
     duration: float
     models: dict[str, ModelResult] = field(default_factory=dict)

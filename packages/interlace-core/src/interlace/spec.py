@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
 ModelKind = Literal["python", "sql"]
 
-MERGE_DELETE_MODES = ("preserve", "hard", "soft")
-SCD2_DELETE_MODES = ("ignore", "soft", "soft_mark")
-
 
 class CacheOptions(BaseModel):
     """``cache={"ttl": "7d"}``: a root model is rebuilt only when its last build is older."""
@@ -285,43 +282,16 @@ def _nested_keys(option: str) -> list[str]:
 def check_strategy_options(
     options: ModelOptions, where: tuple[str | None, int | None], model: str | None
 ) -> None:
-    """Options that only fit some strategies: primary_key, delete_mode, cursor."""
-    strategy = options.strategy
-    if strategy is None:
+    """Hold the options against what the model's strategy declares it needs and accepts
+    (primary_key, delete_mode, its own options, a cursor): the strategy object decides."""
+    from interlace.strategies import get_strategy
+
+    if options.strategy is None:
         return  # the config's default strategy applies: checked when the project loads
-
-    def problem(message: str, hint: str) -> ModelDefinitionError:
-        return ModelDefinitionError(message, file=where[0], line=where[1], model=model, hint=hint)
-
-    if strategy in ("merge_by_key", "scd_type_2") and not options.primary_key:
-        raise problem(
-            f"strategy '{strategy}' needs primary_key",
-            "add primary_key='id' (or a list for a composite key)",
-        )
-    if options.delete_mode is not None:
-        allowed = SCD2_DELETE_MODES if strategy == "scd_type_2" else MERGE_DELETE_MODES
-        if strategy not in ("merge_by_key", "scd_type_2"):
-            raise problem(
-                "delete_mode applies to the merge_by_key and scd_type_2 strategies only",
-                "remove delete_mode, or set strategy='merge_by_key' / 'scd_type_2'",
-            )
-        if options.delete_mode not in allowed:
-            raise problem(
-                f"delete_mode {options.delete_mode!r} is not valid for strategy '{strategy}'",
-                f"use one of: {', '.join(allowed)}",
-            )
-    if options.cursor and options.strategy == "replace":
-        raise problem(
-            "cursor= makes the model incremental, but strategy 'replace' would keep only the "
-            "newest slice",
-            "use strategy='append' or 'merge_by_key' with a cursor",
-        )
-    cursor = options.cursor
-    if cursor and cursor.lookback is not None and strategy == "append" and not options.primary_key:
-        raise problem(
-            "cursor lookback re-reads rows the table already has, and strategy 'append' needs "
-            "primary_key to add each of them once",
-            "add primary_key='id' (or a list for a composite key), or remove lookback",
+    problem = get_strategy(options.strategy).check_options(options)
+    if problem is not None:
+        raise ModelDefinitionError(
+            problem.message, file=where[0], line=where[1], model=model, hint=problem.hint
         )
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from interlace.engines.base import Session
     from interlace.quality import Check, Resolver
     from interlace.spec import ModelSpec
+    from interlace.status import CheckStatus
 
 
 class QualityRunner:
@@ -162,7 +163,7 @@ def _execute(session: Session, plan: Plan) -> tuple[Verdict, list[dict[str, Any]
 def _result(
     model: ModelSpec,
     check: BaseCheck,
-    status: str,
+    status: CheckStatus,
     *,
     failing_rows: int = 0,
     sample: list[dict[str, Any]] | None = None,

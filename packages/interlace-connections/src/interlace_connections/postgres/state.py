@@ -137,9 +137,12 @@ def to_postgres(sql: str) -> tuple[str, bool]:
 class _Cursor:
     """What the shared store code reads from a statement: rows and ``lastrowid``."""
 
-    def __init__(self, rows: list[tuple[Any, ...]], lastrowid: int | None) -> None:
+    def __init__(
+        self, rows: list[tuple[Any, ...]], lastrowid: int | None, rowcount: int = -1
+    ) -> None:
         self._rows = rows
         self.lastrowid = lastrowid
+        self.rowcount = rowcount
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._rows[0] if self._rows else None
@@ -160,7 +163,7 @@ class _PostgresDB:
         cursor = self.store.connection().execute(text, tuple(params))
         rows = list(cursor.fetchall()) if cursor.description is not None else []
         lastrowid = int(rows[0][0]) if returns_id and rows else None
-        return _Cursor(rows, lastrowid)
+        return _Cursor(rows, lastrowid, cursor.rowcount)
 
     def close(self) -> None:
         self.store.disconnect()

@@ -40,6 +40,9 @@ class Capabilities:
     temporary_staging: bool = False
     # FULL OUTER JOIN: SCD2 with soft deletes finds new, changed and gone keys in one pass
     full_join: bool = True
+    # UPDATE ... FROM and DELETE ... USING (merge_by_key and scd_type_2 need them); DuckDB's
+    # mysql extension, writing into a MySQL attachment, runs only simple UPDATE/DELETE
+    joined_dml: bool = True
     # one process holds the whole database while it writes (DuckDB's file lock): no other
     # process writes its tables, so a run needs no lock per target against other processes
     exclusive_writer: bool = False

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from interlace.config import AttachConfig
+    from interlace.engines.base import Capabilities
 
 # attach type -> the extension that reads it (None: DuckDB itself)
 EXTENSIONS = {
@@ -41,6 +42,34 @@ EXTENSIONS = {
     "duckdb": None,
     "ducklake": "ducklake",
 }
+
+
+@dataclass(frozen=True)
+class WriteLimits:
+    """What DuckDB cannot do when it writes into an attachment of one kind."""
+
+    label: str  # the kind, as messages name it
+    off: frozenset[str]  # Capabilities flags that do not hold there
+    reason: str
+    instead: str  # the way around it
+
+
+# attach type -> its limits (a kind not listed writes like DuckDB itself)
+WRITE_LIMITS = {
+    "mysql": WriteLimits(
+        "MySQL",
+        frozenset({"joined_dml"}),
+        "DuckDB's mysql extension runs only simple UPDATE/DELETE statements, not the joins it "
+        "needs",
+        "put the model on a connection of type mysql, which runs every strategy inside MySQL",
+    ),
+}
+
+
+def write_capabilities(kind: str, base: Capabilities) -> Capabilities:
+    """``base`` (the DuckDB engine's capabilities) as they hold for writes into ``kind``."""
+    limits = WRITE_LIMITS.get(kind)
+    return replace(base, **dict.fromkeys(limits.off, False)) if limits else base
 
 
 def _literal(value: str) -> str:

@@ -22,11 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interlace.change_detection import Decision, decide
-from interlace.errors import InterlaceError, ModelExecutionError, StateStoreError
+from interlace.errors import (
+    InterlaceError,
+    ModelExecutionError,
+    RunCancelledError,
+    StateStoreError,
+)
 from interlace.events import (
     CheckFinished,
     Event,
-    EventBus,
     LockWaiting,
     ModelFailed,
     ModelFinished,
@@ -34,12 +38,14 @@ from interlace.events import (
     ModelRetrying,
     ModelSkipped,
     ModelStarted,
+    Publisher,
 )
 from interlace.locks import PROCESS_LOCKS, LockWait, hold_target
 from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
 from interlace.state.base import ModelState
+from interlace.strategies import get_strategy
 
 if TYPE_CHECKING:
     from interlace.engines.base import Engine, Session
@@ -69,7 +75,7 @@ class Executor:
     def __init__(
         self,
         catalog: RunCatalog,
-        bus: EventBus,
+        bus: Publisher,
         max_workers: int,
         *,
         force: bool = False,
@@ -130,7 +136,15 @@ class Executor:
             if policy is None or not policy.should_retry(error, attempt):
                 return done
             delay = policy.delay(attempt)
-            self.bus.publish(ModelRetrying(self.run_id, name, attempt, _short(error), delay))
+            self.bus.publish(
+                ModelRetrying(
+                    run_id=self.run_id,
+                    model=name,
+                    attempt=attempt,
+                    error=_short(error),
+                    delay=delay,
+                )
+            )
             if self._cancelled.wait(delay):
                 return done
 
@@ -201,7 +215,7 @@ class Executor:
         if self.catalog.is_in_run(spec):
             return False
         return spec.materialize == "view" or (
-            spec.materialize == "table" and spec.strategy != "none"
+            spec.materialize == "table" and get_strategy(spec.strategy).writes
         )
 
     @contextmanager
@@ -217,7 +231,7 @@ class Executor:
         run_id, bus = self.run_id, self.bus
 
         def on_wait(target: str, holder: str) -> None:
-            bus.publish(LockWaiting(run_id, target, holder, spec.name))
+            bus.publish(LockWaiting(run_id=run_id, target=target, holder=holder, model=spec.name))
 
         wait = replace(self.lock_wait, on_wait=on_wait)
         with hold_target(engine, session, schema, spec.name, wait) as key:
@@ -276,13 +290,13 @@ class Executor:
             # a window saw only part of the upstream rows: the next run must not skip the rest
             upstream = {}
         return ModelFinished(
-            self.run_id,
-            name,
-            outcome.rows,
-            duration,
-            spec.materialize,
-            spec.strategy,
-            outcome.message,
+            run_id=self.run_id,
+            model=name,
+            rows=outcome.rows,
+            duration=duration,
+            materialize=spec.materialize,
+            strategy=spec.strategy,
+            message=outcome.message,
             stats=dict(outcome.stats),
             attempts=attempts,
             fingerprint=catalog.fingerprints.get(name),
@@ -303,13 +317,13 @@ class Executor:
             catalog.data_versions[spec.name] = finished.data_version
         if finished.fingerprint is not None:
             catalog.states[spec.name] = ModelState(
-                spec.name,
-                finished.fingerprint,
-                finished.data_version,
-                finished.content_hash,
-                dict(finished.upstream_versions),
-                self.run_id,
-                finished.at,
+                model=spec.name,
+                fingerprint=finished.fingerprint,
+                data_version=finished.data_version,
+                content_hash=finished.content_hash,
+                upstream_versions=dict(finished.upstream_versions),
+                last_run_id=self.run_id,
+                last_success_at=finished.at,
             )
 
     def _emit(self, event: Event) -> None:
@@ -349,7 +363,7 @@ class Executor:
         results: dict[str, ModelResult] = {}
         ready = [n for n in names if not waiting[n]]
         for name in names:
-            self.bus.publish(ModelQueued(self.run_id, name))
+            self.bus.publish(ModelQueued(run_id=self.run_id, model=name))
         loop = asyncio.get_running_loop()
         running: dict[asyncio.Future[Attempted], str] = {}
         pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="interlace")
@@ -369,12 +383,17 @@ class Executor:
                     decision = self.decide(name)
                     if not decision.run:
                         results[name] = ModelResult(
-                            name, "skipped", skip_reason=decision.reason, skip_kind="unchanged"
+                            name=name,
+                            status="skipped",
+                            skip_reason=decision.reason,
+                            skip_kind="unchanged",
                         )
-                        self._emit(ModelSkipped(self.run_id, name, decision.reason))
+                        self._emit(
+                            ModelSkipped(run_id=self.run_id, model=name, reason=decision.reason)
+                        )
                         release(name)
                         continue
-                    self._emit(ModelStarted(self.run_id, name))
+                    self._emit(ModelStarted(run_id=self.run_id, model=name))
                     running[loop.run_in_executor(pool, self._execute, name)] = name
                 if not running:
                     if ready and not self.cancelled:
@@ -386,16 +405,22 @@ class Executor:
                     attempted = future.result()
                     if attempted.skipped is not None:
                         results[name] = ModelResult(
-                            name, "skipped", skip_reason=attempted.skipped, skip_kind="unchanged"
+                            name=name,
+                            status="skipped",
+                            skip_reason=attempted.skipped,
+                            skip_kind="unchanged",
                         )
-                        self._emit(ModelSkipped(self.run_id, name, attempted.skipped))
+                        self._emit(
+                            ModelSkipped(run_id=self.run_id, model=name, reason=attempted.skipped)
+                        )
                         release(name)
                     elif attempted.error is None and attempted.outcome is not None:
                         results[name] = self._succeeded(name, attempted)
                         release(name)
                     else:
                         results[name] = self._failed(name, attempted)
-                        self._skip_descendants(name, names, results)
+                        if results[name].status != "cancelled":  # else: all are cancelled
+                            self._skip_descendants(name, names, results)
         except asyncio.CancelledError:
             self.cancel()
             for future in list(running):
@@ -405,15 +430,24 @@ class Executor:
                 except BaseException:
                     duration = 0.0
                 results[name] = ModelResult(
-                    name, "cancelled", duration=duration, error="cancelled while running"
+                    name=name,
+                    status="cancelled",
+                    duration=duration,
+                    error="cancelled while running",
                 )
             raise
         finally:
             pool.shutdown(wait=True)
             for name in names:
                 if name not in results:
-                    results[name] = ModelResult(name, "cancelled", skip_reason="run cancelled")
-                    self._emit(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
+                    results[name] = ModelResult(
+                        name=name, status="cancelled", skip_reason="run cancelled"
+                    )
+                    self._emit(
+                        ModelSkipped(
+                            run_id=self.run_id, model=name, reason="run cancelled", kind="cancelled"
+                        )
+                    )
         return {name: results[name] for name in names}
 
     def _succeeded(self, name: str, attempted: Attempted) -> ModelResult:
@@ -426,13 +460,13 @@ class Executor:
             self.bus.publish(event)
         self.bus.publish(replace(finished, duration=attempted.duration))
         return ModelResult(
-            name,
-            "success",
-            outcome.rows,
-            attempted.duration,
-            spec.materialize,
-            spec.strategy,
-            outcome.message,
+            name=name,
+            status="success",
+            rows=outcome.rows,
+            duration=attempted.duration,
+            materialize=spec.materialize,
+            strategy=spec.strategy,
+            message=outcome.message,
             stats=dict(outcome.stats),
             attempts=attempted.attempts,
             checks=tuple(outcome.checks),
@@ -443,18 +477,24 @@ class Executor:
         error = attempted.error
         assert error is not None
         duration = attempted.duration
-        if self.cancelled and not isinstance(error, InterlaceError):
-            self._emit(ModelSkipped(self.run_id, name, "run cancelled", "cancelled"))
+        if self.cancelled and (
+            not isinstance(error, InterlaceError) or isinstance(error, RunCancelledError)
+        ):
+            self._emit(
+                ModelSkipped(
+                    run_id=self.run_id, model=name, reason="run cancelled", kind="cancelled"
+                )
+            )
             if self.recorder is not None and not attempted.published:
                 try:
                     self.recorder.store.end_model(self.catalog.project.env, name, self.run_id)
                 except Exception:
                     pass  # the next run treats it as interrupted: its readers run again
-            return ModelResult(name, "cancelled", duration=duration, error="cancelled")
+            return ModelResult(name=name, status="cancelled", duration=duration, error="cancelled")
         checks = _checks_as_events(self.run_id, list(getattr(error, "results", ())))
         if not isinstance(error, InterlaceError):
             error = _engine_error(error, spec.name, self.catalog.project.root)
-        tb = getattr(error, "user_traceback", None)
+        tb = error.user_traceback
         original = attempted.error
         full_tb = "".join(traceback.format_exception(original)) if original is not None else None
         message = error.message if isinstance(error, InterlaceError) else str(error)
@@ -464,14 +504,14 @@ class Executor:
         if location is None:
             location = spec.location
         failed = ModelFailed(
-            self.run_id,
-            name,
-            message,
-            type(error).__name__,
-            duration,
-            location,
-            tb,
-            attempted.attempts,
+            run_id=self.run_id,
+            model=name,
+            error=message,
+            error_type=type(error).__name__,
+            duration=duration,
+            location=location,
+            traceback=tb,
+            attempts=attempted.attempts,
         )
         if self.recorder is not None:
             try:
@@ -482,12 +522,11 @@ class Executor:
             self.bus.publish(event)
         self.bus.publish(failed)
         return ModelResult(
-            name,
-            "failed",
-            None,
-            duration,
-            spec.materialize,
-            spec.strategy,
+            name=name,
+            status="failed",
+            duration=duration,
+            materialize=spec.materialize,
+            strategy=spec.strategy,
             error=message,
             error_type=type(error).__name__,
             location=location,
@@ -507,9 +546,11 @@ class Executor:
                 continue
             reason = f"upstream '{name}' failed"
             results[child] = ModelResult(
-                child, "skipped", skip_reason=reason, skip_kind="upstream_failed"
+                name=child, status="skipped", skip_reason=reason, skip_kind="upstream_failed"
             )
-            self._emit(ModelSkipped(self.run_id, child, reason, "upstream_failed"))
+            self._emit(
+                ModelSkipped(run_id=self.run_id, model=child, reason=reason, kind="upstream_failed")
+            )
 
 
 def _check_events(run_id: str, outcome: Outcome) -> list[CheckFinished]:
@@ -519,16 +560,16 @@ def _check_events(run_id: str, outcome: Outcome) -> list[CheckFinished]:
 def _checks_as_events(run_id: str, results: list[CheckResult]) -> list[CheckFinished]:
     return [
         CheckFinished(
-            run_id,
-            r.model,
-            r.name,
-            r.check_type,
-            r.severity,
-            r.status,
-            r.failing_rows,
-            tuple(r.sample),
-            r.sql,
-            r.message,
+            run_id=run_id,
+            model=r.model,
+            name=r.name,
+            check_type=r.check_type,
+            severity=r.severity,
+            status=r.status,
+            failing_rows=r.failing_rows,
+            sample=tuple(r.sample),
+            sql=r.sql,
+            message=r.message,
         )
         for r in results
     ]

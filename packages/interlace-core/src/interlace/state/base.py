@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from contextlib import AbstractContextManager
 
     from interlace.quality import CheckResult
+    from interlace.status import DeadLetterStatus, ModelRunStatus, RunOutcome, RunStatus
+
+# Records are built by keyword (``kw_only``): the stores map table columns to fields by name.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunRecord:
     run_id: str
     project: str
     env: str
-    status: str
+    status: RunStatus
     started_at: float
     finished_at: float | None
     selection: str
@@ -28,21 +31,21 @@ class RunRecord:
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelRunRecord:
     run_id: str
     model: str
-    status: str
-    started_at: float | None
-    finished_at: float | None
-    duration: float | None
-    rows: int | None
-    materialize: str | None
-    strategy: str | None
-    error: str | None
-    error_type: str | None
-    location: str | None
-    skip_reason: str | None
+    status: ModelRunStatus
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration: float | None = None
+    rows: int | None = None
+    materialize: str | None = None
+    strategy: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    location: str | None = None
+    skip_reason: str | None = None
     rows_inserted: int | None = None
     rows_updated: int | None = None
     rows_deleted: int | None = None
@@ -50,7 +53,7 @@ class ModelRunRecord:
     fingerprint: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelState:
     """What change detection remembers of a model's last successful run."""
 
@@ -63,7 +66,7 @@ class ModelState:
     last_success_at: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Watermark:
     model: str
     cursor_column: str
@@ -73,7 +76,7 @@ class Watermark:
     updated_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SchemaVersion:
     model: str
     version: int
@@ -83,24 +86,26 @@ class SchemaVersion:
     created_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeadLetter:
-    id: int
+    """A model run that failed after all its retries, kept to inspect, retry or resolve."""
+
+    id: int = 0  # assigned by the store (add_dead_letter ignores it)
     env: str
     model: str
     run_id: str
     error: str
-    error_type: str | None
-    location: str | None
-    traceback: str | None
+    error_type: str | None = None
+    location: str | None = None
+    traceback: str | None = None
     attempts: int
-    status: str  # open | resolved | retried
+    status: DeadLetterStatus = "open"
     created_at: float
-    resolved_at: float | None
-    resolution: str | None
+    resolved_at: float | None = None
+    resolution: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StoredCheckResult:
     run_id: str
     result: CheckResult
@@ -108,6 +113,18 @@ class StoredCheckResult:
 
 
 @dataclass(frozen=True)
+class StoredEvent:
+    """An event as the state store keeps it: numbered, with its fields as JSON data."""
+
+    id: int
+    env: str
+    run_id: str
+    type: str
+    at: float
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class AppliedMigration:
     """A project migration (``migrations/NNN_name.up.sql``) applied in one environment."""
 
@@ -134,7 +151,7 @@ class StateStore(Protocol):
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunOutcome,
         finished_at: float,
         succeeded: int,
         failed: int,
@@ -156,6 +173,11 @@ class StateStore(Protocol):
     def model_states(
         self, env: str, models: Iterable[str] | None = None
     ) -> dict[str, ModelState]: ...
+    def add_event(self, env: str, run_id: str, kind: str, at: float, payload: str) -> int: ...
+    def events(
+        self, after: int = 0, run_id: str | None = None, limit: int = 1000
+    ) -> list[StoredEvent]: ...
+    def prune_events(self, before: float) -> int: ...
     def begin_model(self, env: str, model: str, run_id: str, at: float) -> None: ...
     def end_model(self, env: str, model: str, run_id: str) -> None: ...
     def interrupted_models(self, env: str) -> list[str]: ...
@@ -177,11 +199,11 @@ class StateStore(Protocol):
     ) -> int: ...
     def add_dead_letter(self, letter: DeadLetter) -> int: ...
     def dead_letters(
-        self, env: str | None = None, status: str | None = None, limit: int = 100
+        self, env: str | None = None, status: DeadLetterStatus | None = None, limit: int = 100
     ) -> list[DeadLetter]: ...
     def get_dead_letter(self, letter_id: int) -> DeadLetter | None: ...
     def set_dead_letter_status(
-        self, letter_id: int, status: str, resolution: str | None, at: float
+        self, letter_id: int, status: DeadLetterStatus, resolution: str | None, at: float
     ) -> None: ...
     def add_quality_result(self, env: str, run_id: str, result: CheckResult, at: float) -> None: ...
     def quality_results(

@@ -152,12 +152,12 @@ class StateRecorder:
     def _write(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.store.start_run(
-                event.run_id,
-                event.project,
-                event.env,
-                " ".join(event.selection),
-                len(event.models),
-                event.at,
+                run_id=event.run_id,
+                project=event.project,
+                env=event.env,
+                selection=" ".join(event.selection),
+                models=len(event.models),
+                started_at=event.at,
             )
         elif isinstance(event, ModelFinished):
             with (
@@ -168,55 +168,40 @@ class StateRecorder:
             started = self._started.get((event.run_id, event.model))
             self.store.record_model_run(
                 ModelRunRecord(
-                    event.run_id,
-                    event.model,
-                    "failed",
-                    started,
-                    event.at,
-                    event.duration,
-                    None,
-                    None,
-                    None,
-                    event.error,
-                    event.error_type,
-                    event.location,
-                    None,
+                    run_id=event.run_id,
+                    model=event.model,
+                    status="failed",
+                    started_at=started,
+                    finished_at=event.at,
+                    duration=event.duration,
+                    error=event.error,
+                    error_type=event.error_type,
+                    location=event.location,
                     attempts=event.attempts,
                 )
             )
             self.store.add_dead_letter(
                 DeadLetter(
-                    0,
-                    self.env,
-                    event.model,
-                    event.run_id,
-                    event.error,
-                    event.error_type,
-                    event.location,
-                    event.traceback,
-                    event.attempts,
-                    "open",
-                    event.at,
-                    None,
-                    None,
+                    env=self.env,
+                    model=event.model,
+                    run_id=event.run_id,
+                    error=event.error,
+                    error_type=event.error_type,
+                    location=event.location,
+                    traceback=event.traceback,
+                    attempts=event.attempts,
+                    status="open",
+                    created_at=event.at,
                 )
             )
         elif isinstance(event, ModelSkipped):
             self.store.record_model_run(
                 ModelRunRecord(
-                    event.run_id,
-                    event.model,
-                    "skipped",
-                    None,
-                    event.at,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    event.reason,
+                    run_id=event.run_id,
+                    model=event.model,
+                    status="skipped",
+                    finished_at=event.at,
+                    skip_reason=event.reason,
                 )
             )
         elif isinstance(event, CheckFinished):
@@ -224,27 +209,27 @@ class StateRecorder:
                 self.env,
                 event.run_id,
                 CheckResult(
-                    event.model,
-                    event.name,
-                    event.check_type,
-                    event.severity,
-                    event.status,
-                    event.failing_rows,
-                    list(event.sample),
-                    event.sql,
-                    event.message,
+                    model=event.model,
+                    name=event.name,
+                    check_type=event.check_type,
+                    severity=event.severity,
+                    status=event.status,
+                    failing_rows=event.failing_rows,
+                    sample=list(event.sample),
+                    sql=event.sql,
+                    message=event.message,
                 ),
                 event.at,
             )
         elif isinstance(event, RunFinished):
             self.store.finish_run(
-                event.run_id,
-                event.status,
-                event.at,
-                event.succeeded,
-                event.failed,
-                event.skipped,
-                event.error,
+                run_id=event.run_id,
+                status=event.status,
+                finished_at=event.at,
+                succeeded=event.succeeded,
+                failed=event.failed,
+                skipped=event.skipped,
+                error=event.error,
             )
 
     def _finished(self, event: ModelFinished) -> None:
@@ -252,37 +237,33 @@ class StateRecorder:
         stats = event.stats
         self.store.record_model_run(
             ModelRunRecord(
-                event.run_id,
-                event.model,
-                "success",
-                started,
-                event.at,
-                event.duration,
-                event.rows,
-                event.materialize,
-                event.strategy,
-                None,
-                None,
-                None,
-                None,
-                stats.get("inserted"),
-                stats.get("updated"),
-                stats.get("deleted"),
-                event.attempts,
-                event.fingerprint,
+                run_id=event.run_id,
+                model=event.model,
+                status="success",
+                started_at=started,
+                finished_at=event.at,
+                duration=event.duration,
+                rows=event.rows,
+                materialize=event.materialize,
+                strategy=event.strategy,
+                rows_inserted=stats.get("inserted"),
+                rows_updated=stats.get("updated"),
+                rows_deleted=stats.get("deleted"),
+                attempts=event.attempts,
+                fingerprint=event.fingerprint,
             )
         )
         if event.fingerprint is not None:
             self.store.save_model_state(
                 self.env,
                 ModelState(
-                    event.model,
-                    event.fingerprint,
-                    event.data_version,
-                    event.content_hash,
-                    dict(event.upstream_versions),
-                    event.run_id,
-                    event.at,
+                    model=event.model,
+                    fingerprint=event.fingerprint,
+                    data_version=event.data_version,
+                    content_hash=event.content_hash,
+                    upstream_versions=dict(event.upstream_versions),
+                    last_run_id=event.run_id,
+                    last_success_at=event.at,
                 ),
             )
         if event.columns is not None:
@@ -292,23 +273,23 @@ class StateRecorder:
             if last != columns:
                 change = "created" if last is None else describe_schema_change(last, columns)
                 self.store.add_schema_version(
-                    self.env,
-                    event.model,
-                    columns,
-                    change,
-                    event.run_id,
-                    event.at,
+                    env=self.env,
+                    model=event.model,
+                    columns=columns,
+                    change=change,
+                    run_id=event.run_id,
+                    at=event.at,
                 )
         if event.watermark is not None:
             column, value, value_type = event.watermark
             self.store.save_watermark(
                 self.env,
                 Watermark(
-                    event.model,
-                    column,
-                    value,
-                    value_type,
-                    event.run_id,
-                    event.at,
+                    model=event.model,
+                    cursor_column=column,
+                    value=value,
+                    value_type=value_type,
+                    run_id=event.run_id,
+                    updated_at=event.at,
                 ),
             )

@@ -11,9 +11,9 @@ import os
 import socket
 import sqlite3
 import threading
-from dataclasses import astuple
+from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from interlace.errors import StateStoreError
 from interlace.quality import CheckResult
@@ -25,11 +25,16 @@ from interlace.state.base import (
     RunRecord,
     SchemaVersion,
     StoredCheckResult,
+    StoredEvent,
     Watermark,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Sequence
+
+    from interlace.status import DeadLetterStatus, RunOutcome
+
+R = TypeVar("R")
 
 MIGRATIONS: list[str] = [
     """
@@ -165,21 +170,69 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, model, run_id)
     );
     """,
+    # every event of every run, numbered by the store (one sequence for all processes that
+    # share it): the history server-sent events replay from (Last-Event-ID)
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        env TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        at REAL NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX events_run ON events (run_id, id);
+    CREATE INDEX events_at ON events (at);
+    """,
 ]
 
-_MODEL_RUN_COLUMNS = (
-    "run_id, model, status, started_at, finished_at, duration, rows, materialize, strategy, "
-    "error, error_type, location, skip_reason, rows_inserted, rows_updated, rows_deleted, "
-    "attempts, fingerprint"
-)
-_DEAD_LETTER_COLUMNS = (
-    "id, env, model, run_id, error, error_type, location, traceback, attempts, status, "
-    "created_at, resolved_at, resolution"
-)
-_RUN_COLUMNS = (
-    "run_id, project, env, status, started_at, finished_at, selection, models, succeeded, "
-    "failed, skipped, error"
-)
+
+def _columns(record: type[Any]) -> tuple[str, ...]:
+    """The columns of a record's table: each field of the record is the column of its name."""
+    return tuple(f.name for f in fields(record))
+
+
+_RUN_COLUMNS = _columns(RunRecord)
+_MODEL_RUN_COLUMNS = _columns(ModelRunRecord)
+_MODEL_STATE_COLUMNS = _columns(ModelState)
+_WATERMARK_COLUMNS = _columns(Watermark)
+_SCHEMA_VERSION_COLUMNS = _columns(SchemaVersion)
+_DEAD_LETTER_COLUMNS = _columns(DeadLetter)
+_MIGRATION_COLUMNS = _columns(AppliedMigration)
+# quality_results keeps a CheckResult's fields but its duration
+_CHECK_COLUMNS = tuple(c for c in _columns(CheckResult) if c != "duration")
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(columns)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _values(record: object, columns: Sequence[str]) -> tuple[Any, ...]:
+    """A record's fields in the order of ``columns``, to insert."""
+    return tuple(getattr(record, column) for column in columns)
+
+
+def _record(
+    record: Callable[..., R],
+    columns: Sequence[str],
+    row: Sequence[Any],
+    /,
+    **decode: Callable[[Any], Any],  # by field name: `columns` may be one
+) -> R:
+    """A record from a row selected as ``columns``: each column fills the field of its name;
+    ``decode`` turns a column's stored text into its field's value (JSON)."""
+    values = dict(zip(columns, row, strict=True))
+    for name, convert in decode.items():
+        values[name] = convert(values[name])
+    return record(**values)
+
+
+def _column_pairs(text: str) -> list[tuple[str, str]]:
+    return [(name, kind) for name, kind in json.loads(text)]
 
 
 class SQLiteStateStore:
@@ -307,7 +360,7 @@ class SQLiteStateStore:
     def finish_run(
         self,
         run_id: str,
-        status: str,
+        status: RunOutcome,
         finished_at: float,
         succeeded: int,
         failed: int,
@@ -327,21 +380,21 @@ class SQLiteStateStore:
     def record_model_run(self, record: ModelRunRecord) -> None:
         with self.transaction():
             self._db.execute(
-                f"INSERT OR REPLACE INTO model_runs ({_MODEL_RUN_COLUMNS}) "
-                f"VALUES ({', '.join('?' * len(astuple(record)))})",
-                astuple(record),
+                f"INSERT OR REPLACE INTO model_runs ({_names(_MODEL_RUN_COLUMNS)}) "
+                f"VALUES ({_marks(len(_MODEL_RUN_COLUMNS))})",
+                _values(record, _MODEL_RUN_COLUMNS),
             )
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
-        return RunRecord(*row[0]) if row else None
+        row = self._query(f"SELECT {_names(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,))
+        return _record(RunRecord, _RUN_COLUMNS, row[0]) if row else None
 
     def list_runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
         rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC LIMIT ? OFFSET ?",
+            f"SELECT {_names(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC LIMIT ? OFFSET ?",
             (limit, offset),
         )
-        return [RunRecord(*r) for r in rows]
+        return [_record(RunRecord, _RUN_COLUMNS, r) for r in rows]
 
     def environments(self) -> list[str]:
         rows = self._query(
@@ -368,29 +421,27 @@ class SQLiteStateStore:
             params.append(model)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._query(
-            f"SELECT {_MODEL_RUN_COLUMNS} FROM model_runs {clause} "
+            f"SELECT {_names(_MODEL_RUN_COLUMNS)} FROM model_runs {clause} "
             "ORDER BY COALESCE(finished_at, started_at) DESC LIMIT ?",
             (*params, limit),
         )
-        return [ModelRunRecord(*r) for r in rows]
+        return [_record(ModelRunRecord, _MODEL_RUN_COLUMNS, r) for r in rows]
 
     # ------------------------------------------------------------------ change detection
 
     def model_states(self, env: str, models: Iterable[str] | None = None) -> dict[str, ModelState]:
         """The stored state of every model of ``env`` (or only of ``models``)."""
-        sql = (
-            "SELECT model, fingerprint, data_version, content_hash, upstream_versions, "
-            "last_run_id, last_success_at FROM model_state WHERE env = ?"
-        )
+        sql = f"SELECT {_names(_MODEL_STATE_COLUMNS)} FROM model_state WHERE env = ?"
         params: tuple[Any, ...] = (env,)
         if models is not None:
             wanted = tuple(models)
             sql += f" AND model IN ({', '.join('?' * len(wanted))})" if wanted else " AND 0 = 1"
             params += wanted
-        rows = self._query(sql, params)
-        return {
-            r[0]: ModelState(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows
-        }
+        states = (
+            _record(ModelState, _MODEL_STATE_COLUMNS, r, upstream_versions=json.loads)
+            for r in self._query(sql, params)
+        )
+        return {state.model: state for state in states}
 
     def save_model_state(self, env: str, state: ModelState) -> None:
         with self.transaction():
@@ -410,6 +461,38 @@ class SQLiteStateStore:
                 ),
             )
 
+    # ------------------------------------------------------------------ events
+
+    def add_event(self, env: str, run_id: str, kind: str, at: float, payload: str) -> int:
+        """Store one event; returns its id (increasing across every process of this store)."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT INTO events (env, run_id, type, at, payload) VALUES (?, ?, ?, ?, ?)",
+                (env, run_id, kind, at, payload),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def events(
+        self, after: int = 0, run_id: str | None = None, limit: int = 1000
+    ) -> list[StoredEvent]:
+        """Events with an id above ``after`` (of one run, or all), oldest first."""
+        where, params = "id > ?", [after]
+        if run_id is not None:
+            where += " AND run_id = ?"
+            params.append(run_id)  # type: ignore[arg-type]
+        rows = self._query(
+            f"SELECT id, env, run_id, type, at, payload FROM events WHERE {where} "
+            "ORDER BY id LIMIT ?",
+            (*params, limit),
+        )
+        return [StoredEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def prune_events(self, before: float) -> int:
+        """Forget events older than ``before`` (the retention setting); returns how many."""
+        with self.transaction():
+            cursor = self._db.execute("DELETE FROM events WHERE at < ?", (before,))
+            return int(getattr(cursor, "rowcount", 0) or 0)
+
     # ------------------------------------------------------------------ writes in flight
 
     def begin_model(self, env: str, model: str, run_id: str, at: float) -> None:
@@ -422,11 +505,8 @@ class SQLiteStateStore:
                 "VALUES (?, ?, ?, ?)",
                 (env, model, run_id, at),
             )
-            self._db.execute(
-                f"INSERT OR REPLACE INTO model_runs ({_MODEL_RUN_COLUMNS}) VALUES "
-                "(?, ?, 'running', ?, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                "NULL, NULL, NULL, 1, NULL)",
-                (run_id, model, at),
+            self.record_model_run(
+                ModelRunRecord(run_id=run_id, model=model, status="running", started_at=at)
             )
 
     def end_model(self, env: str, model: str, run_id: str) -> None:
@@ -482,31 +562,29 @@ class SQLiteStateStore:
 
     def get_watermark(self, env: str, model: str) -> Watermark | None:
         rows = self._query(
-            "SELECT model, cursor_column, value, value_type, run_id, updated_at FROM watermarks "
-            "WHERE env = ? AND model = ?",
+            f"SELECT {_names(_WATERMARK_COLUMNS)} FROM watermarks WHERE env = ? AND model = ?",
             (env, model),
         )
-        return Watermark(*rows[0]) if rows else None
+        return _record(Watermark, _WATERMARK_COLUMNS, rows[0]) if rows else None
 
     def save_watermark(self, env: str, watermark: Watermark) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO watermarks (env, model, cursor_column, value, value_type, "
-                "run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (env, *astuple(watermark)),
+                f"INSERT OR REPLACE INTO watermarks (env, {_names(_WATERMARK_COLUMNS)}) "
+                f"VALUES ({_marks(1 + len(_WATERMARK_COLUMNS))})",
+                (env, *_values(watermark, _WATERMARK_COLUMNS)),
             )
 
     # ------------------------------------------------------------------ schema versions
 
     def schema_versions(self, env: str, model: str) -> list[SchemaVersion]:
         rows = self._query(
-            "SELECT model, version, columns, change, run_id, created_at FROM schema_versions "
+            f"SELECT {_names(_SCHEMA_VERSION_COLUMNS)} FROM schema_versions "
             "WHERE env = ? AND model = ? ORDER BY version",
             (env, model),
         )
         return [
-            SchemaVersion(r[0], r[1], [tuple(c) for c in json.loads(r[2])], r[3], r[4], r[5])  # type: ignore[misc]
-            for r in rows
+            _record(SchemaVersion, _SCHEMA_VERSION_COLUMNS, r, columns=_column_pairs) for r in rows
         ]
 
     def add_schema_version(
@@ -566,16 +644,15 @@ class SQLiteStateStore:
             where.append("run_id = ?")
             params.append(run_id)
         rows = self._query(
-            "SELECT run_id, model, name, check_type, severity, status, failing_rows, sample, sql, "
-            f"message, created_at FROM quality_results WHERE {' AND '.join(where)} "
-            "ORDER BY id DESC LIMIT ?",
+            f"SELECT run_id, {_names(_CHECK_COLUMNS)}, created_at FROM quality_results "
+            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*params, limit),
         )
         return [
             StoredCheckResult(
-                r[0],
-                CheckResult(r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), r[8], r[9]),
-                r[10],
+                run_id=r[0],
+                result=_record(CheckResult, _CHECK_COLUMNS, r[1:-1], sample=json.loads),
+                created_at=r[-1],
             )
             for r in rows
         ]
@@ -584,15 +661,15 @@ class SQLiteStateStore:
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
         with self.transaction():
+            columns = [c for c in _DEAD_LETTER_COLUMNS if c != "id"]  # the store numbers it
             cursor = self._db.execute(
-                f"INSERT INTO dead_letters ({_DEAD_LETTER_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                astuple(letter)[1:],
+                f"INSERT INTO dead_letters ({_names(columns)}) VALUES ({_marks(len(columns))})",
+                _values(letter, columns),
             )
             return int(cursor.lastrowid or 0)
 
     def dead_letters(
-        self, env: str | None = None, status: str | None = None, limit: int = 100
+        self, env: str | None = None, status: DeadLetterStatus | None = None, limit: int = 100
     ) -> list[DeadLetter]:
         where, params = [], []
         if env is not None:
@@ -603,19 +680,20 @@ class SQLiteStateStore:
             params.append(status)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._query(
-            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters {clause} ORDER BY id DESC LIMIT ?",
+            f"SELECT {_names(_DEAD_LETTER_COLUMNS)} FROM dead_letters {clause} "
+            "ORDER BY id DESC LIMIT ?",
             (*params, limit),
         )
-        return [DeadLetter(*r) for r in rows]
+        return [_record(DeadLetter, _DEAD_LETTER_COLUMNS, r) for r in rows]
 
     def get_dead_letter(self, letter_id: int) -> DeadLetter | None:
         rows = self._query(
-            f"SELECT {_DEAD_LETTER_COLUMNS} FROM dead_letters WHERE id = ?", (letter_id,)
+            f"SELECT {_names(_DEAD_LETTER_COLUMNS)} FROM dead_letters WHERE id = ?", (letter_id,)
         )
-        return DeadLetter(*rows[0]) if rows else None
+        return _record(DeadLetter, _DEAD_LETTER_COLUMNS, rows[0]) if rows else None
 
     def set_dead_letter_status(
-        self, letter_id: int, status: str, resolution: str | None, at: float
+        self, letter_id: int, status: DeadLetterStatus, resolution: str | None, at: float
     ) -> None:
         with self.transaction():
             self._db.execute(
@@ -627,18 +705,18 @@ class SQLiteStateStore:
 
     def applied_migrations(self, env: str) -> list[AppliedMigration]:
         rows = self._query(
-            "SELECT version, name, checksum, connection, applied_at, duration "
-            "FROM applied_migrations WHERE env = ? ORDER BY version",
+            f"SELECT {_names(_MIGRATION_COLUMNS)} FROM applied_migrations "
+            "WHERE env = ? ORDER BY version",
             (env,),
         )
-        return [AppliedMigration(*r) for r in rows]
+        return [_record(AppliedMigration, _MIGRATION_COLUMNS, r) for r in rows]
 
     def record_migration(self, env: str, migration: AppliedMigration) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT OR REPLACE INTO applied_migrations (env, version, name, checksum, "
-                "connection, applied_at, duration) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (env, *astuple(migration)),
+                f"INSERT OR REPLACE INTO applied_migrations (env, {_names(_MIGRATION_COLUMNS)}) "
+                f"VALUES ({_marks(1 + len(_MIGRATION_COLUMNS))})",
+                (env, *_values(migration, _MIGRATION_COLUMNS)),
             )
 
     def remove_migration(self, env: str, version: int) -> None:

@@ -11,11 +11,19 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from interlace import statements as st
-from interlace.strategies.base import PublishContext, Step, Strategy, aliased, col, exists_in
+from interlace.strategies.base import (
+    OptionProblem,
+    PublishContext,
+    Step,
+    Strategy,
+    aliased,
+    col,
+    exists_in,
+)
 from interlace.strategies.replace import swap_in
 
 if TYPE_CHECKING:
-    from interlace.spec import ModelSpec
+    from interlace.spec import ModelOptions, ModelSpec
 
 
 def rereads(spec: ModelSpec) -> bool:
@@ -29,6 +37,17 @@ class Append(Strategy):
 
     def keyed(self, spec: ModelSpec) -> bool:
         return rereads(spec)
+
+    def check_options(self, options: ModelOptions) -> OptionProblem | None:
+        problem = super().check_options(options)
+        cursor = options.cursor
+        if problem is None and cursor and cursor.lookback is not None and not options.primary_key:
+            return OptionProblem(
+                "cursor lookback re-reads rows the table already has, and strategy 'append' "
+                "needs primary_key to add each of them once",
+                "add primary_key='id' (or a list for a composite key), or remove lookback",
+            )
+        return problem
 
     def steps(self, ctx: PublishContext) -> list[Step]:
         if ctx.target_kind != "table":

@@ -3,21 +3,25 @@
 A strategy never runs anything. It returns :class:`Step` objects (sqlglot ASTs) that the
 materializer runs in one transaction; a step may ask for its result to be recorded as row
 counts (a DML statement's affected rows, or a SELECT returning named counts).
+
+A strategy also says what it needs (keys, delete modes, options, engine capabilities) and checks
+a model's options against that when the project loads: core asks the strategy object and never
+its name. Strategies are found by name in :mod:`interlace.strategies.registry`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlglot import exp
 
 if TYPE_CHECKING:
     from interlace.engines.base import Capabilities, Column
-    from interlace.spec import ModelSpec
+    from interlace.spec import ModelOptions, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -50,19 +54,114 @@ class PublishContext:
         return [c.name for c in self.staged_columns]
 
 
-class Strategy(ABC):
-    """Turns a staged result into the statements that publish it."""
+@dataclass(frozen=True)
+class OptionProblem:
+    """Why a model's options do not fit its strategy, and what to do about it."""
 
-    name: str
-    writes: bool = True  # False: the model's output is not written at all
-    needs_keys: bool = False
+    message: str
+    hint: str
+
+
+class Strategy(ABC):
+    """Turns a staged result into the statements that publish it.
+
+    A subclass declares what it needs in class attributes; :meth:`check_options` holds the
+    model's options against them when the project loads.
+
+    Example (the whole of a strategy that only inserts keys the table does not have yet)::
+
+        class InsertOnly(Strategy):
+            name = "insert_only"
+            needs_keys = True
+
+            def steps(self, ctx: PublishContext) -> list[Step]:
+                if ctx.target_kind != "table":
+                    return swap_in(ctx)  # first run: the staged result becomes the table
+                return [Step(new_keys_only(ctx), ("inserted",)), Step(st.drop(ctx.staging))]
+    """
+
+    name: ClassVar[str]
+    # False: the model's output is not written at all (its own code writes, if anything)
+    writes: ClassVar[bool] = True
+    # False: each run's result becomes the whole table (no cursor; the table's old columns do
+    # not matter). True: a run adds to or changes the rows earlier runs wrote
+    incremental: ClassVar[bool] = True
+    # every batch must carry unique, non-NULL ``primary_key`` values (see :meth:`keyed`)
+    needs_keys: ClassVar[bool] = False
+    # the ``delete_mode`` values it accepts, the default first; () when it takes none
+    delete_modes: ClassVar[tuple[str, ...]] = ()
+    # model options that only this strategy reads (``scd2``); others refuse them
+    own_options: ClassVar[frozenset[str]] = frozenset()
+    # :class:`~interlace.engines.base.Capabilities` flags it cannot do without
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def keyed(self, spec: ModelSpec) -> bool:
         """Whether the batch must carry unique, non-NULL ``primary_key`` values."""
         return self.needs_keys
 
+    def check_options(self, options: ModelOptions) -> OptionProblem | None:
+        """The first problem of a model's options under this strategy, or None.
+
+        The base checks the declarations above; a strategy with rules of its own overrides
+        this and calls ``super()`` first.
+        """
+        from interlace.strategies.registry import registered_strategies
+
+        name = self.name
+        if self.needs_keys and not options.primary_key:
+            return OptionProblem(
+                f"strategy '{name}' needs primary_key",
+                "add primary_key='id' (or a list for a composite key)",
+            )
+        if options.delete_mode is not None:
+            if not self.delete_modes:
+                takers = [s.name for s in registered_strategies() if s.delete_modes]
+                return OptionProblem(
+                    f"delete_mode applies to the {_either(takers, 'and')} strategies only",
+                    "remove delete_mode, or set "
+                    + _either([f"strategy='{t}'" for t in takers], "or"),
+                )
+            if options.delete_mode not in self.delete_modes:
+                return OptionProblem(
+                    f"delete_mode {options.delete_mode!r} is not valid for strategy '{name}'",
+                    f"use one of: {', '.join(self.delete_modes)}",
+                )
+        foreign = sorted(options.model_fields_set & _strategy_options() - self.own_options)
+        if foreign:  # another strategy's own option (scd2= on merge_by_key)
+            option = foreign[0]
+            takers = [s.name for s in registered_strategies() if option in s.own_options]
+            return OptionProblem(
+                f"option '{option}' applies to the {_either(takers, 'and')} "
+                f"strateg{'y' if len(takers) == 1 else 'ies'} only, not to '{name}'",
+                f"remove {option}, or set " + _either([f"strategy='{t}'" for t in takers], "or"),
+            )
+        if options.cursor and self.writes and not self.incremental:
+            takers = [s.name for s in registered_strategies() if s.writes and s.incremental]
+            return OptionProblem(
+                f"cursor= makes the model incremental, but strategy '{name}' would keep only "
+                "the newest slice",
+                f"use an incremental strategy with a cursor: {', '.join(takers)}",
+            )
+        return None
+
+    def missing_capabilities(self, capabilities: Capabilities) -> list[str]:
+        """The :attr:`requires` flags that ``capabilities`` turns off."""
+        return [flag for flag in self.requires if not getattr(capabilities, flag)]
+
     def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
         """Bookkeeping columns added to the staged result (SCD2 validity, soft-delete flags)."""
+        return []
+
+    def computed_extras(
+        self, spec: ModelSpec, columns: Callable[[], list[str]], *, first_write: bool
+    ) -> list[tuple[str, exp.Expr]]:
+        """Bookkeeping columns computed over the result's own columns (SCD2's row hash).
+
+        ``columns()`` lists the result's columns (it may ask the engine, so call it only when
+        needed); ``first_write``: the staged result becomes the table. May raise a
+        :class:`~interlace.errors.ModelExecutionError` when the options name columns the result
+        lacks.
+        """
         return []
 
     def bookkeeping(self, spec: ModelSpec) -> frozenset[str]:
@@ -75,6 +174,39 @@ class Strategy(ABC):
     def finish_stats(self, stats: dict[str, int]) -> dict[str, int]:
         """Turn the counts the steps recorded into inserted / updated / deleted."""
         return stats
+
+    @classmethod
+    def declaration_errors(cls) -> list[str]:
+        """What is wrong with the class's declarations (checked when it is registered)."""
+        from interlace.engines.base import Capabilities
+        from interlace.spec import ModelOptions
+
+        found = []
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name or name.strip() != name:
+            found.append("it declares no name (a class attribute `name = '...'`)")
+        flags = {f.name for f in fields(Capabilities)}
+        found += [f"requires names no capability '{f}'" for f in cls.requires if f not in flags]
+        found += [
+            f"own_options names no model option '{o}'"
+            for o in sorted(cls.own_options)
+            if o not in ModelOptions.model_fields
+        ]
+        return found
+
+
+def _either(names: list[str], conjunction: str) -> str:
+    """``a``, ``a and b``, ``a, b or c``."""
+    if len(names) <= 1:
+        return "".join(names) or "no registered"
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
+
+
+def _strategy_options() -> frozenset[str]:
+    """Model options that some registered strategy reads alone (``scd2``)."""
+    from interlace.strategies.registry import registered_strategies
+
+    return frozenset().union(*(s.own_options for s in registered_strategies()))
 
 
 _EPOCH = dt.datetime(1970, 1, 1)

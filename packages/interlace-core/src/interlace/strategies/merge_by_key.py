@@ -54,6 +54,8 @@ def any_distinct(columns: list[str], left: str, right: str) -> exp.Expr | None:
 class MergeByKey(Strategy):
     name = "merge_by_key"
     needs_keys = True
+    delete_modes = ("preserve", "hard", "soft")
+    requires = ("joined_dml",)  # DELETE ... USING, UPDATE ... FROM
 
     def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
         if spec.options.delete_mode == "soft":
@@ -70,7 +72,7 @@ class MergeByKey(Strategy):
             steps = self._diff_and_merge(ctx, names, compared)
         else:
             steps = self._delete_and_insert(ctx, names, compared)
-        mode = ctx.spec.options.delete_mode or "preserve"
+        mode = ctx.spec.options.delete_mode or self.delete_modes[0]
         if mode == "hard":
             missing = exp.not_(exists_in(ctx.staging, keys, "t"))
             steps.append(

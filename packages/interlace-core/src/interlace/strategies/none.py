@@ -8,6 +8,7 @@ from interlace.strategies.base import PublishContext, Step, Strategy
 class NoWrite(Strategy):
     name = "none"
     writes = False
+    incremental = False
 
     def steps(self, ctx: PublishContext) -> list[Step]:
         return []

@@ -21,6 +21,7 @@ def swap_in(ctx: PublishContext) -> list[Step]:
 
 class Replace(Strategy):
     name = "replace"
+    incremental = False
 
     def steps(self, ctx: PublishContext) -> list[Step]:
         return swap_in(ctx)

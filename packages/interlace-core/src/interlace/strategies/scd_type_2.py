@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from interlace import statements as st
+from interlace.errors import ModelExecutionError
 from interlace.strategies.base import (
     GONE_FLAG,
     NEW_FLAG,
@@ -35,6 +36,8 @@ from interlace.strategies.merge_by_key import any_distinct, diff_table
 from interlace.strategies.replace import swap_in
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from interlace.spec import ModelSpec, SCD2Options
 
 
@@ -66,6 +69,9 @@ def row_hash(columns: list[str], table: str | None = None) -> exp.Expr:
 class SCDType2(Strategy):
     name = "scd_type_2"
     needs_keys = True
+    delete_modes = ("ignore", "soft", "soft_mark")
+    own_options = frozenset({"scd2"})
+    requires = ("joined_dml",)  # UPDATE ... FROM
 
     @staticmethod
     def tracked(spec: ModelSpec, columns: list[str]) -> list[str]:
@@ -92,6 +98,23 @@ class SCDType2(Strategy):
             extras.append((opts.deleted_column, exp.false()))
         return extras
 
+    def computed_extras(
+        self, spec: ModelSpec, columns: Callable[[], list[str]], *, first_write: bool
+    ) -> list[tuple[str, exp.Expr]]:
+        """The row hash when the staged result becomes the table (later runs hash only the
+        rows they write), after checking that ``tracked_columns`` exist in the result."""
+        if not (first_write or spec.options.scd2.tracked_columns):
+            return []
+        names = columns()
+        missing = [c for c in self.tracked(spec, names) if c not in names]
+        if missing:
+            raise ModelExecutionError(
+                f"scd2.tracked_columns names {missing}, which the result does not have",
+                model=spec.name,
+                hint=f"result columns: {', '.join(names)}",
+            )
+        return [self.hash_extra(spec, names)] if first_write else []
+
     def bookkeeping(self, spec: ModelSpec) -> frozenset[str]:
         return super().bookkeeping(spec) | {spec.options.scd2.hash_column}
 
@@ -106,7 +129,7 @@ class SCDType2(Strategy):
         keys = ctx.keys
         # an empty batch is staged from the table itself: its hash column is recomputed below
         names = [c for c in ctx.staged_names if c != opts.hash_column]
-        mode = ctx.spec.options.delete_mode or "ignore"
+        mode = ctx.spec.options.delete_mode or self.delete_modes[0]
         diff = diff_table(ctx.spec)
         current = col(opts.is_current, "t")
         is_new = exp.Is(this=col(keys[0], "t"), expression=exp.null())

@@ -121,7 +121,7 @@ class ProjectFolder:
 
     def arrow(self, sql: str, connection: str | None = None) -> pa.Table:
         """``sql`` on a connection of the project, as a pyarrow Table."""
-        from interlace.api import open_engines
+        from interlace.opening import open_engines
 
         project = self.load()
         name = connection or project.config.default_connection

@@ -487,10 +487,10 @@ def _run_test(
     options: dict[str, Any],
 ) -> ModelTestResult:
     from interlace import statements as st
-    from interlace.api import open_engines
     from interlace.config import DuckDBConnectionConfig, LoadedConfig, ProjectConfig
     from interlace.graph import build_graph
     from interlace.materialize import ModelRunner, RunCatalog
+    from interlace.opening import open_engines
     from interlace.project import Project, _resolve_dependencies
     from interlace.spec import ModelSpec, parse_options
     from interlace.sql_cache import describe as describe_sql
@@ -632,7 +632,7 @@ def _failed(name: str, exc: BaseException) -> ModelTestResult:
         "failed",
         error=message,
         exception=exc,
-        traceback=getattr(exc, "user_traceback", None),
+        traceback=exc.user_traceback if isinstance(exc, InterlaceError) else None,
         checks=tuple(getattr(exc, "results", ())),
     )
 
@@ -666,4 +666,11 @@ def _watermark(spec: ModelSpec, value: Any) -> Any:
     else:
         kind = "VARCHAR"
     column = spec.options.cursor.column if spec.options.cursor else ""
-    return Watermark(spec.name, column, cursor_text(value), kind, None, time.time())
+    return Watermark(
+        model=spec.name,
+        cursor_column=column,
+        value=cursor_text(value),
+        value_type=kind,
+        run_id=None,
+        updated_at=time.time(),
+    )

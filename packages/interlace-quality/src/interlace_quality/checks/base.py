@@ -14,9 +14,10 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 import sqlglot
+from interlace.status import Severity
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 SAMPLE_SIZE = 5
 CHECKED = "checked"  # alias of the relation under test in the SQL a check compiles to
-SEVERITIES = ("error", "warn")
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 COMMON_KEYS = ("name", "severity", "where")
 
 
@@ -66,12 +67,12 @@ class BaseCheck(BaseModel):
     primary: ClassVar[str | None] = None
 
     name: str | None = None
-    severity: str = "error"
+    severity: Severity = "error"
     where: str | None = None
 
-    @field_validator("severity")
+    @field_validator("severity", mode="before")  # before the Literal's own, terser message
     @classmethod
-    def _severity(cls, value: str) -> str:
+    def _severity(cls, value: Any) -> Any:
         if value not in SEVERITIES:
             raise ValueError(f"severity must be 'error' or 'warn', not {value!r}")
         return value
