@@ -430,20 +430,7 @@ async def check(
             raise
         finally:
             for result in (r for results in per_model for r in results):
-                publish(
-                    CheckFinished(
-                        run_id=run_id,
-                        model=result.model,
-                        name=result.name,
-                        check_type=result.check_type,
-                        severity=result.severity,
-                        status=result.status,
-                        failing_rows=result.failing_rows,
-                        sample=tuple(result.sample),
-                        sql=result.sql,
-                        message=result.message,
-                    )
-                )
+                publish(CheckFinished.of(run_id, result))
             failed = sum(1 for results in per_model if any(r.blocks for r in results))
             publish(
                 RunFinished(

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    from interlace.quality import CheckResult
     from interlace.status import CheckStatus, RunOutcome, Severity, SkipKind
 
 log = logging.getLogger("interlace.events")
@@ -121,6 +122,38 @@ class CheckFinished(Event):
     sample: tuple[dict[str, Any], ...] = ()
     sql: str | None = None
     message: str | None = None
+
+    @classmethod
+    def of(cls, run_id: str, result: CheckResult) -> CheckFinished:
+        """The event of one check's result."""
+        return cls(
+            run_id=run_id,
+            model=result.model,
+            name=result.name,
+            check_type=result.check_type,
+            severity=result.severity,
+            status=result.status,
+            failing_rows=result.failing_rows,
+            sample=tuple(result.sample),
+            sql=result.sql,
+            message=result.message,
+        )
+
+    def result(self) -> CheckResult:
+        """The check result this event carries (as the state store keeps it)."""
+        from interlace.quality import CheckResult
+
+        return CheckResult(
+            model=self.model,
+            name=self.name,
+            check_type=self.check_type,
+            severity=self.severity,
+            status=self.status,
+            failing_rows=self.failing_rows,
+            sample=list(self.sample),
+            sql=self.sql,
+            message=self.message,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

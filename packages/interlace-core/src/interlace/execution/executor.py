@@ -176,7 +176,9 @@ class Executor:
                 )
                 if self.recorder is not None:
                     try:
-                        self.recorder.model_finished(finished, _check_events(self.run_id, outcome))
+                        self.recorder.model_finished(
+                            finished, _check_events(self.run_id, outcome.checks)
+                        )
                     except StateStoreError as exc:
                         raise StateNotRecordedError(
                             f"the model's table was written, but its state could not be "
@@ -382,15 +384,7 @@ class Executor:
                     name = ready.pop(0)
                     decision = self.decide(name)
                     if not decision.run:
-                        results[name] = ModelResult(
-                            name=name,
-                            status="skipped",
-                            skip_reason=decision.reason,
-                            skip_kind="unchanged",
-                        )
-                        self._emit(
-                            ModelSkipped(run_id=self.run_id, model=name, reason=decision.reason)
-                        )
+                        results[name] = self._unchanged(name, decision.reason)
                         release(name)
                         continue
                     self._emit(ModelStarted(run_id=self.run_id, model=name))
@@ -404,15 +398,7 @@ class Executor:
                     name = running.pop(future)
                     attempted = future.result()
                     if attempted.skipped is not None:
-                        results[name] = ModelResult(
-                            name=name,
-                            status="skipped",
-                            skip_reason=attempted.skipped,
-                            skip_kind="unchanged",
-                        )
-                        self._emit(
-                            ModelSkipped(run_id=self.run_id, model=name, reason=attempted.skipped)
-                        )
+                        results[name] = self._unchanged(name, attempted.skipped)
                         release(name)
                     elif attempted.error is None and attempted.outcome is not None:
                         results[name] = self._succeeded(name, attempted)
@@ -450,13 +436,18 @@ class Executor:
                     )
         return {name: results[name] for name in names}
 
+    def _unchanged(self, name: str, reason: str) -> ModelResult:
+        """A model change detection skips (before dispatch, or after waiting for its lock)."""
+        self._emit(ModelSkipped(run_id=self.run_id, model=name, reason=reason))
+        return ModelResult(name=name, status="skipped", skip_reason=reason, skip_kind="unchanged")
+
     def _succeeded(self, name: str, attempted: Attempted) -> ModelResult:
         """Tell the listeners (the worker recorded the model's state already)."""
         spec = self.catalog.project.models[name]
         outcome = attempted.outcome
         finished = attempted.finished
         assert outcome is not None and finished is not None
-        for event in _check_events(self.run_id, outcome):
+        for event in _check_events(self.run_id, outcome.checks):
             self.bus.publish(event)
         self.bus.publish(replace(finished, duration=attempted.duration))
         return ModelResult(
@@ -491,7 +482,7 @@ class Executor:
                 except Exception:
                     pass  # the next run treats it as interrupted: its readers run again
             return ModelResult(name=name, status="cancelled", duration=duration, error="cancelled")
-        checks = _checks_as_events(self.run_id, list(getattr(error, "results", ())))
+        checks = _check_events(self.run_id, list(getattr(error, "results", ())))
         if not isinstance(error, InterlaceError):
             error = _engine_error(error, spec.name, self.catalog.project.root)
         tb = error.user_traceback
@@ -553,26 +544,8 @@ class Executor:
             )
 
 
-def _check_events(run_id: str, outcome: Outcome) -> list[CheckFinished]:
-    return _checks_as_events(run_id, outcome.checks)
-
-
-def _checks_as_events(run_id: str, results: list[CheckResult]) -> list[CheckFinished]:
-    return [
-        CheckFinished(
-            run_id=run_id,
-            model=r.model,
-            name=r.name,
-            check_type=r.check_type,
-            severity=r.severity,
-            status=r.status,
-            failing_rows=r.failing_rows,
-            sample=tuple(r.sample),
-            sql=r.sql,
-            message=r.message,
-        )
-        for r in results
-    ]
+def _check_events(run_id: str, results: list[CheckResult]) -> list[CheckFinished]:
+    return [CheckFinished.of(run_id, r) for r in results]
 
 
 def _short(error: BaseException) -> str:

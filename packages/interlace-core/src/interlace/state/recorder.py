@@ -24,7 +24,6 @@ from interlace.events import (
     RunFinished,
     RunStarted,
 )
-from interlace.quality import CheckResult
 from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Watermark
 
 if TYPE_CHECKING:
@@ -205,22 +204,7 @@ class StateRecorder:
                 )
             )
         elif isinstance(event, CheckFinished):
-            self.store.add_quality_result(
-                self.env,
-                event.run_id,
-                CheckResult(
-                    model=event.model,
-                    name=event.name,
-                    check_type=event.check_type,
-                    severity=event.severity,
-                    status=event.status,
-                    failing_rows=event.failing_rows,
-                    sample=list(event.sample),
-                    sql=event.sql,
-                    message=event.message,
-                ),
-                event.at,
-            )
+            self.store.add_quality_result(self.env, event.run_id, event.result(), event.at)
         elif isinstance(event, RunFinished):
             self.store.finish_run(
                 run_id=event.run_id,
