@@ -14,6 +14,7 @@ PACKAGES = [
     "interlace-core",
     "interlace-connections",
     "interlace-quality",
+    "interlace-http",
     "interlace-stream",
     "interlace-service",
     "interlace-cli",
