@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _project(ctx: click.Context, project: Path | None, env: str | None) -> Project:
-    from interlace_cli.main import State
+    from interlace_cli.common import State
 
     parent: State = ctx.find_root().obj
     return State(project or parent.project_path, env or parent.env).load()
@@ -26,7 +26,7 @@ def _project(ctx: click.Context, project: Path | None, env: str | None) -> Proje
 def _store(project: Project) -> StateStore:
     from interlace.opening import open_state
 
-    from interlace_cli.main import handle_errors
+    from interlace_cli.common import handle_errors
 
     with handle_errors():
         return open_state(project)
@@ -89,7 +89,7 @@ def list_(
 
 
 def _letter(store: StateStore, letter_id: int, env: str) -> DeadLetter:
-    from interlace_cli.main import fail
+    from interlace_cli.common import fail
 
     letter = store.get_dead_letter(letter_id)
     if letter is None or letter.env != env:
@@ -147,7 +147,7 @@ def retry(ctx: click.Context, letter_id: int, project: Path | None, env: str | N
         store.close()
     model = letter.model
     if model not in loaded.models:
-        from interlace_cli.main import fail
+        from interlace_cli.common import fail
 
         fail(f"model '{model}' of dead letter {letter_id} no longer exists in the project")
     code = run_with_progress(loaded, [model], [], force=True, workers=None, verbose=False)

@@ -45,7 +45,7 @@ def export(
     """Write MODEL's table in the environment to a CSV, Parquet or JSON file."""
     from interlace.export import export_model
 
-    from interlace_cli.main import State, handle_errors
+    from interlace_cli.common import State, handle_errors
 
     parent: State = ctx.find_root().obj
     loaded = State(project or parent.project_path, env or parent.env).load()

@@ -4,70 +4,54 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from interlace_cli import __version__
+from interlace_cli.common import (
+    State,
+    env_option,
+    fail,
+    handle_errors,
+    project_option,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from interlace.project import Project
 
 
-class State:
-    def __init__(self, project: Path, env: str | None) -> None:
-        self.project_path = project
-        self.env = env
+class InterlaceGroup(click.Group):
+    """The `interlace` group: built-in commands, plus those that installed distributions add
+    through the ``interlace.hooks`` entry points (loaded only when a name is not built in, or
+    when the commands are listed, so `interlace run` never pays for them)."""
 
-    def load(self) -> Project:
-        from interlace.errors import InterlaceError
-        from interlace.project import load_project
+    _extensions: dict[str, click.Command] | None = None
 
-        try:
-            return load_project(self.project_path, env=self.env)
-        except InterlaceError as exc:
-            fail(str(exc))
+    def extensions(self) -> dict[str, click.Command]:
+        if self._extensions is None:
+            from interlace.errors import InterlaceError
+            from interlace.hooks import cli_commands
 
+            try:
+                found = cli_commands()
+            except InterlaceError as exc:
+                fail(str(exc))
+            self._extensions = {}
+            for command in found:
+                if command.name and command.name not in self.commands:
+                    self._extensions.setdefault(command.name, command)
+        return self._extensions
 
-class handle_errors:
-    """Print InterlaceErrors for people (no traceback) and exit 1."""
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self.extensions().get(cmd_name)
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc is None:
-            return
-        from interlace.errors import InterlaceError
-
-        if isinstance(exc, InterlaceError):
-            fail(str(exc))
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.extensions()})
 
 
-project_option = click.option(
-    "--project",
-    "-p",
-    "project",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project folder (default: the current folder).",
-)
-env_option = click.option(
-    "--env", "-e", default=None, help="Environment (default: $INTERLACE_ENV or dev)."
-)
-
-
-def _state(ctx: click.Context, project: Path | None, env: str | None) -> State:
-    parent: State = ctx.obj
-    return State(project or parent.project_path, env or parent.env)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=InterlaceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="interlace")
 @project_option
 @env_option
@@ -163,7 +147,7 @@ def run(
     from interlace_cli.progress import run_with_progress
 
     wait = 0.0 if no_wait else _lock_timeout(lock_timeout)
-    state = _state(ctx, project, env)
+    state = state_of(ctx, project, env)
     loaded = state.load()
     warn_if_new_environment(loaded)
     if quality_only:
@@ -261,7 +245,7 @@ def info(
     """Show the project (connections, models) or one MODEL in detail."""
     from interlace_cli.info import show_model, show_project
 
-    loaded = _state(ctx, project, env).load()
+    loaded = state_of(ctx, project, env).load()
     with handle_errors():
         if model:
             show_model(loaded, model)
@@ -279,7 +263,7 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
     import yaml
     from interlace.config import list_environments, load_config, mask_secrets
 
-    state = _state(ctx, project, env)
+    state = state_of(ctx, project, env)
     root = state.project_path.resolve()
     with handle_errors():
         envs = list_environments(root)

@@ -112,7 +112,7 @@ def migrate(
     """
     from interlace.migrations import Migrator
 
-    from interlace_cli.main import State, fail, handle_errors
+    from interlace_cli.common import State, fail, handle_errors
 
     if rollback and to is not None:
         fail("give either --rollback or --to, not both", code=2)

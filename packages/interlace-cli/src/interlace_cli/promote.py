@@ -58,7 +58,7 @@ def promote(
     """
     from interlace.promote import promote as promote_models
 
-    from interlace_cli.main import State, handle_errors
+    from interlace_cli.common import State, handle_errors
 
     parent: State = ctx.find_root().obj
     root = project or parent.project_path

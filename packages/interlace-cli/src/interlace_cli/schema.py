@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def _load(ctx: click.Context, project: Path | None, env: str | None) -> Project:
-    from interlace_cli.main import State
+    from interlace_cli.common import State
 
     parent: State = ctx.find_root().obj
     return State(project or parent.project_path, env or parent.env).load()
@@ -34,8 +34,8 @@ def history(ctx: click.Context, model: str, project: Path | None, env: str | Non
     from interlace.opening import open_state
     from rich.table import Table
 
+    from interlace_cli.common import handle_errors
     from interlace_cli.console import make_console
-    from interlace_cli.main import handle_errors
 
     loaded = _load(ctx, project, env)
     with handle_errors():
@@ -87,7 +87,7 @@ def diff(
     """Show what changed in MODEL's columns between two versions or two environments."""
     from interlace.opening import open_state
 
-    from interlace_cli.main import fail, handle_errors
+    from interlace_cli.common import fail, handle_errors
 
     loaded = _load(ctx, project, env)
     with handle_errors():

@@ -33,7 +33,7 @@ def test(ctx: click.Context, args: tuple[str, ...], project: Path | None, env: s
     import importlib.util
     import subprocess
 
-    from interlace_cli.main import State, fail
+    from interlace_cli.common import State, fail
 
     parent: State = ctx.find_root().obj
     root = (project or parent.project_path).resolve()
