@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 from interlace.config import load_config
-from interlace.export import export_model
+from interlace.export_on_demand import export_model
 from interlace.migrations import MigrationError, migrate
 
 from .conftest import MakeProject

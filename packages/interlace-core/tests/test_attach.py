@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from interlace.api import open_engines
-from interlace.config import AttachConfig, load_config
+from interlace.config import load_config
+from interlace.connection_config import AttachConfig
 from interlace.engines import duckdb_extensions
 from interlace.errors import ConfigError, InterlaceConnectionError
 

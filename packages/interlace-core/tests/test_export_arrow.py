@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-from interlace.export import write_arrow_file
+from interlace.file_writer import write_arrow_file
 
 TABLE = pa.table(
     {

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 from interlace.errors import InterlaceError, ModelDefinitionError
-from interlace.export import ExportError, export_model
+from interlace.export import ExportError
+from interlace.export_on_demand import export_model
 
 if TYPE_CHECKING:
     from pathlib import Path

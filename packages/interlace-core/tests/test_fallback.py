@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
-from interlace.config import ConnectionConfig, DuckDBConnectionConfig, EnvironmentsConfig
+from interlace.config import EnvironmentsConfig
+from interlace.connection_config import ConnectionConfig, DuckDBConnectionConfig
 from interlace.errors import ConfigError
 from interlace.fallback import same_database
 

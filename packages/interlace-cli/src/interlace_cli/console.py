@@ -19,3 +19,8 @@ def make_console() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH
     return console
+
+
+def fmt_time(seconds: float) -> str:
+    """A duration as people read it: 840ms, 2.31s."""
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"

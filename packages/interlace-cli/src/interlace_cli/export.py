@@ -43,7 +43,7 @@ def export(
     env: str | None,
 ) -> None:
     """Write MODEL's table in the environment to a CSV, Parquet or JSON file."""
-    from interlace.export import export_model
+    from interlace.export_on_demand import export_model
 
     from interlace_cli.common import State, handle_errors
 

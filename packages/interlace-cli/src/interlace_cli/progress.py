@@ -10,16 +10,14 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from interlace_cli.console import fmt_time
+
 if TYPE_CHECKING:
     from interlace.events import CheckFinished, Event, ModelFinished
     from interlace.project import Project
     from interlace.results import RunResult
 
 MAX_LIVE_LINES = 12
-
-
-def fmt_time(seconds: float) -> str:
-    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
 def _incremental(strategy: str) -> bool:

@@ -98,7 +98,7 @@ def print_checks(console: Console, results: list[CheckResult]) -> None:
 
 
 def summarize(console: Console, results: list[CheckResult], duration: float) -> int:
-    from interlace_cli.progress import fmt_time
+    from interlace_cli.console import fmt_time
 
     blocking = [r for r in results if r.blocks]
     warnings = [r for r in results if r.severity == "warn" and r.status != "passed"]

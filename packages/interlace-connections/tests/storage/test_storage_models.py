@@ -9,7 +9,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from interlace.export import ExportError, export_model
+from interlace.export import ExportError
+from interlace.export_on_demand import export_model
 
 KINDS = ("filesystem", "sftp", "s3")
 FORMATS = ("csv", "parquet", "json")

@@ -3,7 +3,7 @@
 A model declares ``export={"format": "parquet", "path": "exports/{name}.parquet"}``; after each
 successful run of that model its published table is written with the engine's own COPY, so rows
 never pass through Python. ``interlace export MODEL`` (or :func:`export_model`) does the same on
-demand.
+demand (:mod:`interlace.export_on_demand`).
 
 Paths are relative to the project root and may use ``{name}``, ``{schema}``, ``{env}``,
 ``{format}``, ``{run_id}`` and ``{date}``. A file is written beside its final name first and then
@@ -27,17 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from interlace.errors import InterlaceError, ModelExecutionError, first_line
+from interlace.errors import InterlaceError, first_line
+from interlace.file_writer import ExportError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    import pyarrow as pa
     from sqlglot import exp
 
     from interlace.config import ProjectConfig
     from interlace.engines.base import Session
-    from interlace.project import Project
 
 ExportFormat = Literal["csv", "parquet", "json"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "json")
@@ -54,10 +51,6 @@ SUFFIXES = {
 DEFAULT_PATH = "exports/{name}.{format}"
 # options that only make sense for one format
 _FORMAT_OPTIONS = {"delimiter": "csv", "header": "csv", "compression": "parquet", "array": "json"}
-
-
-class ExportError(ModelExecutionError):
-    """An export could not be written (bad path, engine refused the COPY)."""
 
 
 def format_of(path: str) -> str | None:
@@ -191,63 +184,11 @@ def write_export(
     return path
 
 
-def write_arrow_file(
-    data: pa.RecordBatchReader, path: str, file_format: str, options: Mapping[str, Any]
-) -> None:
-    """Stream Arrow batches into a local CSV, Parquet or JSON file, one batch in memory at a
-    time, with the export options DuckDB's COPY takes (``header``, ``delimiter``,
-    ``compression``, ``array``) and its defaults (a header row, ``,``, snappy, one JSON
-    object per line)."""
-    if file_format == "parquet":
-        import pyarrow.parquet as pq
-
-        compression = str(options.get("compression") or "snappy").lower()
-        with pq.ParquetWriter(
-            path, data.schema, compression=None if compression == "uncompressed" else compression
-        ) as writer:
-            for batch in data:
-                writer.write_batch(batch)
-    elif file_format == "csv":
-        import pyarrow.csv as pacsv
-
-        write_options = pacsv.WriteOptions(
-            include_header=bool(options.get("header", True)),
-            delimiter=str(options.get("delimiter") or ","),
-        )
-        with pacsv.CSVWriter(path, data.schema, write_options=write_options) as writer:
-            for batch in data:
-                writer.write_batch(batch)
-    elif file_format == "json":
-        _write_json(data, path, bool(options.get("array", False)))
-    else:
-        raise ExportError(f"unknown export format {file_format!r}", hint="use csv, parquet or json")
-
-
-def _write_json(data: pa.RecordBatchReader, path: str, array: bool) -> None:
-    import decimal
-    import json
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, decimal.Decimal):
-            return float(value)
-        if isinstance(value, bytes):
-            return value.decode("utf-8", "replace")
-        return str(value)  # dates and times as DuckDB writes them: 2024-01-31 12:00:00
-
-    first = True
-    with open(path, "w", encoding="utf-8") as out:
-        if array:
-            out.write("[")
-        for batch in data:
-            for row in batch.to_pylist():
-                text = json.dumps(row, default=plain, ensure_ascii=False, separators=(",", ":"))
-                if array:
-                    out.write(("" if first else ",") + "\n" + text)
-                else:
-                    out.write(text + "\n")
-                first = False
-        if array:
-            out.write("\n]\n")
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _write_to_storage(
@@ -289,96 +230,9 @@ def _write_to_storage(
         storage.close()
 
 
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def export_model(
-    project: Project,
-    model: str,
-    *,
-    format: str | None = None,
-    path: str | Path | None = None,
-    **options: Any,
-) -> tuple[Path | str, int]:
-    """Write a model's current table to a file on demand; returns ``(file, rows)``.
-
-    ``format``/``path``/``options`` override the model's ``export=`` option; without either the
-    format follows the path's suffix, else the model's option, else Parquet. A ``path`` is a
-    local file unless ``connection=`` names a storage connection (then the result is its URL).
-
-    Example::
-
-        project = interlace.load_project(".")
-        export_model(project, "daily_revenue", path="out/revenue.csv")
-    """
-    from interlace import statements as st
-    from interlace.opening import open_engines
-
-    spec = project.resolve(model)
-    declared = spec.options.export
-    data: dict[str, Any] = declared.model_dump(exclude_defaults=True) if declared else {}
-    data.update({k: v for k, v in options.items() if v is not None})
-    if path is not None:
-        data["path"] = str(path)
-        if options.get("connection") is None:  # a path given here is local, not on storage
-            data.pop("connection", None)
-        if format is None and format_of(str(path)) is not None:
-            data.pop("format", None)
-    if format is not None:
-        if format not in FORMATS:
-            raise ExportError(
-                f"unknown export format {format!r}",
-                model=spec.name,
-                hint=f"use one of: {', '.join(FORMATS)}",
-            )
-        data["format"] = format
-    if data.get("format") is None and (path is None or format_of(str(path)) is None):
-        data["format"] = "parquet"
-    for option, fmt in _FORMAT_OPTIONS.items():  # the model's csv options do not apply to json
-        if option in data and option not in options and data.get("format") != fmt:
-            data.pop(option)
-    try:
-        chosen = ExportOptions.model_validate(data)
-    except Exception as exc:
-        errors = getattr(exc, "errors", None)
-        detail = errors()[0]["msg"] if callable(errors) else str(exc)
-        raise ExportError(f"invalid export options: {detail}", model=spec.name) from None
-    target = st.table(spec.schema, spec.name)
-    engine = open_engines(project, [spec.connection])[spec.connection]
-    try:
-        session = engine.session()
-        try:
-            if session.relation_kind(spec.schema, spec.name) is None:
-                raise InterlaceError(
-                    f"{spec.qualified_name} does not exist in env '{project.env}'",
-                    model=spec.name,
-                    hint=f"run it first: interlace run {spec.name}",
-                )
-            rows = int(session.fetch_all(st.count_rows(target))[0][0])
-            written = write_export(
-                session,
-                st.select_all(target),
-                chosen,
-                root=project.root,
-                values=placeholder_values(name=spec.name, schema=spec.schema, env=project.env),
-                model=spec.name,
-                config=project.config,
-            )
-        finally:
-            session.close()
-    finally:
-        engine.close()
-    return written, rows
-
-
 __all__ = [
     "ExportError",
     "ExportOptions",
-    "export_model",
     "format_of",
     "write_export",
 ]

@@ -31,7 +31,7 @@ from interlace.errors import InterlaceError, ModelExecutionError, first_line
 from interlace.strategies import get_strategy
 
 if TYPE_CHECKING:
-    from interlace.config import ConnectionConfig
+    from interlace.connection_config import ConnectionConfig
     from interlace.engines.base import Engine
     from interlace.materialize import RunCatalog
     from interlace.project import Project

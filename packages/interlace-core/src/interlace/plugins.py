@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from interlace.errors import ConfigError
+from interlace.errors import ConfigError, ProjectError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from interlace.config import ProjectConfig
     from interlace.engines.base import Engine, Session
+    from interlace.quality import CheckRunner
     from interlace.state.base import StateStore
 
 _T = TypeVar("_T")
@@ -76,7 +77,7 @@ class ConnectionType:
 
 
 def _duckdb() -> ConnectionType:
-    from interlace.config import DuckDBConnectionConfig
+    from interlace.connection_config import DuckDBConnectionConfig
 
     def create(name: str, config: Any, root: Path) -> Engine:
         from interlace.engines.duckdb import DuckDBEngine
@@ -130,6 +131,21 @@ def check_runner() -> Any | None:
             value = ep.load()
             return value() if isinstance(value, type) else value
     return None
+
+
+def runner_or_error(model: str, file: str | None, line: int | None) -> CheckRunner:
+    """The installed check runner for a model that declares checks, or a ProjectError saying
+    to install interlace-quality."""
+    runner = check_runner()
+    if runner is None:
+        raise ProjectError(
+            "the model declares quality checks, but no check runner is installed",
+            file=file,
+            line=line,
+            model=model,
+            hint="pip install interlace-quality",
+        )
+    return runner  # type: ignore[no-any-return]
 
 
 class StorageConnection(Protocol):

@@ -35,6 +35,8 @@ from interlace.sql_models import parse_query, read_sql_file
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from interlace.connection_config import AttachConfig
+
 MODELS_DIR = "models"
 STATE_DIR = ".interlace"  # state store, caches
 
@@ -204,7 +206,6 @@ def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
 
 def _attachment(database: str, connection: str, config: ProjectConfig, strategy: str) -> str:
     """The attachment ``database=`` names on the model's connection, as configured."""
-    from interlace.config import AttachConfig
     from interlace.engines.duckdb_attach import WRITE_LIMITS, write_capabilities
 
     conn = config.connections[connection]
@@ -449,7 +450,7 @@ def _checks(
 ) -> dict[str, list[Any]]:
     """Declared checks (model option, SQL header, config) validated by the check runner."""
     from interlace.errors import ConfigError
-    from interlace.quality import runner_or_error
+    from interlace.plugins import runner_or_error
 
     for name in config.quality.checks:
         if name not in specs and name not in aliases:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from interlace.errors import ModelExecutionError, ProjectError
+from interlace.errors import ModelExecutionError
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -96,18 +96,3 @@ class QualityCheckError(ModelExecutionError):
             hint="fix the data or the model; `interlace run --quality-only` re-checks tables",
         )
         self.results = results
-
-
-def runner_or_error(model: str, file: str | None, line: int | None) -> CheckRunner:
-    from interlace.plugins import check_runner
-
-    runner = check_runner()
-    if runner is None:
-        raise ProjectError(
-            "the model declares quality checks, but no check runner is installed",
-            file=file,
-            line=line,
-            model=model,
-            hint="pip install interlace-quality",
-        )
-    return runner  # type: ignore[no-any-return]

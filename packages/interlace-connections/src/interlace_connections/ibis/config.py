@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from interlace.config import ConnectionConfig
+from interlace.connection_config import ConnectionConfig
 from pydantic import ConfigDict, Field, model_validator
 
 # ibis backend -> sqlglot dialect of SQL models on it (when the names differ)

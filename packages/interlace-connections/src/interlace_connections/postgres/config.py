@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from interlace.config import ConnectionConfig, StateStoreConfig
+from interlace.config import StateStoreConfig
+from interlace.connection_config import ConnectionConfig
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]

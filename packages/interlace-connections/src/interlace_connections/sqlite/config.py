@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from interlace.config import ConnectionConfig
+from interlace.connection_config import ConnectionConfig
 from pydantic import ConfigDict, Field
 
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import IO
 
-    from interlace.config import ConnectionConfig
+    from interlace.connection_config import ConnectionConfig
     from interlace.engines.base import Session
     from sqlglot import exp
 

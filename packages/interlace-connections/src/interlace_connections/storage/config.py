@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from interlace.config import ConnectionConfig
+from interlace.connection_config import ConnectionConfig
 from pydantic import Field, field_validator, model_validator
 
 

@@ -117,7 +117,7 @@ class Session(ABC):
         ``compression``, ``array``). Engines that write files themselves (DuckDB's COPY)
         override this; the default streams the rows as Arrow batches into the file.
         """
-        from interlace.export import write_arrow_file
+        from interlace.file_writer import write_arrow_file
 
         write_arrow_file(self.fetch_batches(query), path, file_format, options)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
-    from interlace.config import DuckDBConnectionConfig
+    from interlace.connection_config import DuckDBConnectionConfig
     from interlace.engines.duckdb_attach import Attachment
     from interlace.functions import ProjectFunctions
     from interlace.locks import LockWait

@@ -31,7 +31,7 @@ from interlace.errors import InterlaceConnectionError, first_line
 if TYPE_CHECKING:
     import duckdb
 
-    from interlace.config import AttachConfig
+    from interlace.connection_config import AttachConfig
     from interlace.engines.base import Capabilities
 
 # attach type -> the extension that reads it (None: DuckDB itself)

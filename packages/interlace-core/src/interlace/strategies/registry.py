@@ -17,10 +17,12 @@ from __future__ import annotations
 import functools
 import threading
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interlace.errors import ConfigError, ModelDefinitionError, first_line
-from interlace.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from interlace.strategies.base import Strategy
 
 GROUP = "interlace.strategies"
 
@@ -139,9 +141,14 @@ def _load(ep: EntryPoint) -> Strategy:
 
 
 def _instance(value: Any, what: str, name: str | None = None) -> Strategy:
-    """``value`` (a Strategy subclass or instance) as an instance whose declarations hold."""
-    strategy = value() if isinstance(value, type) and issubclass(value, Strategy) else value
-    if not isinstance(strategy, Strategy):
+    """``value`` (a Strategy subclass or instance) as an instance whose declarations hold.
+
+    Recognised by what a Strategy has (``steps`` and ``declaration_errors``) rather than by
+    class, so the registry sits below the strategies and the model options they check."""
+    if isinstance(value, type) and _is_strategy(value):
+        value = value()
+    strategy: Strategy = value
+    if not _is_strategy(type(strategy)):
         raise ConfigError(
             f"{what} is not a Strategy",
             hint="register a subclass of interlace.strategies.Strategy (or an instance of one)",
@@ -155,3 +162,9 @@ def _instance(value: Any, what: str, name: str | None = None) -> Strategy:
             hint="see 'Adding a strategy' in docs/contributing.md",
         )
     return strategy
+
+
+def _is_strategy(cls: type) -> bool:
+    return callable(getattr(cls, "steps", None)) and callable(
+        getattr(cls, "declaration_errors", None)
+    )

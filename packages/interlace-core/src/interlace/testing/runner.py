@@ -487,7 +487,8 @@ def _run_test(
     options: dict[str, Any],
 ) -> ModelTestResult:
     from interlace import statements as st
-    from interlace.config import DuckDBConnectionConfig, LoadedConfig, ProjectConfig
+    from interlace.config import LoadedConfig, ProjectConfig
+    from interlace.connection_config import DuckDBConnectionConfig
     from interlace.graph import build_graph
     from interlace.materialize import ModelRunner, RunCatalog
     from interlace.opening import open_engines
@@ -641,7 +642,7 @@ def _declared_checks(spec: ModelSpec) -> dict[str, list[Any]]:
     declared = list(spec.options.quality_checks)
     if not declared:
         return {}
-    from interlace.quality import runner_or_error
+    from interlace.plugins import runner_or_error
 
     runner = runner_or_error(spec.name, spec.file, spec.line)
     return {spec.name: runner.validate(spec.name, declared, spec.file, spec.line)}
