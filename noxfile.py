@@ -59,6 +59,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "packages", "examples", "benchmarks")
     session.run("ruff", "format", "--check", "packages", "examples", "benchmarks")
     session.run("mypy")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python="3.11")

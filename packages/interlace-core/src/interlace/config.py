@@ -46,7 +46,7 @@ Materialize = Literal["table", "view", "ephemeral", "none"]
 
 def _registered_strategy(name: str) -> str:
     """A strategy name the registry knows (reported like a Literal's wrong value)."""
-    from interlace.strategies.registry import is_registered, strategy_names
+    from interlace.strategy_registry import is_registered, strategy_names
 
     if not is_registered(name):
         names = [repr(n) for n in strategy_names()]
@@ -59,7 +59,7 @@ def _registered_strategy(name: str) -> str:
     return name
 
 
-# the name of a registered strategy (see interlace.strategies.registry)
+# the name of a registered strategy (see interlace.strategy_registry)
 StrategyName = Annotated[str, AfterValidator(_registered_strategy)]
 SchemaMode = Literal["strict", "safe", "flexible", "lenient", "ignore"]
 

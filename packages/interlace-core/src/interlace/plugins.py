@@ -7,7 +7,7 @@ says which distribution to install:
 - ``interlace.checks``: name ``runner``, object = a :class:`~interlace.quality.CheckRunner`
 - ``interlace.state``: name = ``state.type``, object = a :class:`StateStoreType`
 - ``interlace.strategies``: name = ``strategy``, object = a
-  :class:`~interlace.strategies.Strategy` subclass (see :mod:`interlace.strategies.registry`)
+  :class:`~interlace.strategies.Strategy` subclass (see :mod:`interlace.strategy_registry`)
 """
 
 from __future__ import annotations

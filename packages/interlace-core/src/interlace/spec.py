@@ -284,7 +284,7 @@ def check_strategy_options(
 ) -> None:
     """Hold the options against what the model's strategy declares it needs and accepts
     (primary_key, delete_mode, its own options, a cursor): the strategy object decides."""
-    from interlace.strategies.registry import get_strategy
+    from interlace.strategy_registry import get_strategy
 
     if options.strategy is None:
         return  # the config's default strategy applies: checked when the project loads

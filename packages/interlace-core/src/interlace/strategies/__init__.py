@@ -8,7 +8,7 @@ group like any other distribution's, and :func:`register_strategy` adds one in-p
 from __future__ import annotations
 
 from interlace.strategies.base import OptionProblem, PublishContext, Step, Strategy
-from interlace.strategies.registry import (
+from interlace.strategy_registry import (
     get_strategy,
     register_strategy,
     registered_strategies,

@@ -6,7 +6,7 @@ counts (a DML statement's affected rows, or a SELECT returning named counts).
 
 A strategy also says what it needs (keys, delete modes, options, engine capabilities) and checks
 a model's options against that when the project loads: core asks the strategy object and never
-its name. Strategies are found by name in :mod:`interlace.strategies.registry`.
+its name. Strategies are found by name in :mod:`interlace.strategy_registry`.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Strategy(ABC):
         The base checks the declarations above; a strategy with rules of its own overrides
         this and calls ``super()`` first.
         """
-        from interlace.strategies.registry import registered_strategies
+        from interlace.strategy_registry import registered_strategies
 
         name = self.name
         if self.needs_keys and not options.primary_key:
@@ -204,7 +204,7 @@ def _either(names: list[str], conjunction: str) -> str:
 
 def _strategy_options() -> frozenset[str]:
     """Model options that some registered strategy reads alone (``scd2``)."""
-    from interlace.strategies.registry import registered_strategies
+    from interlace.strategy_registry import registered_strategies
 
     return frozenset().union(*(s.own_options for s in registered_strategies()))
 
