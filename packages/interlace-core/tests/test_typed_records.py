@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from interlace.errors import InterlaceError, ModelExecutionError
 from interlace.events import CheckFinished, ModelFailed, ModelFinished, ModelSkipped, RunFinished
-from interlace.materialize import user_error
+from interlace.materialize.tracebacks import user_error
 from interlace.quality import CheckResult
 from interlace.results import ModelResult, RunResult
 from interlace.state import SQLiteStateStore

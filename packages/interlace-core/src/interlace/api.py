@@ -25,7 +25,8 @@ from interlace.fingerprint import fingerprints
 from interlace.locks import (
     PROCESS_LOCKS,
 )
-from interlace.materialize import RunCatalog
+from interlace.materialize.catalog import RunCatalog
+from interlace.materialize.compile import relation_of
 from interlace.opening import has_state as has_state
 from interlace.opening import open_engines as open_engines
 from interlace.opening import open_state as open_state
@@ -401,7 +402,7 @@ async def check(
                 spec,
                 catalog.target_of(spec),
                 project.checks[name],
-                resolve=lambda ref: catalog.relation_of(ref, spec.connection),
+                resolve=lambda ref: relation_of(catalog, ref, spec.connection),
             )
             return results
         finally:

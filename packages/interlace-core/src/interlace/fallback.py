@@ -33,7 +33,7 @@ from interlace.strategies import get_strategy
 if TYPE_CHECKING:
     from interlace.connection_config import ConnectionConfig
     from interlace.engines.base import Engine
-    from interlace.materialize import RunCatalog
+    from interlace.materialize.catalog import RunCatalog
     from interlace.project import Project
     from interlace.spec import ModelSpec
 

@@ -20,7 +20,7 @@ from interlace.errors import ModelExecutionError
 
 if TYPE_CHECKING:
     from interlace.engines.base import Column, Session
-    from interlace.materialize import RunCatalog
+    from interlace.materialize.catalog import RunCatalog
     from interlace.spec import CursorOptions, ModelSpec
 
 # cursor types a duration lookback applies to (TIME wraps around midnight, so it does not)

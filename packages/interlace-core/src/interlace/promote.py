@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from interlace.engines.base import Engine, Session
     from interlace.events import Event, EventBus
-    from interlace.materialize import RunCatalog
+    from interlace.materialize.catalog import RunCatalog
     from interlace.project import Project
     from interlace.spec import ModelSpec
     from interlace.state.base import StateStore
@@ -311,7 +311,7 @@ class _Promotion:
 
     def run(self) -> PromoteResult:
         from interlace.events import RunFinished, RunStarted
-        from interlace.materialize import RunCatalog
+        from interlace.materialize.catalog import RunCatalog
         from interlace.opening import open_engines, open_state
         from interlace.state import StateRecorder
 
@@ -535,7 +535,7 @@ class _Promotion:
     # -- views
     def _recreate_views(self, catalog: RunCatalog) -> int:
         from interlace.events import ModelFinished, ModelStarted
-        from interlace.materialize import ModelRunner
+        from interlace.materialize.runner import ModelRunner
 
         views = self.plan.of("view")
         for step in views:

@@ -41,7 +41,8 @@ from interlace.events import (
     Publisher,
 )
 from interlace.locks import PROCESS_LOCKS, LockWait, hold_target
-from interlace.materialize import ModelRunner, Outcome, RunCatalog, user_error
+from interlace.materialize.runner import ModelRunner
+from interlace.materialize.tracebacks import user_error
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
 from interlace.state.base import ModelState
@@ -49,6 +50,7 @@ from interlace.strategies import get_strategy
 
 if TYPE_CHECKING:
     from interlace.engines.base import Engine, Session
+    from interlace.materialize.catalog import Outcome, RunCatalog
     from interlace.quality import CheckResult
     from interlace.spec import ModelSpec
     from interlace.state.recorder import StateRecorder

@@ -2,7 +2,7 @@
 
 The model runs exactly as in a project run: a one-model project is built in memory, each mocked
 dependency becomes a table (through the same code that writes a Python model's result), and the
-model is run by the same :class:`~interlace.materialize.ModelRunner` the executor uses: lazy ibis
+model is run by the same :class:`~interlace.materialize.runner.ModelRunner` the executor uses: lazy ibis
 inputs, ``context`` and ``cursor`` parameters, every return type, ``fields``/``strict``/
 ``column_mapping``, the strategy, declared quality checks. Its table is read back as Arrow.
 """
@@ -490,7 +490,8 @@ def _run_test(
     from interlace.config import LoadedConfig, ProjectConfig
     from interlace.connection_config import DuckDBConnectionConfig
     from interlace.graph import build_graph
-    from interlace.materialize import ModelRunner, RunCatalog
+    from interlace.materialize.catalog import RunCatalog
+    from interlace.materialize.runner import ModelRunner
     from interlace.opening import open_engines
     from interlace.project import Project, _resolve_dependencies
     from interlace.spec import ModelSpec, parse_options

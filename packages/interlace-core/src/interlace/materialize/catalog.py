@@ -1,0 +1,211 @@
+"""Where each model's relation lives during one run, and what running one produced."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from interlace import statements as st
+from interlace.errors import ModelExecutionError
+from interlace.fallback import Fallbacks, missing_error
+from interlace.strategies import get_strategy
+from interlace.window import Window
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from interlace.engines.base import Engine
+    from interlace.project import Project
+    from interlace.quality import CheckResult
+    from interlace.spec import ModelSpec
+    from interlace.state.base import ModelState, StateStore, Watermark
+
+
+STAGING_PREFIX = "__il_stage_"
+
+
+@dataclass
+class Outcome:
+    rows: int | None
+    message: str | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+    columns: tuple[tuple[str, str], ...] | None = None  # the published table's schema
+    schema_notes: tuple[str, ...] = ()
+    data_changed: bool = False
+    content_hash: str | None = None
+    watermark: tuple[str, str, str] | None = None  # (column, value, type)
+    checks: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass
+class RunCatalog:
+    """Where each model's relation lives during one run (tables, CTEs, in-run tables)."""
+
+    project: Project
+    run_id: str
+    engines: dict[str, Engine]
+    relations: dict[tuple[str, str, str], str] = field(
+        default_factory=dict
+    )  # (conn, schema, name) -> kind
+    schemas: set[tuple[str, str]] = field(default_factory=set)
+    in_run: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    run_ts: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    )
+    # change detection and incremental state, read once at the start of the run
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    states: dict[str, ModelState] = field(default_factory=dict)
+    data_versions: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, Watermark] = field(default_factory=dict)
+    window: Window = field(default_factory=lambda: Window(None, None))
+    full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
+    # (reader, upstream) -> temporary table on the reader's session holding an upstream that
+    # lives on another connection (streamed across as Arrow batches)
+    crossed: dict[tuple[str, str], exp.Table] = field(default_factory=dict)
+    cancelled: threading.Event = field(default_factory=threading.Event)  # set on cancel
+    fallbacks: Fallbacks = field(default_factory=Fallbacks)  # unbuilt upstreams (SPEC §7.3)
+    writers: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    # where the run's state lives (re-read under a target's lock when another run may have
+    # written it), and PROCESS_LOCKS.generation when the run read its state
+    store: StateStore | None = None
+    lock_generation: int = 0
+
+    @property
+    def run_schema(self) -> str:
+        return f"__il_run_{self.run_id[:12]}"
+
+    def is_inline(self, spec: ModelSpec) -> bool:
+        return spec.kind == "sql" and spec.materialize == "ephemeral"
+
+    def is_in_run(self, spec: ModelSpec) -> bool:
+        return spec.kind == "python" and spec.materialize in ("ephemeral", "none")
+
+    def target_of(self, spec: ModelSpec) -> exp.Table:
+        if self.is_in_run(spec):
+            return st.table(self.run_schema, spec.name)
+        return st.table(spec.schema, spec.name)
+
+    def writer(self, spec: ModelSpec) -> AbstractContextManager[Any]:
+        """Held while ``spec`` writes its relation: SQLite and MySQL attachments take one writer
+        at a time (concurrent SQLite commits fail with 'database is locked', concurrent writes
+        through DuckDB's mysql extension fail), so writes there take turns."""
+        database = spec.database
+        if database is None:
+            return nullcontext()
+        config = self.project.config.connections[spec.connection]
+        attached = {item.name: item.type for item in getattr(config, "attach", [])}
+        if attached.get(database) not in ("sqlite", "mysql"):
+            return nullcontext()
+        with self.lock:
+            return self.writers.setdefault((spec.connection, database), threading.Lock())
+
+    def is_transparent(self, spec: ModelSpec) -> bool:
+        """Models without data of their own: readers see their upstreams' data through them."""
+        return spec.materialize in ("view", "ephemeral") or self.is_in_run(spec)
+
+    def sources(self, name: str) -> set[str] | None:
+        """The tables ``name`` reads, looking through views and ephemeral models.
+
+        ``None`` when it reads outside data somewhere (a root, or a side-effect model).
+        """
+        project = self.project
+        parents = project.graph.parents[name]
+        if not parents:
+            return None
+        found: set[str] = set()
+        for parent in parents:
+            spec = project.models[parent]
+            if self.is_transparent(spec):
+                inner = self.sources(parent)
+                if inner is None:
+                    return None
+                found |= inner
+            elif spec.materialize == "table" and get_strategy(spec.strategy).writes:
+                found.add(parent)
+            else:
+                return None
+        return found
+
+    def upstream_versions(self, name: str) -> dict[str, int] | None:
+        if self.fallbacks.used_by(self.project, self.project.models[name]):
+            return None  # reads another environment's data: like a root, it always runs
+        sources = self.sources(name)
+        if sources is None:
+            return None
+        return {s: self.data_versions.get(s, 0) for s in sorted(sources)}
+
+    def read_relation(self, spec: ModelSpec, reader: ModelSpec) -> exp.Table:
+        """Where ``reader``'s query reads model ``spec`` (a table or view, not inlined): its
+        relation in this environment, a copy brought over from another connection, or the same
+        relation on a fallback connection (SPEC §7.3)."""
+        crossed = self.crossed.get((reader.name, spec.name))
+        if crossed is not None:
+            return crossed.copy()
+        key = (reader.connection, spec.name)
+        found = self.fallbacks.found.get(key)
+        if found is not None:
+            return found.table.copy()
+        missing = self.fallbacks.missing.get(key)
+        if missing is not None:
+            raise missing_error(missing, reader, self.project.env)
+        return self.target_of(spec)
+
+    def relation_exists(self, spec: ModelSpec) -> bool:
+        if spec.materialize in ("table", "view") and get_strategy(spec.strategy).writes:
+            return (spec.connection, spec.schema, spec.name) in self.relations
+        return True
+
+    def snapshot(self) -> None:
+        """Read existing relations once per run (cheaper than a catalog query per model)."""
+        for conn, engine in self.engines.items():
+            self.schemas.update((conn, schema) for schema in engine.list_schemas())
+            for schema, name, kind in engine.list_relations("%"):
+                self.relations[(conn, schema, name)] = kind
+                self.schemas.add((conn, schema))
+
+    def leftovers(self) -> list[tuple[str, str, str]]:
+        """Staging tables a killed run left behind, in this project's model schemas only (a
+        server-wide listing, MySQL's, also shows other projects' staging tables in flight)."""
+        ours = {(spec.connection, spec.schema) for spec in self.project.models.values()}
+        return [
+            key
+            for key in self.relations
+            if key[2].startswith(STAGING_PREFIX) and (key[0], key[1]) in ours
+        ]
+
+
+def writes(spec: ModelSpec, project: Project) -> bool:
+    """Whether running ``spec`` writes to its connection (a table, a view, an in-run table,
+    or a SQL statement run for its side effect that is not a plain query)."""
+    if spec.kind == "sql":
+        if spec.materialize == "ephemeral":
+            return False  # inlined into its consumers
+        if spec.materialize == "none":
+            return not project.sql_facts[spec.name].is_query
+        return get_strategy(spec.strategy).writes or spec.materialize == "view"
+    if spec.materialize in ("ephemeral", "none"):
+        return True  # kept in an in-run table
+    return get_strategy(spec.strategy).writes or spec.materialize == "view"
+
+
+def check_writable(spec: ModelSpec, project: Project) -> None:
+    """Refuse to run a model that writes to an ``access: read`` connection (SPEC §7.2)."""
+    config = project.config.connections[spec.connection]
+    if config.access == "read" and writes(spec, project):
+        what = (
+            f"materialize it as a {spec.materialize}"
+            if spec.materialize in ("table", "view")
+            else "keep its result during the run"
+        )
+        raise ModelExecutionError(
+            f"connection '{spec.connection}' is read-only (access: read): cannot {what} there",
+            model=spec.name,
+            file=spec.file,
+            line=spec.line,
+            hint=f"run the model on a writable connection (connection=...), or set "
+            f"`access: write` on '{spec.connection}'",
+        )
