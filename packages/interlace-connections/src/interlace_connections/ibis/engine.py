@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from interlace.engines.base import Capabilities, Column, Engine, Session
+from interlace.engines.base import Capabilities, Column, Engine, Session, drop_and_create
 from interlace.errors import InterlaceConnectionError
 from sqlglot import exp
 
@@ -66,6 +66,23 @@ def ibis_backend_module(backend: str, connection: str) -> Any:
         ) from None
 
 
+# the DB-API driver each ibis backend talks through (its exceptions are the database's)
+_DRIVER_MODULES = {
+    "postgres": "psycopg",
+    "mysql": "MySQLdb",
+    "sqlite": "sqlite3",
+    "duckdb": "duckdb",
+    "trino": "trino",
+    "snowflake": "snowflake",
+    "bigquery": "google",
+    "pyspark": "pyspark",
+    "datafusion": "datafusion",
+    "mssql": "pyodbc",
+    "oracle": "oracledb",
+    "clickhouse": "clickhouse_connect",
+}
+
+
 class IbisSession(Session):
     """One task's connection: an ibis backend and the raw connection under it."""
 
@@ -82,20 +99,9 @@ class IbisSession(Session):
 
     def _adapt(self, statement: exp.Expr | str) -> list[exp.Expr | str]:
         """The statements this backend runs for ``statement`` (most need no change)."""
-        if (
-            isinstance(statement, exp.Create)
-            and statement.args.get("replace")
-            and not self.engine.capabilities.create_or_replace
-        ):
-            kind = str(statement.args.get("kind") or "").upper()
-            if kind in ("TABLE", "VIEW"):
-                target = statement.this
-                if isinstance(target, exp.Schema):
-                    target = target.this
-                created = statement.copy()
-                created.set("replace", False)
-                return [exp.Drop(tables=[target.copy()], kind=kind, exists=True), created]
-        return [statement]
+        if self.engine.capabilities.create_or_replace:
+            return [statement]
+        return drop_and_create(statement)
 
     def render(self, statement: exp.Expr | str) -> str:
         return statement if isinstance(statement, str) else statement.sql(dialect=self.dialect)
@@ -260,6 +266,7 @@ class IbisEngine(Engine):
 
     session_class: type[IbisSession] = IbisSession
     temp_tables = True  # register() creates TEMP tables (visible to the session only)
+    driver_modules: ClassVar[tuple[str, ...]] = ("ibis",)
 
     def __init__(self, name: str, config: Any, root: Path, backend: str, dialect: str) -> None:
         self.name = name
@@ -276,9 +283,16 @@ class IbisEngine(Engine):
             merge=self.backend_name in _MERGE,
             prefer_merge=self.backend_name in _MERGE,
             create_or_replace=self.backend_name in _CREATE_OR_REPLACE,
-            transactional_ddl=False,
+            publish="none",
             rename_table=True,
             arrow_scan=False,
+        )
+
+    def raised_by_driver(self, exc: BaseException) -> bool:
+        """ibis's own errors, and those of the DB-API driver under this backend."""
+        driver = _DRIVER_MODULES.get(self.backend_name)
+        return super().raised_by_driver(exc) or (
+            driver is not None and type(exc).__module__.split(".", 1)[0] == driver
         )
 
     @property

@@ -237,7 +237,7 @@ class MySQLEngine(IbisEngine):
         return Capabilities(
             merge=False,  # no MERGE: DELETE + INSERT
             create_or_replace=False,
-            transactional_ddl=False,  # DDL commits implicitly
+            publish="none",  # DDL commits implicitly (a rename swap would make it atomic)
             rename_table=True,
             arrow_scan=False,
             full_join=False,

@@ -20,7 +20,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from interlace.engines.base import Capabilities, Column, Engine, Session
+from interlace.engines.base import Capabilities, Column, Engine, Session, drop_and_create
 from interlace.errors import InterlaceConnectionError, ModelExecutionError
 from sqlglot import exp
 
@@ -99,16 +99,7 @@ class PostgresSession(Session):
 
     def _adapt(self, statement: exp.Expr | str) -> list[exp.Expr | str]:
         """Statements PostgreSQL runs for ``statement`` (most need no change)."""
-        if isinstance(statement, exp.Create) and statement.args.get("replace"):
-            kind = str(statement.args.get("kind") or "").upper()
-            if kind in ("TABLE", "VIEW"):
-                target = statement.this
-                if isinstance(target, exp.Schema):
-                    target = target.this
-                created = statement.copy()
-                created.set("replace", False)
-                return [exp.Drop(tables=[target.copy()], kind=kind, exists=True), created]
-        return [statement]
+        return drop_and_create(statement)
 
     def _render(self, statement: exp.Expr | str) -> str:
         return statement if isinstance(statement, str) else statement.sql(dialect=DIALECT)
@@ -377,11 +368,12 @@ class PostgresEngine(Engine):
     """A PostgreSQL database reached through a pool of connections."""
 
     dialect = DIALECT
+    driver_modules = ("psycopg",)
     capabilities = Capabilities(
         merge=True,  # PostgreSQL 15+
         prefer_merge=True,
         create_or_replace=False,
-        transactional_ddl=True,
+        publish="transaction",
         rename_table=True,
         arrow_scan=False,
     )

@@ -113,7 +113,7 @@ class SQLiteEngine(IbisEngine):
         return Capabilities(
             merge=False,  # SQLite has UPSERT, not MERGE: DELETE + INSERT
             create_or_replace=False,
-            transactional_ddl=True,
+            publish="transaction",
             rename_table=True,
             arrow_scan=False,
             full_join=sqlite3.sqlite_version_info >= (3, 39),

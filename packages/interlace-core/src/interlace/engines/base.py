@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -30,7 +30,15 @@ class Capabilities:
     # MERGE exists but DELETE+INSERT is faster on this engine (DuckDB 1.5: ~7x on large upserts)
     prefer_merge: bool = False
     create_or_replace: bool = True
-    transactional_ddl: bool = True
+    # How a table is published atomically (readers see the old table or the new, never none):
+    # "transaction": DDL and DML commit together (DuckDB, PostgreSQL, SQLite): stage, audit
+    #   and the strategy's statements run in one transaction;
+    # "rename_swap": DDL commits implicitly (MySQL): the staged table is complete before the
+    #   publish, and the swap is one rename statement;
+    # "table_format": a table format commits a new snapshot (Delta, Iceberg, DuckLake);
+    # "none": no atomic publish: a failure between statements can leave a gap (the next run
+    #   converges), said in docs/resilience.md.
+    publish: Literal["transaction", "rename_swap", "table_format", "none"] = "transaction"
     rename_table: bool = True
     arrow_scan: bool = False
     # an incremental write (merge, SCD2, append into an existing table) stages its batch in a
@@ -158,6 +166,23 @@ class Engine(ABC):
     name: str
     dialect: str
     capabilities: Capabilities
+    # top-level modules whose exceptions are the database's own (a refused statement, a lost
+    # connection): they count against the circuit breaker and are shown as the database's words
+    driver_modules: ClassVar[tuple[str, ...]] = ()
+
+    def raised_by_driver(self, exc: BaseException) -> bool:
+        """Whether the exception object itself is the database's or its driver's (or
+        sqlglot's, translating the statement), rather than a model's own code's."""
+        module = type(exc).__module__.split(".", 1)[0]
+        return module in self.driver_modules or module == "sqlglot"
+
+    def is_driver_error(self, error: BaseException) -> bool:
+        """Whether ``error``, or the exception it was raised from, says the database failed
+        (a refused statement, a lost connection): what counts against the circuit breaker."""
+        original = error.__cause__ or error
+        return isinstance(original, (ConnectionError, TimeoutError)) or self.raised_by_driver(
+            original
+        )
 
     @property
     def lock_scope(self) -> str:
@@ -212,3 +237,24 @@ class Engine(ABC):
             session.fetch_all("SELECT 1")
         finally:
             session.close()
+
+
+def drop_and_create(statement: exp.Expr | str) -> list[exp.Expr | str]:
+    """``CREATE OR REPLACE TABLE|VIEW`` as ``DROP ... IF EXISTS`` then ``CREATE``, for engines
+    without it (``Capabilities.create_or_replace`` off); any other statement unchanged.
+
+    Callers run both in one transaction where the engine can (PostgreSQL), so readers never
+    see the gap."""
+    from sqlglot import exp
+
+    if not (isinstance(statement, exp.Create) and statement.args.get("replace")):
+        return [statement]
+    kind = str(statement.args.get("kind") or "").upper()
+    if kind not in ("TABLE", "VIEW"):
+        return [statement]
+    target = statement.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    created = statement.copy()
+    created.set("replace", False)
+    return [exp.Drop(tables=[target.copy()], kind=kind, exists=True), created]

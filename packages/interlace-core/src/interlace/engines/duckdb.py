@@ -243,10 +243,11 @@ class DuckDBEngine(Engine):
     """Embedded DuckDB. Parallel tasks use cursors of one shared database connection."""
 
     dialect = "duckdb"
+    driver_modules = ("duckdb", "_duckdb")
     capabilities = Capabilities(
         merge=True,
         create_or_replace=True,
-        transactional_ddl=True,
+        publish="transaction",
         rename_table=True,
         arrow_scan=True,
         temporary_staging=True,

@@ -24,7 +24,7 @@ import re
 import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from interlace.errors import InterlaceConnectionError, first_line
 
@@ -69,7 +69,10 @@ WRITE_LIMITS = {
 def write_capabilities(kind: str, base: Capabilities) -> Capabilities:
     """``base`` (the DuckDB engine's capabilities) as they hold for writes into ``kind``."""
     limits = WRITE_LIMITS.get(kind)
-    return replace(base, **dict.fromkeys(limits.off, False)) if limits else base
+    if limits is None:
+        return base
+    off: dict[str, Any] = dict.fromkeys(limits.off, False)
+    return replace(base, **off)
 
 
 def _literal(value: str) -> str:

@@ -55,8 +55,6 @@ if TYPE_CHECKING:
     from interlace.spec import ModelSpec
     from interlace.state.recorder import StateRecorder
 
-ENGINE_MODULES = ("duckdb", "_duckdb", "psycopg", "sqlglot", "ibis")
-
 
 @dataclass
 class Attempted:
@@ -196,7 +194,7 @@ class Executor:
         except BaseException as exc:
             if (
                 breaker is not None
-                and _is_engine_error(exc)
+                and engine.is_driver_error(exc)
                 and not isinstance(exc, (CircuitOpenError, StateStoreError))
             ):
                 breaker.record_failure()
@@ -486,7 +484,8 @@ class Executor:
             return ModelResult(name=name, status="cancelled", duration=duration, error="cancelled")
         checks = _check_events(self.run_id, list(getattr(error, "results", ())))
         if not isinstance(error, InterlaceError):
-            error = _engine_error(error, spec.name, self.catalog.project.root)
+            engine = self.catalog.engines[spec.connection]
+            error = _engine_error(engine, error, spec.name, self.catalog.project.root)
         tb = error.user_traceback
         original = attempted.error
         full_tb = "".join(traceback.format_exception(original)) if original is not None else None
@@ -557,13 +556,6 @@ def _short(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _is_engine_error(error: BaseException) -> bool:
-    original = error.__cause__ or error
-    return type(original).__module__.split(".", 1)[0] in ENGINE_MODULES or isinstance(
-        original, (ConnectionError, TimeoutError)
-    )
-
-
 def _internal_names(text: str) -> str:
     """Say the model's name where an engine message names our staging relations."""
     text = re.sub(r"__il_stage_(\w+?)_[0-9a-f]{8}", r"\1 (staged result)", text)
@@ -571,10 +563,9 @@ def _internal_names(text: str) -> str:
     return re.sub(r"__il_diff_(\w+)", r"\1 (change set)", text)
 
 
-def _engine_error(error: BaseException, model: str, root: Path) -> InterlaceError:
+def _engine_error(engine: Engine, error: BaseException, model: str, root: Path) -> InterlaceError:
     """An engine or unexpected error, worded for people."""
-    module = type(error).__module__.split(".", 1)[0]
-    if module in ENGINE_MODULES:
+    if engine.raised_by_driver(error):
         text = _internal_names(str(error).strip())
         return ModelExecutionError(
             f"{type(error).__name__}: {text}",

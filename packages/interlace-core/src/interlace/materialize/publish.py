@@ -94,7 +94,7 @@ class TablePublisher:
         session = self.session
         self._ensure_schema(spec.schema)
         staging = st.table(spec.schema, f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}")
-        transactional = self.catalog.engines[self.conn].capabilities.transactional_ddl
+        transactional = self.catalog.engines[self.conn].capabilities.publish == "transaction"
         temporary = self._stages_apart()
         if temporary:  # staged and committed first (session-private), published in one transaction
             staging = session.temporary_table(staging.name)
