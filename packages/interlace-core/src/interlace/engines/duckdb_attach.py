@@ -66,6 +66,16 @@ WRITE_LIMITS = {
 }
 
 
+# attachments that take one writer at a time: concurrent SQLite commits fail with 'database is
+# locked', concurrent writes through DuckDB's mysql extension fail
+SINGLE_WRITER_KINDS = frozenset({"sqlite", "mysql"})
+
+
+def single_writer(kind: str | None) -> bool:
+    """Whether writes into an attachment of ``kind`` must take turns within a run."""
+    return kind in SINGLE_WRITER_KINDS
+
+
 def write_capabilities(kind: str, base: Capabilities) -> Capabilities:
     """``base`` (the DuckDB engine's capabilities) as they hold for writes into ``kind``."""
     limits = WRITE_LIMITS.get(kind)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from interlace import statements as st
+from interlace.engines.duckdb_attach import single_writer
 from interlace.errors import ModelExecutionError
 from interlace.fallback import Fallbacks, missing_error
 from interlace.strategies import get_strategy
@@ -90,15 +91,14 @@ class RunCatalog:
         return st.table(spec.schema, spec.name)
 
     def writer(self, spec: ModelSpec) -> AbstractContextManager[Any]:
-        """Held while ``spec`` writes its relation: SQLite and MySQL attachments take one writer
-        at a time (concurrent SQLite commits fail with 'database is locked', concurrent writes
-        through DuckDB's mysql extension fail), so writes there take turns."""
+        """Held while ``spec`` writes its relation: writes into an attachment that takes one
+        writer at a time (:func:`~interlace.engines.duckdb_attach.single_writer`) take turns."""
         database = spec.database
         if database is None:
             return nullcontext()
         config = self.project.config.connections[spec.connection]
         attached = {item.name: item.type for item in getattr(config, "attach", [])}
-        if attached.get(database) not in ("sqlite", "mysql"):
+        if not single_writer(attached.get(database)):
             return nullcontext()
         with self.lock:
             return self.writers.setdefault((spec.connection, database), threading.Lock())
