@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import time
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from sqlglot import exp
 from interlace import statements as st
 from interlace.errors import InterlaceError, first_line
 from interlace.fallback import same_database, writes_relation
-from interlace.locks import LockWait, describe_holder, hold_target
+from interlace.locks import hold_target
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -101,12 +100,16 @@ def promote(
     dry_run: bool = False,
     bus: EventBus | None = None,
     on_event: Callable[[Event], None] | None = None,
+    run_id: str | None = None,
 ) -> PromoteResult:
     """Copy the tables of the selected models from ``from_env`` to ``to_env``.
 
     ``select`` uses the selection syntax of ``run`` (``orders``, ``+revenue``, ``tag:x``);
     ``all_models`` promotes every model, ``sources_only`` only root models (of the selection,
-    or of the project). ``dry_run`` returns the plan and changes nothing.
+    or of the project). ``dry_run`` returns the plan and changes nothing. The copy is one run
+    of the target environment (a :class:`~interlace.run_session.RunSession`: ``run_id`` may be
+    chosen by the caller, :func:`~interlace.run_session.cancel_run` stops it, its events are
+    numbered and kept by the state store like a run's).
 
     Raises :class:`PromoteError` for an unknown or identical environment, a source table that
     does not exist, or a read-only target connection; nothing is copied then.
@@ -133,7 +136,7 @@ def promote(
     _check_sources(plan, source)
     if dry_run:
         return PromoteResult(plan, dry_run=True)
-    return _Promotion(source, target, plan, bus, on_event).run()
+    return _Promotion(source, target, plan, bus, on_event, run_id).run()
 
 
 # ---------------------------------------------------------------------------- planning
@@ -296,32 +299,42 @@ class _Promotion:
         plan: PromotePlan,
         bus: EventBus | None,
         on_event: Callable[[Event], None] | None,
+        run_id: str | None = None,
     ) -> None:
-        from interlace.events import EventBus
+        from interlace.run_session import RunSession
 
         self.source = source
         self.target = target
         self.plan = plan
-        self.bus = bus or EventBus()
         self.on_event = on_event
-        self.run_id = uuid.uuid4().hex
+        self.session = RunSession(target, run_id=run_id, bus=bus)
+        self.run_id = self.session.run_id
         self.rows: dict[str, int] = {}
         self._timings: dict[str, float] = {}
-        self._wait = LockWait(holder=describe_holder(self.run_id))  # tables a run is writing
+
+    def _emit(self, event: Event) -> None:
+        """Record the event in the target's state, then publish it numbered and stored."""
+        self.session.recorder.record(event)
+        self.session.events.publish(event)
 
     def run(self) -> PromoteResult:
         from interlace.events import RunFinished, RunStarted
         from interlace.materialize.catalog import RunCatalog
-        from interlace.opening import open_engines, open_state
-        from interlace.state import StateRecorder
+        from interlace.opening import open_state
 
         target = self.target
-        unsubscribe_user = self.bus.subscribe(self.on_event) if self.on_event else None
-        store = open_state(target)
-        source_store = open_state(self.source)
-        unsubscribe = self.bus.subscribe(StateRecorder(store, target.env))
+        session = self.session
+        unsubscribe_user = session.bus.subscribe(self.on_event) if self.on_event else None
         work = [s for s in self.plan.steps if s.action != "skip"]
-        engines = open_engines(target, {s.target_connection for s in work})
+        try:
+            session.open({s.target_connection for s in work})
+            source_store = open_state(self.source)
+        except BaseException:
+            session.close()
+            if unsubscribe_user is not None:
+                unsubscribe_user()
+            raise
+        store, engines = session.store, session.engines
         catalog = RunCatalog(project=target, run_id=self.run_id, engines=engines)
         started = time.perf_counter()
         status: RunOutcome = "failed"
@@ -329,7 +342,7 @@ class _Promotion:
         done = 0
         try:
             selection = ("promote", "--from", self.source.env, *(s.model for s in work))
-            self.bus.publish(
+            self._emit(
                 RunStarted(
                     run_id=self.run_id,
                     project=target.name,
@@ -352,7 +365,7 @@ class _Promotion:
                 error = f"{type(exc).__name__}: {exc}"
                 raise PromoteError(error) from exc
             finally:
-                self.bus.publish(
+                self._emit(
                     RunFinished(
                         run_id=self.run_id,
                         status=status,
@@ -364,12 +377,9 @@ class _Promotion:
                     )
                 )
         finally:
-            unsubscribe()
             if unsubscribe_user is not None:
                 unsubscribe_user()
-            for engine in engines.values():
-                engine.close()
-            store.close()
+            session.close()
             source_store.close()
         return PromoteResult(
             self.plan,
@@ -435,7 +445,9 @@ class _Promotion:
                 for schema, name in sorted(
                     {(self.target.models[s.model].schema, s.model) for s in steps}
                 ):
-                    locks.enter_context(hold_target(engine, session, schema, name, self._wait))
+                    locks.enter_context(
+                        hold_target(engine, session, schema, name, self.session.lock_wait)
+                    )
                 for step in steps:
                     spec, spec_from = self.target.models[step.model], self.source.models[step.model]
                     target = st.table(spec.schema, spec.name)
@@ -507,8 +519,8 @@ class _Promotion:
         catalog.data_versions[step.model] = version
         watermark = source_store.get_watermark(self.source.env, step.model)
         rows = self.rows[step.model]
-        self.bus.publish(ModelStarted(run_id=self.run_id, model=step.model))
-        self.bus.publish(
+        self._emit(ModelStarted(run_id=self.run_id, model=step.model))
+        self._emit(
             ModelFinished(
                 run_id=self.run_id,
                 model=step.model,
@@ -542,10 +554,10 @@ class _Promotion:
             spec = self.target.models[step.model]
             session = catalog.engines[spec.connection].session()
             started = time.perf_counter()
-            self.bus.publish(ModelStarted(run_id=self.run_id, model=step.model))
+            self._emit(ModelStarted(run_id=self.run_id, model=step.model))
             try:
                 engine = catalog.engines[spec.connection]
-                with hold_target(engine, session, spec.schema, spec.name, self._wait):
+                with hold_target(engine, session, spec.schema, spec.name, self.session.lock_wait):
                     outcome = ModelRunner(spec, catalog, session).run()
             except InterlaceError as exc:
                 raise PromoteError(
@@ -563,7 +575,7 @@ class _Promotion:
             finally:
                 session.close()
             previous = catalog.states.get(step.model)
-            self.bus.publish(
+            self._emit(
                 ModelFinished(
                     run_id=self.run_id,
                     model=step.model,
@@ -583,6 +595,6 @@ class _Promotion:
     def _skipped(self, step: PromoteStep) -> None:
         from interlace.events import ModelSkipped
 
-        self.bus.publish(
+        self._emit(
             ModelSkipped(run_id=self.run_id, model=step.model, reason=step.reason or "skipped")
         )
