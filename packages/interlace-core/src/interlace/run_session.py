@@ -1,9 +1,11 @@
 """One run's lifecycle: its id, state store, engines, events, locks, breakers, cancellation.
 
 Every run goes through a :class:`RunSession`, whoever asks for it (``interlace run``,
-``run --quality-only``, ``dlq retry``, the service, the scheduler): it opens the state store
-and the engines the run needs, numbers and stores every event before listeners hear it,
-makes the run cancellable by id from any thread, and closes everything at the end.
+``run --quality-only``, ``promote``, ``dlq retry``, the service, the scheduler): it opens the
+state store and the engines the run needs, numbers and stores every event before listeners hear
+it, makes the run cancellable by id from any thread, and closes everything at the end.
+``interlace.testing.test_model`` uses only its engines (:meth:`RunSession.open_engines`
+without :meth:`RunSession.open`): a model test has a private database and no state store.
 
 Example::
 

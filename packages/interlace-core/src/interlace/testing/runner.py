@@ -17,7 +17,6 @@ import functools
 import inspect
 import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,8 +491,8 @@ def _run_test(
     from interlace.graph import build_graph
     from interlace.materialize.catalog import RunCatalog
     from interlace.materialize.runner import ModelRunner
-    from interlace.opening import open_engines
     from interlace.project import Project, _resolve_dependencies
+    from interlace.run_session import RunSession
     from interlace.spec import ModelSpec, parse_options
     from interlace.sql_cache import describe as describe_sql
     from interlace.sql_models import parse_query
@@ -572,11 +571,17 @@ def _run_test(
         aliases=aliases,
         checks=_declared_checks(spec) if checks else {},
     )
-    engines = open_engines(test_project)
-    catalog = RunCatalog(project=test_project, run_id=uuid.uuid4().hex, engines=engines)
+    # the run lifecycle of every run, without a state store: the test's database is private
+    run = RunSession(test_project)
+    try:
+        engines = run.open_engines([TEST_CONNECTION])
+        session = engines[TEST_CONNECTION].session()
+    except BaseException:
+        run.close()
+        raise
+    catalog = RunCatalog(project=test_project, run_id=run.run_id, engines=engines)
     if cursor is not None:
         catalog.watermarks[spec.name] = _watermark(spec, cursor)
-    session = engines[TEST_CONNECTION].session()
     try:
         for dep in mocked.values():
             try:
@@ -604,8 +609,7 @@ def _run_test(
         )
     finally:
         session.close()
-        for engine in engines.values():
-            engine.close()
+        run.close()
 
 
 def _root_of(file: str | None) -> Path:
