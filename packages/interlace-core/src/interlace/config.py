@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from interlace.config_files import KeyLocations, deep_merge, interpolate, read_dotenv, read_yaml
 from interlace.connection_config import (
     ConnectionConfig,
     DuckDBConnectionConfig,
@@ -125,8 +125,11 @@ class StateStoreConfig(_Strict):
     type: str = "sqlite"
     # how long run events are kept for replay (server-sent events, the UI's history)
     event_retention: str = "7d"
+    # how long finished runs (with their model runs, quality results and run requests) are kept
+    # in the history; `interlace state prune` forgets older ones
+    run_retention: str = "90d"
 
-    @field_validator("event_retention")
+    @field_validator("event_retention", "run_retention")
     @classmethod
     def _retention(cls, value: str) -> str:
         from interlace.durations import parse_duration
@@ -139,6 +142,12 @@ class StateStoreConfig(_Strict):
         from interlace.durations import parse_duration
 
         return parse_duration(self.event_retention).total_seconds()
+
+    @property
+    def run_retention_seconds(self) -> float:
+        from interlace.durations import parse_duration
+
+        return parse_duration(self.run_retention).total_seconds()
 
 
 class StateConfig(StateStoreConfig):
@@ -187,153 +196,6 @@ class LoadedConfig:
 # --------------------------------------------------------------------------- file reading
 
 
-@dataclass
-class _Source:
-    """Key path -> (file, line) for every key we read, so errors can point at the line."""
-
-    lines: dict[tuple[str, ...], tuple[Path, int]] = field(default_factory=dict)
-
-    def where(self, path: tuple[Any, ...]) -> tuple[Path | None, int | None]:
-        keys = tuple(str(p) for p in path)
-        while keys:
-            if keys in self.lines:
-                return self.lines[keys]
-            keys = keys[:-1]
-        return None, None
-
-
-def _map_lines(node: yaml.Node, file: Path, prefix: tuple[str, ...], out: _Source) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (*prefix, str(key_node.value))
-            out.lines[key] = (file, key_node.start_mark.line + 1)
-            _map_lines(value_node, file, key, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _map_lines(item, file, (*prefix, str(i)), out)
-
-
-def _read_yaml(file: Path, source: _Source) -> dict[str, Any]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror}", file=str(file)) from None
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        # the context says what was being read and where it started (an unclosed quote or
-        # bracket is only noticed lines later)
-        context = getattr(exc, "context", None)
-        context_mark = getattr(exc, "context_mark", None)
-        if (
-            context
-            and context_mark is not None
-            and mark is not None
-            and context_mark.line != mark.line
-        ):
-            problem += f" ({context} that starts on line {context_mark.line + 1})"
-        raise ConfigError(
-            f"invalid YAML: {problem}",
-            file=str(file),
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting around this line",
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"the config must be a mapping of keys, got {type(data).__name__}",
-            file=str(file),
-            line=1,
-        )
-    if node is not None:
-        _map_lines(node, file, (), source)
-    return data
-
-
-def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``overlay`` over ``base``: mappings merge recursively, everything else replaces."""
-    out = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def read_dotenv(file: Path) -> dict[str, str]:
-    """Parse a ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional quotes/``export``."""
-    values: dict[str, str] = {}
-    if not file.is_file():
-        return values
-    for raw_line in file.read_text(encoding="utf-8").splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
-
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _interpolate(
-    value: Any,
-    path: tuple[str, ...],
-    env_name: str,
-    variables: dict[str, str],
-    source: _Source,
-    replace_env: bool,
-) -> Any:
-    if isinstance(value, dict):
-        shared = bool(value.get("shared")) and len(path) == 2 and path[0] == "connections"
-        return {
-            k: _interpolate(
-                v, (*path, str(k)), env_name, variables, source, replace_env and not shared
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [
-            _interpolate(v, (*path, str(i)), env_name, variables, source, replace_env)
-            for i, v in enumerate(value)
-        ]
-    if not isinstance(value, str):
-        return value
-
-    def sub(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in variables:
-            return variables[name]
-        if default is not None:
-            return default
-        file, line = source.where(path)
-        raise ConfigError(
-            f"'{'.'.join(path)}' uses ${{{name}}}, which is not set",
-            file=str(file) if file else None,
-            line=line,
-            hint=f"export {name}=..., add it to .env beside the config, "
-            f"or give a default: ${{{name}:-value}}",
-        )
-
-    result = _VAR.sub(sub, value)
-    if replace_env:
-        result = result.replace("{env}", env_name)
-    return result
-
-
-# --------------------------------------------------------------------------- validation errors
-
-
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The allowed keys at ``loc`` (for 'did you mean')."""
     current: Any = model
@@ -375,7 +237,7 @@ def _describe(error: Any, model: type[BaseModel]) -> tuple[str, str | None]:
 
 def _raise_validation(
     exc: ValidationError,
-    source: _Source,
+    source: KeyLocations,
     fallback: Path,
     model: type[BaseModel] | None = None,
     prefix: tuple[str, ...] = (),
@@ -408,7 +270,7 @@ def _raise_validation(
     ) from None
 
 
-def _validate_connections(raw: Any, source: _Source, base: Path, env_name: str) -> Any:
+def _validate_connections(raw: Any, source: KeyLocations, base: Path, env_name: str) -> Any:
     """Validate each connection with its type's own model (types may come from plugins)."""
     from interlace.plugins import connection_type
 
@@ -439,7 +301,7 @@ def _validate_connections(raw: Any, source: _Source, base: Path, env_name: str) 
     return out
 
 
-def _validate_state(raw: Any, source: _Source, base: Path) -> Any:
+def _validate_state(raw: Any, source: KeyLocations, base: Path) -> Any:
     """Validate ``state:`` with its type's model (``sqlite`` built in, others from plugins)."""
     from interlace.plugins import state_store_type
 
@@ -504,15 +366,15 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
             hint="use letters, digits, '-' or '_' (for example dev, staging, prod)",
         )
     base = find_config_file(root)
-    source = _Source()
-    data = _read_yaml(base, source)
+    source = KeyLocations()
+    data = read_yaml(base, source)
     files = [base]
     overlay = root / f"{base.stem}.{env_name}.yaml"
     if overlay.is_file():
-        data = deep_merge(data, _read_yaml(overlay, source))
+        data = deep_merge(data, read_yaml(overlay, source))
         files.append(overlay)
     variables = {**read_dotenv(root / ".env"), **os.environ}
-    data = _interpolate(data, (), env_name, variables, source, replace_env=True)
+    data = interpolate(data, (), env_name, variables, source, replace_env=True)
     data = {
         **data,
         "connections": _validate_connections(data.get("connections"), source, base, env_name),
@@ -565,6 +427,15 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
 
 
 _SECRET = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential|private_key)", re.I)
+
+
+def masked_config(config: ProjectConfig) -> dict[str, Any]:
+    """The config as JSON data with secrets masked: what ``interlace config`` prints and
+    ``GET /api/v1/project`` returns."""
+    # serialize_as_any: connections are typed per plugin (subclasses of ConnectionConfig)
+    data = config.model_dump(mode="json", by_alias=True, serialize_as_any=True)
+    masked: dict[str, Any] = mask_secrets(data)
+    return masked
 
 
 def mask_secrets(value: Any, key: str = "") -> Any:
