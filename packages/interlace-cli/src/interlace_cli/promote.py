@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from interlace.promote import PromotePlan, PromoteStep
+    from interlace.promote_plan import PromotePlan, PromoteStep
 
 
 def _describe(step: PromoteStep, plan: PromotePlan) -> str:
