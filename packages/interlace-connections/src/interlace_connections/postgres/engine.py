@@ -9,6 +9,9 @@ in :meth:`PostgresSession._adapt`:
 - ``CREATE OR REPLACE VIEW`` cannot change a view's columns: drop, then create.
 - views are bound to the tables they read: dependent views are detached and recreated around a
   table swap or a column type change (see :mod:`interlace_connections.postgres.views`).
+
+Why one module over 500 lines: it is the one place PostgreSQL's dialect lives (session, engine,
+bulk load through COPY and the Arrow conversion of results), as STYLE asks of each dialect.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The built-in DuckDB engine: a file or in-memory database, one cursor per task."""
+"""The built-in DuckDB engine: a file or in-memory database, one cursor per task.
+
+Why one module over 500 lines: it is everything DuckDB-specific in one place (as STYLE asks of
+a dialect: one file overriding the shared base), its session and its engine; attachments and
+extensions have modules of their own.
+"""
 
 from __future__ import annotations
 

@@ -5,12 +5,15 @@ An asyncio loop keeps a ready queue of models whose upstreams are done and dispa
 detection decides whether the model must run at all. A failure (after the model's retries) fails
 its descendants only; independent branches finish. Cancellation (Ctrl-C, an API call) interrupts
 the running statements, and every model that did not finish is reported as cancelled.
+
+Why one module over 500 lines: the loop, a worker thread's attempt (under its target's lock)
+and the results they report share the run's state (sessions, cancellation, decisions); how
+failures are worded for people lives in :mod:`interlace.execution.failures`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 import traceback
@@ -18,13 +21,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from interlace.change_detection import Decision, decide
 from interlace.errors import (
     InterlaceError,
-    ModelExecutionError,
     RunCancelledError,
     StateStoreError,
 )
@@ -40,9 +41,9 @@ from interlace.events import (
     ModelStarted,
     Publisher,
 )
+from interlace.execution.failures import engine_error, short_message
 from interlace.locks import PROCESS_LOCKS, LockWait, hold_target
 from interlace.materialize.runner import ModelRunner
-from interlace.materialize.tracebacks import user_error
 from interlace.results import ModelResult
 from interlace.retry import CircuitBreaker, CircuitOpenError, RetryPolicy
 from interlace.state.base import ModelState
@@ -141,7 +142,7 @@ class Executor:
                     run_id=self.run_id,
                     model=name,
                     attempt=attempt,
-                    error=_short(error),
+                    error=short_message(error),
                     delay=delay,
                 )
             )
@@ -485,7 +486,7 @@ class Executor:
         checks = _check_events(self.run_id, list(getattr(error, "results", ())))
         if not isinstance(error, InterlaceError):
             engine = self.catalog.engines[spec.connection]
-            error = _engine_error(engine, error, spec.name, self.catalog.project.root)
+            error = engine_error(engine, error, spec.name, self.catalog.project.root)
         tb = error.user_traceback
         original = attempted.error
         full_tb = "".join(traceback.format_exception(original)) if original is not None else None
@@ -547,29 +548,3 @@ class Executor:
 
 def _check_events(run_id: str, results: list[CheckResult]) -> list[CheckFinished]:
     return [CheckFinished.of(run_id, r) for r in results]
-
-
-def _short(error: BaseException) -> str:
-    text = (
-        error.message if isinstance(error, InterlaceError) else f"{type(error).__name__}: {error}"
-    )
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _internal_names(text: str) -> str:
-    """Say the model's name where an engine message names our staging relations."""
-    text = re.sub(r"__il_stage_(\w+?)_[0-9a-f]{8}", r"\1 (staged result)", text)
-    text = re.sub(r"__il_py_(\w+?)_[0-9a-f]{8}", r"\1 (Python result)", text)
-    return re.sub(r"__il_diff_(\w+)", r"\1 (change set)", text)
-
-
-def _engine_error(engine: Engine, error: BaseException, model: str, root: Path) -> InterlaceError:
-    """An engine or unexpected error, worded for people."""
-    if engine.raised_by_driver(error):
-        text = _internal_names(str(error).strip())
-        return ModelExecutionError(
-            f"{type(error).__name__}: {text}",
-            model=model,
-            hint="the database refused a statement of this model",
-        )
-    return user_error(error, model, root)

@@ -1,5 +1,9 @@
 """Publishing a model's result atomically: stage, audit, then the strategy's statements in one
 transaction.
+
+Why one module over 500 lines: write-audit-publish is one protocol (staging, schema plan,
+key checks, audit, the strategy's statements and their rollback); split, its steps would be
+read out of order.
 """
 
 from __future__ import annotations
