@@ -25,6 +25,7 @@ from interlace.config import Materialize, SchemaMode, StrategyName
 from interlace.durations import parse_duration
 from interlace.errors import ModelDefinitionError
 from interlace.export import ExportOptions
+from interlace.schedules import ScheduleSpec
 from interlace.types import TypeSpecError, to_sql_type
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class ModelOptions(BaseModel):
     primary_key: tuple[str, ...] = ()
     dependencies: tuple[str, ...] | dict[str, str] = ()
     cursor: CursorOptions | None = None
-    schedule: dict[str, Any] | None = None
+    schedule: ScheduleSpec | None = None  # when `interlace serve` runs the model alone
     cache: CacheOptions | None = None
     schema_mode: SchemaMode | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
