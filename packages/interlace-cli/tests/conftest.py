@@ -1,7 +1,8 @@
 """Helpers for behaviour tests of the `interlace` command.
 
 Every test runs the real console script in a subprocess with ``cwd`` set to a folder under
-``tmp_path``, then looks at the exit code, the text a person reads and the DuckDB file it wrote.
+``tmp_path``, then looks at the exit code, the text a person reads and the DuckDB file it wrote
+(read with :class:`interlace.testing.ProjectFolder`, the base of :class:`Folder`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
+from interlace.testing import ProjectFolder
 
 INTERLACE = Path(sys.executable).parent / "interlace"
 
@@ -65,24 +64,16 @@ class Result:
         )
 
 
-class Folder:
+class Folder(ProjectFolder):
     """A folder under test: write files into it, run `interlace` in it, read its database."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        super().__init__(root)
         self.processes: list[subprocess.Popen[str]] = []
 
     def sub(self, rel: str) -> Folder:
         """A folder below this one (it need not exist yet)."""
         return Folder(self.root / rel)
-
-    def write(self, files: Mapping[str, str]) -> Folder:
-        """Write ``{relative path: text}``; text is dedented so tests can indent it freely."""
-        for rel, text in files.items():
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return self
 
     def interlace(
         self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 600
@@ -124,27 +115,9 @@ class Folder:
         return Folder(target)
 
     def db(self, env: str = "dev") -> Path:
+        """Where the default config keeps the environment's database (``data/{env}.duckdb``),
+        whether or not the config accepts ``env``."""
         return self.root / "data" / f"{env}.duckdb"
-
-    def relations(self, env: str = "dev") -> dict[str, str]:
-        """``schema.name`` -> ``table`` / ``view`` for everything in the environment's database."""
-        rows = self.query(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables", env=env
-        )
-        return {f"{s}.{n}": "view" if kind == "VIEW" else "table" for s, n, kind in rows}
-
-    def query(self, sql: str, env: str = "dev") -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` on the database, opened read-only and closed again at once."""
-        path = self.db(env)
-        assert path.is_file(), f"{path} was not created"
-        con = duckdb.connect(str(path), read_only=True)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
-
-    def count(self, table: str, env: str = "dev") -> int:
-        return int(self.query(f"SELECT count(*) FROM {table}", env=env)[0][0])
 
 
 @pytest.fixture
@@ -158,8 +131,7 @@ def folder(tmp_path: Path) -> Iterator[Folder]:
 def make_project(root: Path, files: Mapping[str, str] | None = None) -> Folder:
     """A project at ``root``: the default config, a `models/` folder and ``files``."""
     (root / "models").mkdir(parents=True)
-    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
-    return Folder(root).write(files or {})
+    return Folder(root).write({"config.yaml": CONFIG, **(files or {})})
 
 
 MakeProject = Callable[[str, Mapping[str, str]], Folder]

@@ -49,7 +49,7 @@ def test_env_option_uses_the_overlay_and_its_database(project: Folder) -> None:
     assert "[prod]" in result.stdout
     assert project.db("prod").is_file()
     assert not project.db("dev").exists()
-    assert project.query("SELECT env FROM main.a", env="prod") == [("prod",)]
+    assert project.sql("SELECT env FROM main.a", env="prod") == [("prod",)]
 
 
 def test_env_option_works_before_the_command(project: Folder) -> None:
@@ -58,7 +58,7 @@ def test_env_option_works_before_the_command(project: Folder) -> None:
     result = project.interlace("--env", "prod", "run")
 
     assert result.code == 0, result
-    assert project.query("SELECT env FROM main.a", env="prod") == [("prod",)]
+    assert project.sql("SELECT env FROM main.a", env="prod") == [("prod",)]
 
 
 def test_interlace_env_variable_selects_the_environment(project: Folder) -> None:
@@ -69,7 +69,7 @@ def test_interlace_env_variable_selects_the_environment(project: Folder) -> None
 
     assert by_variable.code == 0, by_variable
     assert "[staging]" in by_variable.stdout
-    assert project.query("SELECT env FROM main.a", env="staging") == [("staging",)]
+    assert project.sql("SELECT env FROM main.a", env="staging") == [("staging",)]
     assert option_wins.code == 0, option_wins
     assert project.db("prod").is_file()
     assert not project.db("dev").exists()

@@ -32,7 +32,7 @@ def test_init_creates_a_project_that_runs_as_created(folder: Folder) -> None:
     assert demo.count("raw.orders") == 1000
     assert demo.count("marts.top_customers") == 10
     assert demo.count("marts.revenue_by_country") == 4
-    revenue = demo.query("SELECT sum(orders) FROM marts.revenue_by_country")[0][0]
+    revenue = demo.sql("SELECT sum(orders) FROM marts.revenue_by_country")[0][0]
     assert revenue == demo.count("main.stg_orders")
 
 

@@ -64,7 +64,7 @@ def leftovers(project: Folder) -> list[str]:
         for name in project.relations()
         if name.split(".")[1].startswith("__il_stage_") or name.startswith("__il_run_")
     ]
-    schemas = project.query("SELECT schema_name FROM information_schema.schemata")
+    schemas = project.sql("SELECT schema_name FROM information_schema.schemata")
     return names + [s for (s,) in schemas if s.startswith("__il_run_")]
 
 
@@ -88,7 +88,7 @@ def test_ctrl_c_cancels_the_run_with_exit_130_and_the_next_run_converges(
 
     assert again.code == 0, again
     assert project.count("main.slow") == 3
-    assert project.query("SELECT n FROM main.after_slow") == [(3,)]
+    assert project.sql("SELECT n FROM main.after_slow") == [(3,)]
     assert leftovers(project) == []
 
 
@@ -135,7 +135,7 @@ def test_kill_9_mid_run_leaves_the_published_tables_and_the_next_run_converges(
 
     assert again.code == 0, again
     assert project.count("main.slow") == 5
-    assert project.query("SELECT n FROM main.after_slow") == [(5,)]
+    assert project.sql("SELECT n FROM main.after_slow") == [(5,)]
     assert leftovers(project) == []
 
 

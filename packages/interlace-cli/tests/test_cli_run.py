@@ -96,7 +96,7 @@ def test_run_prints_one_line_per_model_and_a_summary(project: Folder) -> None:
     assert status_lines(result) == {"a": "✓", "b": "✓", "c": "✓", "other": "✓"}
     assert re.search(r"✓ a\s+3 rows\s+\d", result.stdout), result
     assert re.search(r"^Done in [\d.]+m?s: 4 succeeded, 0 failed$", result.stdout, re.M)
-    assert project.query("SELECT id, double FROM main.c ORDER BY id") == [(2, 4), (3, 6)]
+    assert project.sql("SELECT id, double FROM main.c ORDER BY id") == [(2, 4), (3, 6)]
 
 
 def test_run_failure_exits_1_and_shows_error_location_and_user_traceback(
@@ -263,7 +263,7 @@ def test_run_of_one_model_reading_another_connection_reads_it_there(project: Fol
     assert result.code == 0, result
     assert status_lines(result) == {"kinds": "✓"}
     assert "1 succeeded, 0 failed" in result.stdout
-    assert project.query("SELECT kind, n, first_id FROM main.kinds ORDER BY kind") == [
+    assert project.sql("SELECT kind, n, first_id FROM main.kinds ORDER BY kind") == [
         (0, 83334, 0),
         (1, 83333, 1),
         (2, 83333, 2),
@@ -317,7 +317,7 @@ def test_run_with_a_window_but_no_incremental_model_runs_once(project: Folder) -
     ) in result.stdout
     assert "window(s) run" not in result.stdout
     assert status_lines(result) == {"readings": "✓", "per_day": "✓"}
-    assert project.query("SELECT day::VARCHAR, n FROM main.per_day ORDER BY day") == [
+    assert project.sql("SELECT day::VARCHAR, n FROM main.per_day ORDER BY day") == [
         ("2024-01-01", 24),
         ("2024-01-02", 24),
     ]

@@ -29,7 +29,7 @@ MIGRATIONS = {
 def columns(project: Folder) -> list[str]:
     return [
         r[0]
-        for r in project.query(
+        for r in project.sql(
             "select column_name from information_schema.columns "
             "where table_name = 'customers' order by ordinal_position"
         )

@@ -67,11 +67,11 @@ def test_promote_copies_the_selected_tables_to_the_target_environment(project: F
     assert "✓ copy  main.orders " in result.stdout
     assert "(2 rows)" in result.stdout
     assert "promoted 2 table(s) and 0 view(s) from dev to prod" in result.stdout
-    assert project.query("SELECT id, built_in FROM main.orders ORDER BY id", env="prod") == [
+    assert project.sql("SELECT id, built_in FROM main.orders ORDER BY id", env="prod") == [
         (2, "dev"),
         (3, "dev"),
     ]
-    assert project.query("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
+    assert project.sql("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
         ("ann", 100, "dev"),
         ("bob", 150, "dev"),
     ]
@@ -95,11 +95,11 @@ def test_promote_all_recreates_views_and_skips_ephemeral_models(project: Folder)
         "main.big_count": "table",
         "main.orders_view": "view",
     }
-    assert project.query("SELECT * FROM main.orders_view ORDER BY id", env="prod") == [
+    assert project.sql("SELECT * FROM main.orders_view ORDER BY id", env="prod") == [
         (2, "dev"),
         (3, "dev"),
     ]
-    assert project.query("SELECT n FROM main.big_count", env="prod") == [(1,)]
+    assert project.sql("SELECT n FROM main.big_count", env="prod") == [(1,)]
 
 
 def test_promote_sources_only_copies_root_models(project: Folder) -> None:
@@ -145,7 +145,7 @@ def test_target_environment_run_after_promote_knows_the_tables(project: Folder) 
 
     assert result.code == 0, result
     assert "unchanged since the last run" in result.stdout
-    assert project.query("SELECT built_in FROM main.revenue", env="prod") == [("dev",), ("dev",)]
+    assert project.sql("SELECT built_in FROM main.revenue", env="prod") == [("dev",), ("dev",)]
 
 
 def test_promote_refusals_exit_1_with_a_message(project: Folder) -> None:
@@ -210,7 +210,7 @@ def test_dev_reads_from_shared_prod_then_promotes_its_model(project: Folder) -> 
     revenue_line = next(line for line in in_dev.stdout.splitlines() if "revenue" in line)
     assert "read from fallback 'prod': orders" in revenue_line
     assert project.relations("dev") == {"main.revenue": "table"}
-    assert project.query("SELECT * FROM main.revenue ORDER BY customer") == [
+    assert project.sql("SELECT * FROM main.revenue ORDER BY customer") == [
         ("ann", 100, "prod"),
         ("bob", 150, "prod"),
     ]
@@ -218,7 +218,7 @@ def test_dev_reads_from_shared_prod_then_promotes_its_model(project: Folder) -> 
     promoted = project.interlace("promote", "--from", "dev", "--to", "prod", "revenue")
 
     assert promoted.code == 0, promoted
-    assert project.query("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
+    assert project.sql("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
         ("ann", 100, "prod"),
         ("bob", 150, "prod"),
     ]
@@ -273,7 +273,7 @@ def test_the_environments_doc_example_works_as_written(project: Folder) -> None:
     assert in_prod.code == 0, in_prod
     assert in_dev.code == 0, in_dev
     assert "✓ revenue  2 rows  read from fallback 'prod': orders" in in_dev.stdout
-    assert project.query("SELECT * FROM main.revenue ORDER BY customer") == [
+    assert project.sql("SELECT * FROM main.revenue ORDER BY customer") == [
         ("ann", 150, "prod"),
         ("bob", 150, "prod"),
     ]
@@ -290,7 +290,7 @@ def test_the_environments_doc_example_works_as_written(project: Folder) -> None:
     assert dry_run.stdout in doc
     assert promoted.code == 0, promoted
     assert promoted.stdout.splitlines()[0] in doc
-    assert project.query("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
+    assert project.sql("SELECT * FROM main.revenue ORDER BY customer", env="prod") == [
         ("ann", 150, 2, "prod"),
         ("bob", 150, 1, "prod"),
     ]

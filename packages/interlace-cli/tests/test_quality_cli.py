@@ -53,7 +53,7 @@ def test_quality_only_cli_prints_checks_by_model_and_fails_on_an_error_check(
         "e.g. {id: 12, customer_id: None}"
     ) in lines
     assert "Failed in" in done.stdout and "1 error check(s) failed, 2 passed" in done.stdout
-    assert project.query("SELECT count(*) FROM orders") == [(4,)]  # not rebuilt
+    assert project.sql("SELECT count(*) FROM orders") == [(4,)]  # not rebuilt
 
 
 def test_quality_only_cli_exits_0_when_only_warn_checks_fail_and_honours_the_selection(

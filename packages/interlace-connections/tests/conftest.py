@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import textwrap
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-import interlace
 import psycopg
 import pytest
-from interlace.project import Project
-from interlace.results import RunResult
+from interlace.testing import ProjectFolder
+from interlace.testing.folder import Fetched
 
 PG = {
     "host": os.environ.get("INTERLACE_TEST_PG_HOST", "127.0.0.1"),
@@ -87,70 +86,45 @@ def connection_yaml(database: str, **extra: Any) -> str:
     return "\n".join(lines)
 
 
-class PgProject:
-    """A project folder whose default connection is a fresh PostgreSQL database."""
+class PgProject(ProjectFolder):
+    """A project folder whose default connection is a fresh PostgreSQL database.
+
+    Reads of the default connection (``sql``, ``rows``, ``columns``, ``kind``, ...) go through
+    an autocommit admin connection, so ``sql`` also runs DDL and several statements at once.
+    """
 
     def __init__(self, root: Path, database: str) -> None:
-        self.root = root
+        super().__init__(root)
         self.database = database
 
-    def config(self, extra: str = "", **connection: Any) -> PgProject:
+    def config(self, extra: str = "", **connection: Any) -> Self:
         body = textwrap.indent(connection_yaml(self.database, **connection), "    ")
         text = f"name: pg_test\nconnections:\n  default:\n{body}\nexecutor:\n  max_workers: 4\n"
-        (self.root / "config.yaml").write_text(text + textwrap.dedent(extra), encoding="utf-8")
-        return self
+        return self.write({"config.yaml": text + textwrap.dedent(extra)})
 
-    def write(self, files: Mapping[str, str]) -> PgProject:
-        for rel, text in files.items():
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return self
-
-    def load(self) -> Project:
-        return interlace.load_project(self.root)
-
-    def run(self, select: Iterable[str] | None = None, **kwargs: Any) -> RunResult:
-        return interlace.run_sync(
-            self.root, select=list(select) if select is not None else None, **kwargs
-        )
-
-    def run_ok(self, select: Iterable[str] | None = None, **kwargs: Any) -> RunResult:
-        result = self.run(select, **kwargs)
-        problems = {
-            name: (r.status, r.error, r.location) for name, r in result.models.items() if not r.ok
-        }
-        assert result.status == "success", problems
-        return result
-
-    def sql(self, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    def execute(
+        self,
+        statement: str,
+        params: Any = None,
+        *,
+        env: str | None = None,
+        connection: str | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """``statement`` (with psycopg ``%s`` ``params``) on the project's database."""
+        if connection not in (None, "default"):
+            return super().execute(statement, env=env, connection=connection)
         with admin_connect(self.database) as conn:
-            cursor = conn.execute(query, params)
+            cursor = conn.execute(statement, params)
             return list(cursor.fetchall()) if cursor.description is not None else []
 
-    def rows(self, table: str, order_by: str = "1", schema: str = "main") -> list[dict[str, Any]]:
-        """Every row of ``schema.table`` as dicts, ordered."""
+    def _fetch(self, query: str, connection: str | None, env: str | None) -> Fetched:
+        if connection not in (None, "default"):
+            return super()._fetch(query, connection, env)
         with admin_connect(self.database) as conn:
-            cursor = conn.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY {order_by}')
-            names = [d.name for d in cursor.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def columns(self, table: str, schema: str = "main") -> dict[str, str]:
-        """``{column: data_type}`` as information_schema reports it."""
-        rows = self.sql(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            (schema, table),
-        )
-        return dict(rows)
-
-    def kind(self, name: str, schema: str = "main") -> str | None:
-        rows = self.sql(
-            "SELECT table_type FROM information_schema.tables "
-            "WHERE table_schema = %s AND table_name = %s",
-            (schema, name),
-        )
-        return rows[0][0] if rows else None
+            cursor = conn.execute(query)
+            if cursor.description is None:
+                return Fetched([], [])
+            return Fetched([d.name for d in cursor.description], list(cursor.fetchall()))
 
 
 @pytest.fixture

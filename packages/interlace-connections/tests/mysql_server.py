@@ -38,6 +38,18 @@ def mysql_sql(database: str, query: str) -> list[tuple[Any, ...]]:
         con.close()
 
 
+def mysql_fetch(database: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and rows of ``query`` on ``database``."""
+    con = mysql_connect(database)
+    try:
+        cursor = con.cursor()
+        cursor.execute(query)
+        names = [d[0] for d in cursor.description or ()]
+        return names, list(cursor.fetchall()) if cursor.description else []
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="session")
 def mysql_server() -> dict[str, Any]:
     import MySQLdb

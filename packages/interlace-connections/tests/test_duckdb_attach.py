@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
-import duckdb
-import interlace
 import pytest
 from interlace.api import open_engines
 from interlace.errors import InterlaceConnectionError
+from interlace.testing import ProjectFolder
 
 from . import mysql_server as _mysql
 from .conftest import PG, admin_connect
@@ -26,31 +23,15 @@ mysql_server = _mysql.mysql_server
 mysql_database = _mysql.mysql_database
 
 
-def project(root: Path, attach: list[str], files: dict[str, str], **extra: str) -> Path:
-    (root / "models").mkdir(parents=True, exist_ok=True)
+def project(root: Path, attach: list[str], files: dict[str, str], **extra: str) -> ProjectFolder:
+    """A project whose DuckDB default connection attaches ``attach``."""
     items = "".join(f"      - {{{item}}}\n" for item in attach)
     more = "".join(f"    {k}: {v}\n" for k, v in extra.items())
-    (root / "config.yaml").write_text(
+    config = (
         "name: attach\nconnections:\n  default:\n    type: duckdb\n    path: data/dev.duckdb\n"
-        f"{more}    attach:\n{items}",
-        encoding="utf-8",
+        f"{more}    attach:\n{items}"
     )
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
-def run_ok(root: Path, **kwargs: Any) -> None:
-    result = interlace.run_sync(root, **kwargs)
-    problems = {n: (r.status, r.error) for n, r in result.models.items() if not r.ok}
-    assert result.status == "success", problems
-
-
-def rows(root: Path, query: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(root / "data" / "dev.duckdb"), read_only=True) as con:
-        return con.execute(query).fetchall()
+    return ProjectFolder.create(root, config=config).write(files)
 
 
 READERS = {
@@ -74,12 +55,12 @@ def test_a_sqlite_file_is_read_in_sql_and_python(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "shop.sqlite") as con:
         con.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
         con.execute("INSERT INTO customers VALUES (1, 'ann'), (2, 'bob')")
-    root = project(
+    folder = project(
         tmp_path, ["name: src, type: sqlite, path: shop.sqlite, read_only: true"], readers("main")
     )
-    run_ok(root)
-    assert rows(root, "SELECT * FROM copied") == [(1, "ann"), (2, "bob")]
-    assert rows(root, "SELECT * FROM from_python") == [(2, "bob")]
+    folder.run_ok()
+    assert folder.sql("SELECT * FROM copied") == [(1, "ann"), (2, "bob")]
+    assert folder.sql("SELECT * FROM from_python") == [(2, "bob")]
 
 
 def test_postgres_is_read_and_written_through_attach(tmp_path: Path, pg_database: str) -> None:
@@ -95,14 +76,14 @@ def test_postgres_is_read_and_written_through_attach(tmp_path: Path, pg_database
             INSERT INTO src.public.audit SELECT id FROM copied
         """,
     }
-    root = project(tmp_path, [f"name: src, type: postgres, dsn: '{dsn}'"], files)
-    run_ok(root)
-    assert rows(root, "SELECT * FROM from_python") == [(2, "bob")]
+    folder = project(tmp_path, [f"name: src, type: postgres, dsn: '{dsn}'"], files)
+    folder.run_ok()
+    assert folder.sql("SELECT * FROM from_python") == [(2, "bob")]
     with admin_connect(pg_database) as con:
         assert con.execute("SELECT id FROM audit ORDER BY id").fetchall() == [(1,), (2,)]
     # read_only: the same write is refused by DuckDB, naming the attached database
     project(tmp_path, [f"name: src, type: postgres, dsn: '{dsn}', read_only: true"], {})
-    result = interlace.run_sync(root, select=["push"], force=True)
+    result = folder.run(["push"], force=True)
     assert "read-only" in (result.models["push"].error or "")
 
 
@@ -110,10 +91,10 @@ def test_mysql_is_read_through_attach(tmp_path: Path, mysql_database: str) -> No
     mysql_sql(mysql_database, "CREATE TABLE customers (id INT, name VARCHAR(20))")
     mysql_sql(mysql_database, "INSERT INTO customers VALUES (1, 'ann'), (2, 'bob')")
     item = f"name: src, type: mysql, {mysql_yaml(mysql_database)}, read_only: true"
-    root = project(tmp_path, [item], readers(mysql_database))
-    run_ok(root)
-    assert rows(root, "SELECT * FROM copied") == [(1, "ann"), (2, "bob")]
-    assert rows(root, "SELECT * FROM from_python") == [(2, "bob")]
+    folder = project(tmp_path, [item], readers(mysql_database))
+    folder.run_ok()
+    assert folder.sql("SELECT * FROM copied") == [(1, "ann"), (2, "bob")]
+    assert folder.sql("SELECT * FROM from_python") == [(2, "bob")]
 
 
 def test_a_local_ducklake_is_created_written_and_read(tmp_path: Path) -> None:
@@ -130,9 +111,9 @@ def test_a_local_ducklake_is_created_written_and_read(tmp_path: Path) -> None:
     }
     item = "name: lake, type: ducklake, path: lake/catalog.ducklake, data_path: lake/data"
     (tmp_path / "lake").mkdir()
-    root = project(tmp_path, [item], files)
-    run_ok(root)
-    assert rows(root, "SELECT * FROM kinds") == [(0, 33334), (1, 33333), (2, 33333)]
+    folder = project(tmp_path, [item], files)
+    folder.run_ok()
+    assert folder.sql("SELECT * FROM kinds") == [(0, 33334), (1, 33333), (2, 33333)]
     assert list((tmp_path / "lake" / "data").rglob("*.parquet"))  # data files in data_path
     # the existing lake, read-only, from a second project
     other = project(
@@ -140,22 +121,21 @@ def test_a_local_ducklake_is_created_written_and_read(tmp_path: Path) -> None:
         [f"name: lake, type: ducklake, path: {tmp_path}/lake/catalog.ducklake, read_only: true"],
         {"models/count.sql": "SELECT count(*) AS n FROM lake.main.events"},
     )
-    run_ok(other)
-    with duckdb.connect(str(other / "data" / "dev.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT n FROM count").fetchall() == [(100000,)]
+    other.run_ok()
+    assert other.sql("SELECT n FROM count") == [(100000,)]
 
 
 def test_extensions_and_attachments_load_without_any_download(tmp_path: Path) -> None:
     """The private extension folder gets the wheel files; DuckDB's own ~/.duckdb is not used."""
     with sqlite3.connect(tmp_path / "s.sqlite") as con:
         con.execute("CREATE TABLE t (x INTEGER)")
-    root = project(
+    folder = project(
         tmp_path,
         ["name: s, type: sqlite, path: s.sqlite"],
         {"models/a.sql": "SELECT count(*) AS n FROM s.main.t"},
         extensions="[httpfs]",
     )
-    engine = open_engines(interlace.load_project(root))["default"]
+    engine = open_engines(folder.load())["default"]
     try:
         session = engine.session()
         loaded = dict(
@@ -183,8 +163,8 @@ def closed_port() -> int:
 def test_an_unreachable_mysql_server_is_reported_fast_with_the_reason(tmp_path: Path) -> None:
     port = closed_port()
     item = f"name: shop, type: mysql, host: 127.0.0.1, port: {port}, user: root, connect_timeout: 2"
-    root = project(tmp_path, [item], {"models/a.sql": "SELECT 1 AS x"})
-    engine = open_engines(interlace.load_project(root))["default"]
+    folder = project(tmp_path, [item], {"models/a.sql": "SELECT 1 AS x"})
+    engine = open_engines(folder.load())["default"]
     started = time.perf_counter()
     with pytest.raises(InterlaceConnectionError) as info:
         engine.ping()
@@ -194,14 +174,14 @@ def test_an_unreachable_mysql_server_is_reported_fast_with_the_reason(tmp_path: 
     assert f"cannot connect to MySQL at 127.0.0.1:{port}/ as root" in text
     assert "refused" in text.lower()
     with pytest.raises(InterlaceConnectionError, match="attach 'shop'"):
-        interlace.run_sync(root)
+        folder.run()
 
 
 def test_an_unreachable_postgres_server_is_reported_with_the_reason(tmp_path: Path) -> None:
     port = closed_port()
     item = f"name: crm, type: postgres, host: 127.0.0.1, port: {port}, password: s3cret"
-    root = project(tmp_path, [item], {"models/a.sql": "SELECT 1 AS x"})
-    engine = open_engines(interlace.load_project(root))["default"]
+    folder = project(tmp_path, [item], {"models/a.sql": "SELECT 1 AS x"})
+    engine = open_engines(folder.load())["default"]
     with pytest.raises(InterlaceConnectionError) as info:
         engine.ping()
     text = str(info.value)
@@ -210,13 +190,13 @@ def test_an_unreachable_postgres_server_is_reported_with_the_reason(tmp_path: Pa
 
 
 def test_a_missing_sqlite_file_is_an_error_before_duckdb_reads_it(tmp_path: Path) -> None:
-    root = project(
+    folder = project(
         tmp_path,
         ["name: shop, type: sqlite, path: missing.sqlite, read_only: true"],
         {"models/a.sql": "SELECT 1 AS x"},
     )
     with pytest.raises(InterlaceConnectionError) as info:
-        interlace.run_sync(root)
+        folder.run()
     assert "attach 'shop' (sqlite): file" in str(info.value)
     assert "missing.sqlite does not exist" in str(info.value)
     assert not (tmp_path / "missing.sqlite").exists()

@@ -17,7 +17,7 @@ from interlace.errors import ModelDefinitionError
 from . import mysql_server as _mysql
 from .conftest import PG, admin_connect
 from .mysql_server import mysql_sql, mysql_yaml
-from .test_duckdb_attach import project, run_ok
+from .test_duckdb_attach import project
 
 mysql_server = _mysql.mysql_server
 mysql_database = _mysql.mysql_database
@@ -95,8 +95,9 @@ def test_models_live_in_ducklake_duckdb_and_sqlite_attachments(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "lake").mkdir()
-    root = project(tmp_path, LOCAL, MODELS)
-    loaded = interlace.load_project(root)
+    folder = project(tmp_path, LOCAL, MODELS)
+    root = folder.root
+    loaded = folder.load()
     # a SQL reference to lake.marts.lake_orders is the model: the reader runs after it
     assert set(loaded.models["back"].depends_on) == {"lake_orders", "lite_orders"}
     assert loaded.models["lake_orders"].qualified_name == "lake.marts.lake_orders"
@@ -149,8 +150,9 @@ def test_a_failed_write_leaves_the_attached_table_as_it_was(
                 return [{"id": 1, "amount": 5}, {"id": 2, "amount": 6}]
         """,
     }
-    root = project(tmp_path, LOCAL[1:2], files)
-    run_ok(root)
+    folder = project(tmp_path, LOCAL[1:2], files)
+    root = folder.root
+    folder.run_ok()
     monkeypatch.setenv("BREAK", "1")
     result = interlace.run_sync(root)
     assert result.models["typed"].status == "failed"
@@ -184,9 +186,9 @@ def test_models_live_in_a_postgres_attachment(tmp_path: Path, pg_database: str) 
             SELECT 1 AS one
         """,
     }
-    root = project(tmp_path, [f"name: warehouse, type: postgres, dsn: '{dsn}'"], files)
-    run_ok(root)
-    run_ok(root, force=True)  # views and tables are replaced in place on a second run
+    folder = project(tmp_path, [f"name: warehouse, type: postgres, dsn: '{dsn}'"], files)
+    folder.run_ok()
+    folder.run_ok(force=True)  # views and tables are replaced in place on a second run
     with admin_connect(pg_database) as con:
         assert con.execute("SELECT count(*) FROM marts.pg_orders").fetchone() == (5,)
         assert con.execute("SELECT count(*) FROM marts.pg_copy").fetchone() == (5,)
@@ -217,9 +219,10 @@ def test_mysql_attachments_take_replace_and_append_and_refuse_merges(
             SELECT * FROM src
         """,
     }
-    root = project(tmp_path, [item], files)
-    run_ok(root)
-    run_ok(root, force=True)
+    folder = project(tmp_path, [item], files)
+    root = folder.root
+    folder.run_ok()
+    folder.run_ok(force=True)
     assert mysql_sql(mysql_database, "SELECT count(*) FROM copied") == [(4,)]
     assert mysql_sql(mysql_database, "SELECT count(*) FROM appended") == [(8,)]
 
@@ -229,7 +232,7 @@ def test_mysql_attachments_take_replace_and_append_and_refuse_merges(
         encoding="utf-8",
     )
     with pytest.raises(ModelDefinitionError) as raised:
-        interlace.load_project(root)
+        folder.load()
     assert raised.value.model == "merged"
     assert "MySQL attachment 'shop'" in raised.value.message
     assert "connection of type mysql" in (raised.value.hint or "")
@@ -259,9 +262,9 @@ def test_a_database_that_cannot_take_the_model_is_refused_at_load(
                 return [{{"a": 1}}]
         """,
     }
-    root = project(tmp_path, attach, files)
+    folder = project(tmp_path, attach, files)
     with pytest.raises(ModelDefinitionError) as raised:
-        interlace.load_project(root)
+        folder.load()
     error = raised.value
     assert expected in error.message
     assert (error.model, error.file, error.line) == ("m", "models/m.py", 3)
@@ -288,7 +291,8 @@ def test_sqlite_attachment_has_no_other_schemas(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "lite.sqlite"):
         pass
     files = {"models/m.sql": "-- @database: lite\n-- @schema: marts\nSELECT 1 AS a\n"}
-    root = project(tmp_path, ["name: lite, type: sqlite, path: lite.sqlite"], files)
+    folder = project(tmp_path, ["name: lite, type: sqlite, path: lite.sqlite"], files)
+    root = folder.root
     result = interlace.run_sync(root)
     error = result.models["m"].error or ""
     assert result.models["m"].status == "failed"
@@ -308,12 +312,13 @@ def test_promote_skips_models_in_attached_databases_and_says_why(tmp_path: Path)
         """,
     }
     item = "name: side, type: duckdb, path: 'side_{env}.duckdb', create: true"
-    root = project(tmp_path, [item], files)
+    folder = project(tmp_path, [item], files)
+    root = folder.root
     (root / "config.yaml").write_text(
         (root / "config.yaml").read_text().replace("data/dev.duckdb", "data/{env}.duckdb"),
         encoding="utf-8",
     )
-    run_ok(root)
+    folder.run_ok()
     result = promote(root, "dev", "prod", all_models=True)
     steps = {s.model: s for s in result.plan.steps}
     assert steps["own"].action == "copy"
@@ -328,11 +333,12 @@ def test_only_attachments_that_models_target_are_listed_each_run(tmp_path: Path)
 
     files = {"models/m.sql": "-- @database: side\nSELECT 1 AS a\n"}
     attach = [*LOCAL[1:2], "name: spare, type: duckdb, path: spare.duckdb, create: true"]
-    root = project(tmp_path, attach, files)
-    run_ok(root)
+    folder = project(tmp_path, attach, files)
+    root = folder.root
+    folder.run_ok()
     with duckdb.connect(str(root / "spare.duckdb")) as con:
         con.execute("CREATE TABLE unrelated AS SELECT 1 AS x")
-    engine = open_engines(interlace.load_project(root))["default"]
+    engine = open_engines(folder.load())["default"]
     try:
         listed = {(schema, name) for schema, name, _ in engine.list_relations("%")}
     finally:

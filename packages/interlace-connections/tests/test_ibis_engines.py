@@ -4,59 +4,49 @@ strategies (replace, append, merge_by_key) through each engine's capabilities, r
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-import interlace
 import pytest
-from interlace.results import RunResult
+from interlace.testing import ProjectFolder
+from interlace.testing.folder import Fetched
 
 from . import mysql_server as _mysql
-from .mysql_server import mysql_sql, mysql_yaml
+from .mysql_server import mysql_fetch, mysql_sql, mysql_yaml
 
 # the MySQL fixtures, used by name
 mysql_server = _mysql.mysql_server
 mysql_database = _mysql.mysql_database
 
+# a query -> its column names and rows
+Read = Callable[[str], tuple[list[str], list[tuple[Any, ...]]]]
 
-class EngineProject:
-    """A project on one ibis engine, with a way to read its tables back."""
 
-    def __init__(self, root: Path, connection: str, schema: str, query: Callable[[str], Any]):
-        self.root = root
+def unread(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    raise AssertionError(f"this test reads nothing back: {sql}")
+
+
+class EngineProject(ProjectFolder):
+    """A project on one ibis engine; reads go straight to its database through ``read``."""
+
+    def __init__(self, root: Path, connection: str, schema: str, read: Read) -> None:
+        super().__init__(root)
         self.connection = connection
         self.schema = schema
-        self.query = query
+        self.read = read
 
-    def config(self, **extra: str) -> EngineProject:
+    def config(self, **extra: str) -> Self:
         more = "".join(f", {k}: {v}" for k, v in extra.items())
         text = (
             f"name: ibis_test\nconnections:\n  default: {{{self.connection}{more}}}\n"
             f"models:\n  default_schema: {self.schema}\nexecutor:\n  max_workers: 2\n"
         )
-        (self.root / "config.yaml").write_text(text, encoding="utf-8")
-        return self
+        return self.write({"config.yaml": text})
 
-    def write(self, files: dict[str, str]) -> EngineProject:
-        for rel, text in files.items():
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return self
-
-    def run(self, **kwargs: Any) -> RunResult:
-        return interlace.run_sync(self.root, **kwargs)
-
-    def run_ok(self, **kwargs: Any) -> RunResult:
-        result = self.run(**kwargs)
-        problems = {n: (r.status, r.error) for n, r in result.models.items() if not r.ok}
-        assert result.status == "success", problems
-        return result
-
-    def rows(self, table: str, order_by: str = "1") -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self.query(f"SELECT * FROM {table} ORDER BY {order_by}")]
+    def _fetch(self, query: str, connection: str | None, env: str | None) -> Fetched:
+        names, rows = self.read(query)
+        return Fetched(names, [tuple(r) for r in rows])
 
 
 @pytest.fixture(params=["sqlite", "mysql"])
@@ -65,18 +55,19 @@ def engine_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     if request.param == "sqlite":
         file = tmp_path / "data" / "dev.sqlite"
 
-        def query(sql: str) -> list[tuple[Any, ...]]:
+        def read(sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
             with sqlite3.connect(file) as con:
-                return con.execute(sql).fetchall()
+                cursor = con.execute(sql)
+                return [d[0] for d in cursor.description or ()], cursor.fetchall()
 
-        yield EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", query)
+        yield EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", read)
     else:
         database = request.getfixturevalue("mysql_database")
         yield EngineProject(
             tmp_path,
             f"type: mysql, {mysql_yaml(database)}",
             database,
-            lambda sql: mysql_sql(database, sql),
+            lambda sql: mysql_fetch(database, sql),
         )
 
 
@@ -111,9 +102,9 @@ def test_sql_and_python_models_run_with_replace_append_and_merge(
 ) -> None:
     project = engine_project.config().write(MODELS)
     project.run_ok()
-    assert project.rows("orders") == [(1, "ann", 10.5), (2, "bob", 20.0), (3, "ann", 5.0)]
-    assert project.rows("by_customer") == [("ann", 15.5, 2), ("bob", 20.0, 1)]
-    assert project.rows("big_spenders") == [("ann", 15.5, 2, 4), ("bob", 20.0, 1, 2)]
+    assert project.values("orders") == [(1, "ann", 10.5), (2, "bob", 20.0), (3, "ann", 5.0)]
+    assert project.values("by_customer") == [("ann", 15.5, 2), ("bob", 20.0, 1)]
+    assert project.values("big_spenders") == [("ann", 15.5, 2, 4), ("bob", 20.0, 1, 2)]
     # merge: one changed row, one new; append adds again; replace rebuilds
     project.write(
         {
@@ -124,14 +115,14 @@ def test_sql_and_python_models_run_with_replace_append_and_merge(
     )
     result = project.run_ok()
     assert result.models["orders"].rows == 4
-    assert project.rows("orders") == [
+    assert project.values("orders") == [
         (1, "ann", 10.5),
         (2, "bob", 25.0),
         (3, "ann", 5.0),
         (4, "cy", 1.0),
     ]
-    assert project.rows("by_customer") == [("ann", 15.5, 2), ("bob", 25.0, 1), ("cy", 1.0, 1)]
-    assert len(project.rows("big_spenders")) == 4
+    assert project.values("by_customer") == [("ann", 15.5, 2), ("bob", 25.0, 1), ("cy", 1.0, 1)]
+    assert len(project.values("big_spenders")) == 4
 
 
 def test_a_new_column_is_added_to_an_incremental_table(engine_project: EngineProject) -> None:
@@ -146,7 +137,7 @@ def test_a_new_column_is_added_to_an_incremental_table(engine_project: EnginePro
     project.run_ok()
     project.write({"models/events.sql": "-- @strategy: append\nSELECT 2 AS id, 'x' AS label\n"})
     project.run_ok()
-    assert project.rows("events") == [(1, None), (2, "x")]
+    assert project.values("events") == [(1, None), (2, "x")]
 
 
 def test_a_failing_model_leaves_the_published_table_as_it_was(
@@ -170,7 +161,7 @@ def test_a_failing_model_leaves_the_published_table_as_it_was(
     )
     result = project.run()
     assert "broken source" in (result.models["t"].error or "")
-    assert project.rows("t") == [(1,)]
+    assert project.values("t") == [(1,)]
 
 
 def test_python_models_get_the_raw_connection_and_an_ibis_backend(
@@ -193,7 +184,7 @@ def test_python_models_get_the_raw_connection_and_an_ibis_backend(
         }
     )
     project.run_ok()
-    rows = project.rows("probe")
+    rows = project.values("probe")
     assert rows[0][:3] == (1, "a", 42) and rows[0][3] in ("sqlite", "mysql")
 
 
@@ -218,12 +209,12 @@ def test_a_read_connection_refuses_materialization_and_raw_writes(
     assert "connection 'default' is read-only (access: read)" in (result.models["t"].error or "")
     assert result.models["raw_write"].status == "failed"
     assert "read" in (result.models["raw_write"].error or "").lower()
-    assert project.rows("t") == [(1,)]
+    assert project.values("t") == [(1,)]
 
 
 def test_sqlite_python_models_kept_only_for_a_run_are_refused_clearly(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
-    project = EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", print)
+    project = EngineProject(tmp_path, "type: sqlite, path: data/dev.sqlite", "main", unread)
     project.config().write(
         {
             "models/tmp.py": """
@@ -246,7 +237,7 @@ def test_mysql_writes_the_model_schema_as_a_database(mysql_database: str, tmp_pa
         tmp_path,
         f"type: mysql, {mysql_yaml(mysql_database)}",
         mysql_database,
-        lambda sql: mysql_sql(mysql_database, sql),
+        lambda sql: mysql_fetch(mysql_database, sql),
     )
     project.config().write({"models/t.sql": "SELECT 1 AS x"})
     project.run_ok()
@@ -295,7 +286,7 @@ def test_an_incremental_model_reads_an_upstream_of_another_connection_by_its_cur
     result = p.run_ok()
 
     assert result.models["event_log"].stats == {"inserted": 2}
-    assert p.rows(f"{p.schema}.event_log") == [
+    assert p.values(f"{p.schema}.event_log") == [
         (1, "k1"),
         (2, "k0"),
         (3, "k1"),

@@ -18,7 +18,7 @@ from interlace_connections.mysql.engine import in_databases
 
 from . import mysql_server as _mysql
 from .mysql_server import mysql_connect, mysql_sql, mysql_yaml
-from .test_duckdb_attach import project, run_ok
+from .test_duckdb_attach import project
 
 mysql_server = _mysql.mysql_server
 mysql_database = _mysql.mysql_database
@@ -225,10 +225,10 @@ def test_mysql_attachment_default_schema_is_its_database_on_every_run(
             SELECT count(*) AS n FROM shop.main.appended
         """,
     }
-    root = project(tmp_path, [item], files)
+    folder = project(tmp_path, [item], files)
 
     for _ in range(3):
-        run_ok(root, force=True)
+        folder.run_ok(force=True)
 
     assert mysql_sql(mysql_database, "SELECT id FROM copied ORDER BY id") == [
         (i,) for i in range(4)
@@ -237,6 +237,6 @@ def test_mysql_attachment_default_schema_is_its_database_on_every_run(
         (12, 4)
     ]
     assert tables(mysql_database) == [("appended", "BASE TABLE"), ("copied", "BASE TABLE")]
-    result = ProjectFolder(root).run_ok(["back"], force=True)
+    result = folder.run_ok(["back"], force=True)
     assert result.models["back"].status == "success"
-    assert ProjectFolder(root).rows("back") == [{"n": 12}]
+    assert folder.rows("back") == [{"n": 12}]

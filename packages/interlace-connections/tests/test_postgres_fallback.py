@@ -13,6 +13,7 @@ from typing import Any
 
 import interlace
 import pytest
+from interlace.testing import ProjectFolder
 
 from .conftest import PG, admin_connect
 
@@ -63,17 +64,13 @@ def databases(pg_server: dict[str, Any]) -> Iterator[str]:
 
 def make(root: Path, base: str) -> Path:
     server = f"    host: {PG['host']}\n    port: {PG['port']}\n    user: {PG['user']}\n"
-    (root / "models").mkdir(parents=True)
-    (root / "config.yaml").write_text(
+    config = (
         "name: pg_fallback\nconnections:\n"
         f"  default:\n    type: postgres\n{server}    database: {base}_{{env}}\n"
         f"  prod:\n    type: postgres\n{server}    database: {base}_prod\n"
-        "    shared: true\n    access: read\n",
-        encoding="utf-8",
+        "    shared: true\n    access: read\n"
     )
-    for rel, text in MODELS.items():
-        (root / rel).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
+    return ProjectFolder.create(root, config=config).write(MODELS).root
 
 
 def sql(database: str, query: str) -> list[tuple[Any, ...]]:

@@ -259,7 +259,7 @@ def test_a_project_records_its_runs_in_postgres(
     assert not (pg_project.root / ".interlace").exists()  # nothing went to SQLite
     rows = pg_project.sql("SELECT run_id, status FROM interlace_state.runs ORDER BY started_at")
     assert rows == [(first.run_id, "success"), (second.run_id, "success")]
-    assert pg_project.sql(
+    assert pg_project.execute(
         "SELECT model, status FROM interlace_state.model_runs WHERE run_id = %s", (second.run_id,)
     ) == [("events", "success")]
     store = open_state(pg_project.load())

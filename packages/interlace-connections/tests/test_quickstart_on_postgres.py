@@ -91,7 +91,7 @@ def test_quickstart_runs_twice_on_postgres_with_duckdb_results(
         second = interlace.run_sync(root)
         assert second.status == "success", {n: m.error for n, m in second.models.items()}
 
-    assert pg_project.kind("stg_customers", schema="staging") == "VIEW"
+    assert pg_project.kind("stg_customers", schema="staging") == "view"
     assert pg_project.kind("int_order_lines") is None  # ephemeral: never stored
     duck = duckdb.connect(str(on_duckdb / "data" / "dev.duckdb"), read_only=True)
     try:

@@ -83,26 +83,6 @@ def inc_rows(project: ProjectDir) -> list[tuple[Any, ...]]:
     return project.sql("SELECT id, ts, v FROM inc ORDER BY id")
 
 
-def test_cursor_processes_only_rows_after_the_watermark(make_project: MakeProject) -> None:
-    project = incremental_project(make_project, "append")
-    feed(project, [event(1, 1), event(2, 2)])
-    first = project.run_ok()
-    assert first.models["inc"].rows == 2
-    assert watermark(project) == ("ts", "2024-01-02 00:00:00", "TIMESTAMP")
-
-    feed(project, [event(1, 1), event(2, 2), event(3, 3)])
-    second = project.run_ok()
-    assert second.models["inc"].rows == 1  # only the new row; append would duplicate the rest
-    assert inc_rows(project) == [(1, ts(1), "x"), (2, ts(2), "x"), (3, ts(3), "x")]
-    assert watermark(project) == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
-
-    # nothing new upstream: skipped, watermark unchanged
-    third = project.run_ok()
-    assert third.models["inc"].status == "skipped"
-    assert inc_rows(project) == [(1, ts(1), "x"), (2, ts(2), "x"), (3, ts(3), "x")]
-    assert watermark(project) == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
-
-
 STRICT_PY_INC = """
 from pathlib import Path
 
@@ -201,35 +181,6 @@ def test_root_python_model_gets_the_typed_watermark_as_cursor(make_project: Make
     assert seen == ["None", "datetime.datetime(2024, 1, 2, 0, 0)"]
     assert project.sql("SELECT id FROM pull ORDER BY id") == [(1,), (2,), (3,)]
     assert watermark(project, "pull") == ("ts", "2024-01-03 12:00:00", "TIMESTAMP")
-
-
-def test_since_until_reprocesses_a_window_without_moving_the_watermark(
-    make_project: MakeProject,
-) -> None:
-    project = incremental_project(make_project)
-    feed(project, [event(i, i) for i in range(1, 5)])
-    project.run_ok()
-    assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
-
-    # upstream corrects days 2 and 4; only day 2 is inside the window
-    feed(project, [event(1, 1), event(2, 2, "fixed"), event(3, 3), event(4, 4, "fixed")])
-    result = project.run_ok(since="2024-01-02", until="2024-01-03")
-    assert result.models["inc"].status == "success"
-    assert result.models["inc"].rows == 1
-    assert result.models["inc"].stats == {"inserted": 0, "updated": 1}
-    assert inc_rows(project) == [
-        (1, ts(1), "x"),
-        (2, ts(2), "fixed"),
-        (3, ts(3), "x"),
-        (4, ts(4), "x"),
-    ]
-    assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
-
-    # a backfill of old data also runs when nothing changed upstream, and stays put
-    again = project.run_ok(since="2024-01-01", until="2024-01-02")
-    assert again.models["inc"].status == "success"
-    assert again.models["inc"].stats == {"inserted": 0, "updated": 0}
-    assert watermark(project) == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
 
 
 def test_rows_newer_than_a_backfill_window_are_processed_by_the_next_run(

@@ -7,21 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pytest
-from interlace.migrations import migrate
 from interlace.state import SQLiteStateStore
 
 if TYPE_CHECKING:
     from conftest import MakeProject, ProjectDir
-
-# the example of docs/incremental.md, word for word
-PAGE_VIEWS_SQL = """
--- @name: page_views
--- @strategy: append
--- @cursor: viewed_at
-select * from raw.page_views
-"""
 
 RAW_PAGE_VIEWS = """
 create schema raw;
@@ -35,26 +25,6 @@ insert into raw.page_views values
 """
 
 
-def at(day: int, hour: int) -> dt.datetime:
-    return dt.datetime(2024, 1, day, hour)
-
-
-FIRST_FIVE = [
-    (1, "/a", at(1, 10)),
-    (2, "/b", at(1, 11)),
-    (3, "/a", at(1, 12)),
-    (4, "/c", at(2, 9)),
-    (5, "/b", at(2, 10)),
-]
-
-
-def load_raw(project: ProjectDir, sql: str) -> None:
-    """Write into the project's database the way another tool would (between runs)."""
-    project.db_path().parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(project.db_path())) as con:
-        con.execute(sql)
-
-
 def watermark(project: ProjectDir, model: str) -> tuple[str, str, str] | None:
     store = SQLiteStateStore(project.root / ".interlace" / "state.db")
     try:
@@ -66,42 +36,6 @@ def watermark(project: ProjectDir, model: str) -> tuple[str, str, str] | None:
 
 def rows(project: ProjectDir, query: str) -> list[tuple[Any, ...]]:
     return project.sql(query)
-
-
-def test_append_cursor_over_a_migrated_table_appends_each_row_once(
-    make_project: MakeProject,
-) -> None:
-    project = make_project(
-        {
-            "models/page_views.sql": PAGE_VIEWS_SQL,
-            "migrations/001_raw_page_views.sql": RAW_PAGE_VIEWS,
-        }
-    )
-    assert migrate(project.load()).success
-
-    for run in range(3):
-        result = project.run_ok()
-        # a root model (it reads no model) runs every time; only new rows are appended
-        assert result.models["page_views"].rows == (5 if run == 0 else 0)
-        assert rows(project, "SELECT * FROM page_views ORDER BY id") == FIRST_FIVE
-    assert watermark(project, "page_views") == ("viewed_at", "2024-01-02 10:00:00", "TIMESTAMP")
-
-    # new rows arrive, and one old row (behind the watermark: not read again without lookback)
-    load_raw(
-        project,
-        "insert into raw.page_views values (6, '/d', '2024-01-03 08:00:00'), "
-        "(7, '/a', '2024-01-03 09:30:00'), (8, '/late', '2024-01-01 00:00:00')",
-    )
-    result = project.run_ok()
-    assert result.models["page_views"].rows == 2
-    assert rows(project, "SELECT * FROM page_views ORDER BY id") == [
-        *FIRST_FIVE,
-        (6, "/d", at(3, 8)),
-        (7, "/a", at(3, 9) + dt.timedelta(minutes=30)),
-    ]
-    assert watermark(project, "page_views") == ("viewed_at", "2024-01-03 09:30:00", "TIMESTAMP")
-    assert project.run_ok().models["page_views"].rows == 0
-    assert project.count("page_views") == 7
 
 
 def test_cursor_filters_unqualified_sources_and_reads_dimensions_whole(
@@ -119,8 +53,7 @@ def test_cursor_filters_unqualified_sources_and_reads_dimensions_whole(
             """
         }
     )
-    load_raw(
-        project,
+    project.execute(
         """
         create table customers (id integer, name varchar);
         insert into customers values (1, 'ann');
@@ -129,8 +62,7 @@ def test_cursor_filters_unqualified_sources_and_reads_dimensions_whole(
         """,
     )
     project.run_ok()
-    load_raw(
-        project,
+    project.execute(
         "insert into customers values (2, 'bob'); "
         "insert into orders values (12, 2, '2024-01-03'), (13, 1, '2024-01-03')",
     )
@@ -156,10 +88,10 @@ def test_backfill_window_filters_sources_that_are_no_model(make_project: MakePro
             """
         }
     )
-    load_raw(project, RAW_PAGE_VIEWS)
+    project.execute(RAW_PAGE_VIEWS)
     project.run_ok()
     # every row is corrected at the source; only day 2 is reprocessed
-    load_raw(project, "update raw.page_views set url = url || '!'")
+    project.execute("update raw.page_views set url = url || '!'")
     window = project.run_ok(since="2024-01-02", until="2024-01-03")
     assert window.models["views_by_id"].rows == 2
     assert window.models["views_by_id"].stats == {"inserted": 0, "updated": 2}
@@ -183,7 +115,7 @@ def test_cursor_column_in_no_table_read_is_a_clear_error(make_project: MakeProje
             """
         }
     )
-    load_raw(project, RAW_PAGE_VIEWS)
+    project.execute(RAW_PAGE_VIEWS)
     result = project.run()
     failure = result.models["copies"]
     assert failure.status == "failed"

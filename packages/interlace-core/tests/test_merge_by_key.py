@@ -1,20 +1,17 @@
-"""`merge_by_key`: upsert by primary key with preserve / hard / soft deletes (SPEC §3.2, §3.3).
+"""`merge_by_key` on DuckDB: errors at load, and DuckDB's own proof that keys are unique.
 
-Every test runs a real project several times, feeding each run a new batch through
-``input.json``, and reads the published table back. Tests taking ``apply_path`` run twice: once
-through DELETE+INSERT (DuckDB's default) and once through MERGE, with identical expectations.
+What merge_by_key publishes (preserve / hard / soft deletes, through MERGE and DELETE+INSERT,
+failed batches) is tested on every engine in interlace-connections' engine suite
+(tests/engines/test_engine_strategies.py); its statements in test_strategy_statements.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
 import interlace
 import pytest
-from interlace.engines.duckdb import DuckDBEngine
 from interlace.errors import ModelDefinitionError
 
 if TYPE_CHECKING:
@@ -30,18 +27,6 @@ from interlace import model
 def items():
     return json.loads((Path(__file__).parent.parent / "input.json").read_text())
 """
-
-
-@pytest.fixture(params=["delete_insert", "merge"])
-def apply_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test through both ways of applying the diff."""
-    prefer_merge = request.param == "merge"
-    monkeypatch.setattr(
-        DuckDBEngine,
-        "capabilities",
-        dataclasses.replace(DuckDBEngine.capabilities, merge=True, prefer_merge=prefer_merge),
-    )
-    return str(request.param)
 
 
 def merge_project(
@@ -61,208 +46,6 @@ def run_batch(project: ProjectDir, rows: list[dict[str, Any]]) -> dict[str, int]
 
 def counts(inserted: int = 0, updated: int = 0, deleted: int = 0) -> dict[str, int]:
     return {"inserted": inserted, "updated": updated, "deleted": deleted}
-
-
-def test_merge_by_key_preserve_upserts_and_keeps_rows_missing_from_the_batch(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project)
-    first = [{"id": 1, "v": "a", "n": 10}, {"id": 2, "v": "b", "n": 20}]
-    assert run_batch(project, first) == counts(inserted=2)
-    assert project.rows("items", "id") == first
-
-    # id 1 unchanged, id 2 changed, id 3 new; nothing is deleted under preserve
-    second = [
-        {"id": 1, "v": "a", "n": 10},
-        {"id": 2, "v": "B", "n": 21},
-        {"id": 3, "v": "c", "n": 30},
-    ]
-    assert run_batch(project, second) == counts(inserted=1, updated=1)
-    assert project.rows("items", "id") == second
-
-    # a batch with only id 3 keeps ids 1 and 2 exactly as they were
-    assert run_batch(project, [{"id": 3, "v": "c", "n": 30}]) == counts()
-    assert project.rows("items", "id") == second
-
-
-def test_merge_by_key_rerun_of_the_same_batch_changes_nothing(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, delete_mode="hard")
-    batch = [{"id": i, "v": f"v{i}", "n": i * 1.5} for i in range(5)]
-    run_batch(project, batch)
-    before = project.rows("items", "id")
-    for _ in range(2):
-        assert run_batch(project, batch) == counts()
-        assert project.rows("items", "id") == before
-
-
-def test_merge_by_key_counts_a_change_to_or_from_null_as_an_update(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project)
-    run_batch(project, [{"id": 1, "v": "a"}, {"id": 2, "v": None}, {"id": 3, "v": None}])
-    # NULL -> value and value -> NULL are changes; NULL -> NULL is not
-    stats = run_batch(project, [{"id": 1, "v": None}, {"id": 2, "v": "b"}, {"id": 3, "v": None}])
-    assert stats == counts(updated=2)
-    assert project.rows("items", "id") == [
-        {"id": 1, "v": None},
-        {"id": 2, "v": "b"},
-        {"id": 3, "v": None},
-    ]
-
-
-def test_merge_by_key_hard_delete_removes_missing_rows(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, delete_mode="hard")
-    run_batch(project, [{"id": i, "v": "x"} for i in (1, 2, 3, 4)])
-    stats = run_batch(project, [{"id": 2, "v": "x"}, {"id": 4, "v": "y"}, {"id": 5, "v": "z"}])
-    assert stats == counts(inserted=1, updated=1, deleted=2)
-    assert project.rows("items", "id") == [
-        {"id": 2, "v": "x"},
-        {"id": 4, "v": "y"},
-        {"id": 5, "v": "z"},
-    ]
-    # a deleted key that comes back is a plain insert
-    stats = run_batch(project, [{"id": 1, "v": "back"}, {"id": 2, "v": "x"}])
-    assert stats == counts(inserted=1, deleted=2)
-    assert project.rows("items", "id") == [{"id": 1, "v": "back"}, {"id": 2, "v": "x"}]
-
-
-def test_merge_by_key_soft_delete_flags_missing_rows_and_revives_returning_ones(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, delete_mode="soft")
-    assert run_batch(project, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]) == counts(inserted=2)
-    assert project.rows("items", "id") == [
-        {"id": 1, "v": "a", "_deleted": False, "_deleted_at": None},
-        {"id": 2, "v": "b", "_deleted": False, "_deleted_at": None},
-    ]
-
-    before = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    assert run_batch(project, [{"id": 1, "v": "a"}]) == counts(deleted=1)
-    after = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = project.rows("items", "id")
-    deleted_at = rows[1]["_deleted_at"]
-    assert isinstance(deleted_at, dt.datetime) and before <= deleted_at <= after
-    assert rows == [
-        {"id": 1, "v": "a", "_deleted": False, "_deleted_at": None},
-        {"id": 2, "v": "b", "_deleted": True, "_deleted_at": deleted_at},
-    ]
-
-    # still missing: already flagged, so not deleted again and the timestamp stays
-    assert run_batch(project, [{"id": 1, "v": "a"}]) == counts()
-    assert project.rows("items", "id") == rows
-
-    # back again: the flag is cleared (an update), with the batch's values
-    assert run_batch(project, [{"id": 1, "v": "a"}, {"id": 2, "v": "b2"}]) == counts(updated=1)
-    assert project.rows("items", "id") == [
-        {"id": 1, "v": "a", "_deleted": False, "_deleted_at": None},
-        {"id": 2, "v": "b2", "_deleted": False, "_deleted_at": None},
-    ]
-
-
-def test_merge_by_key_composite_key_matches_on_every_key_column(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, key=["region", "id"], delete_mode="hard")
-    first = [
-        {"region": "eu", "id": 1, "v": "a"},
-        {"region": "us", "id": 1, "v": "b"},
-        {"region": "eu", "id": 2, "v": "c"},
-    ]
-    assert run_batch(project, first) == counts(inserted=3)
-    second = [
-        {"region": "eu", "id": 1, "v": "a"},  # unchanged
-        {"region": "us", "id": 1, "v": "B"},  # same id, other region: its own row changes
-        {"region": "us", "id": 2, "v": "d"},  # new key (eu/2 exists, us/2 does not)
-    ]
-    assert run_batch(project, second) == counts(inserted=1, updated=1, deleted=1)
-    assert project.rows("items", "region, id") == [
-        {"region": "eu", "id": 1, "v": "a"},
-        {"region": "us", "id": 1, "v": "B"},
-        {"region": "us", "id": 2, "v": "d"},
-    ]
-    assert run_batch(project, second) == counts()
-
-
-def test_merge_by_key_removed_column_is_null_in_rows_the_batch_rewrites(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project)
-    run_batch(project, [{"id": 1, "v": "a", "w": 1}, {"id": 2, "v": "b", "w": 2}])
-    # w is gone from the batch: kept in the table; id 2 is rewritten, id 1 is untouched
-    assert run_batch(project, [{"id": 1, "v": "a"}, {"id": 2, "v": "B"}]) == counts(updated=1)
-    assert project.rows("items", "id") == [
-        {"id": 1, "v": "a", "w": 1},
-        {"id": 2, "v": "B", "w": None},
-    ]
-
-
-BATCHES: list[list[dict[str, Any]]] = [
-    [{"id": 1, "v": "a", "n": 1}, {"id": 2, "v": "b", "n": 2}, {"id": 3, "v": "c", "n": 3}],
-    [{"id": 2, "v": "b", "n": 20}, {"id": 3, "v": "c", "n": 3}, {"id": 4, "v": None, "n": 4}],
-    [{"id": 1, "v": "again", "n": 1}, {"id": 4, "v": "d", "n": None}],
-    [{"id": 1, "v": "again", "n": 1}, {"id": 4, "v": "d", "n": None}],
-    [{"id": 5, "v": "e", "n": 5}],
-]
-
-
-@pytest.mark.parametrize("delete_mode", ["preserve", "hard", "soft"])
-def test_merge_and_delete_insert_paths_produce_identical_tables_and_counts(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, delete_mode: str
-) -> None:
-    histories: dict[bool, list[tuple[dict[str, int], list[dict[str, Any]]]]] = {}
-    for prefer_merge in (False, True):
-        monkeypatch.setattr(
-            DuckDBEngine,
-            "capabilities",
-            dataclasses.replace(DuckDBEngine.capabilities, merge=True, prefer_merge=prefer_merge),
-        )
-        project = merge_project(make_project, delete_mode=delete_mode)
-        history = []
-        for batch in BATCHES:
-            stats = run_batch(project, batch)
-            # _deleted_at holds the run's clock; compare whether it is set, not its value
-            rows = [
-                {**row, "_deleted_at": row["_deleted_at"] is not None}
-                if "_deleted_at" in row
-                else row
-                for row in project.rows("items", "id")
-            ]
-            history.append((stats, rows))
-        histories[prefer_merge] = history
-    assert histories[False] == histories[True]
-    final_ids = [row["id"] for row in histories[False][-1][1]]
-    assert (
-        final_ids
-        == {"preserve": [1, 2, 3, 4, 5], "hard": [5], "soft": [1, 2, 3, 4, 5]}[delete_mode]
-    )
-
-
-def test_merge_by_key_sql_model_merges_its_query_result(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = make_project(
-        {
-            "models/source.sql": "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS t(id, v)",
-            "models/target.sql": """
-                -- @strategy: merge_by_key
-                -- @primary_key: id
-                -- @delete_mode: hard
-                SELECT id, upper(v) AS v FROM source
-            """,
-        }
-    )
-    project.run_ok()
-    assert project.rows("target", "id") == [{"id": 1, "v": "A"}, {"id": 2, "v": "B"}]
-    project.write({"models/source.sql": "SELECT * FROM (VALUES (2, 'b'), (3, 'c')) AS t(id, v)"})
-    result = project.run_ok()
-    target = result.models["target"]
-    assert target.status == "success"
-    assert target.stats == {"inserted": 1, "updated": 0, "deleted": 1}
-    assert project.rows("target", "id") == [{"id": 2, "v": "B"}, {"id": 3, "v": "C"}]
 
 
 # ---------------------------------------------------------------------------- errors
@@ -313,10 +96,10 @@ def test_merge_by_key_invalid_delete_mode_is_an_error_at_load(make_project: Make
     assert info.value.hint is not None and "preserve, hard, soft" in info.value.hint
 
 
-def _assert_batch_fails_and_keeps_table(
+def assert_batch_fails_and_keeps_table(
     project: ProjectDir, batch: list[dict[str, Any]], *fragments: str
 ) -> str:
-    before = project.rows("items", "ALL")
+    before = project.rows("items")
     project.write({"input.json": json.dumps(batch)})
     result = project.run()
     failure = result.models["items"]
@@ -325,53 +108,9 @@ def _assert_batch_fails_and_keeps_table(
     assert failure.error is not None
     for fragment in fragments:
         assert fragment in failure.error, failure.error
-    assert project.rows("items", "ALL") == before
+    assert project.rows("items") == before
     assert [name for name in project.relations() if "__il_" in name] == []
     return failure.error
-
-
-def test_merge_by_key_key_column_missing_from_result_fails_and_keeps_table(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, key=["id", "part"])
-    run_batch(project, [{"id": 1, "part": 1, "v": "a"}])
-    error = _assert_batch_fails_and_keeps_table(
-        project, [{"id": 1, "v": "b"}], "primary_key", "'part'", "not in the result"
-    )
-    assert "result columns: id, v" in error
-
-
-def test_merge_by_key_null_key_fails_and_keeps_table(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, key=["id", "part"])
-    run_batch(project, [{"id": 1, "part": 1, "v": "a"}])
-    _assert_batch_fails_and_keeps_table(
-        project,
-        [{"id": 1, "part": 1, "v": "b"}, {"id": 2, "part": None, "v": "c"}],
-        "1 row(s) have a NULL in primary_key ['id', 'part']",
-    )
-
-
-def test_merge_by_key_duplicate_keys_in_one_batch_fail_naming_a_sample_key(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, key=["id", "part"])
-    run_batch(project, [{"id": 1, "part": 1, "v": "a"}])
-    _assert_batch_fails_and_keeps_table(
-        project,
-        [
-            {"id": 1, "part": 1, "v": "b"},
-            {"id": 7, "part": 2, "v": "x"},
-            {"id": 7, "part": 2, "v": "y"},
-            {"id": 7, "part": 2, "v": "z"},
-        ],
-        "duplicate primary_key",
-        "{'id': 7, 'part': 2} appears 3 times",
-    )
-    # and the model recovers with a clean batch
-    assert run_batch(project, [{"id": 1, "part": 1, "v": "b"}]) == counts(updated=1)
-    assert project.rows("items") == [{"id": 1, "part": 1, "v": "b"}]
 
 
 @pytest.mark.parametrize("step", [1, 10**12], ids=["dense", "sparse"])
@@ -383,7 +122,7 @@ def test_merge_by_key_duplicate_integer_keys_fail_naming_a_sample_key(
     project = merge_project(make_project)
     run_batch(project, [{"id": 0, "v": "a"}])
     batch = [{"id": i * step, "v": "b"} for i in range(50)]
-    _assert_batch_fails_and_keeps_table(
+    assert_batch_fails_and_keeps_table(
         project,
         [*batch, {"id": 7 * step, "v": "c"}],
         "duplicate primary_key",
@@ -420,17 +159,6 @@ def test_duckdb_session_tells_whether_integer_keys_are_unique() -> None:
         "text": None,
         "empty": None,
     }
-
-
-def test_merge_by_key_failure_leaves_soft_deleted_state_untouched(
-    make_project: MakeProject, apply_path: str
-) -> None:
-    project = merge_project(make_project, delete_mode="soft")
-    run_batch(project, [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}])
-    run_batch(project, [{"id": 1, "v": "a"}])
-    _assert_batch_fails_and_keeps_table(
-        project, [{"id": 3, "v": "c"}, {"id": 3, "v": "d"}], "{'id': 3} appears 2 times"
-    )
 
 
 def test_default_strategy_from_config_needs_a_primary_key_too(make_project: MakeProject) -> None:

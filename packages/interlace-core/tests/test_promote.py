@@ -119,11 +119,11 @@ def test_promote_all_recreates_views_and_skips_ephemeral_models(
     skipped = result.plan.of("skip")[0]
     assert skipped.reason == "ephemeral: it has no table (inlined into its consumers)"
     assert project.relations("prod") == {
-        "main.raw_orders": "BASE TABLE",
-        "main.orders": "BASE TABLE",
-        "main.revenue": "BASE TABLE",
-        "main.big_customers": "BASE TABLE",
-        "main.orders_view": "VIEW",
+        "main.raw_orders": "table",
+        "main.orders": "table",
+        "main.revenue": "table",
+        "main.big_customers": "table",
+        "main.orders_view": "view",
     }
     # the view reads prod's own tables
     assert project.sql("SELECT * FROM main.orders_view ORDER BY id", env="prod") == [

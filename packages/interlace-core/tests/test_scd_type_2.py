@@ -2,12 +2,13 @@
 
 The property tests feed random sequences of batches (keys appearing, changing, disappearing and
 coming back) to a real project, one run per batch, and check the published history against the
-invariants of SCD2 and against a small reference model of what each run must write.
+invariants of SCD2 and against a small reference model of what each run must write. Examples
+of each delete mode run on every engine in interlace-connections' engine suite
+(tests/engines/test_engine_scd_type_2.py); the statements in test_strategy_statements.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -16,11 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-import interlace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from interlace.testing import ProjectFolder
 
 if TYPE_CHECKING:
     from conftest import MakeProject, ProjectDir
@@ -51,11 +51,10 @@ connections:
 Batch = dict[int, tuple[str | None, int]]  # key -> (tracked value t, value u)
 
 
-def write_project(root: Path, delete_mode: str, tracked_only_t: bool) -> None:
+def write_project(root: Path, delete_mode: str, tracked_only_t: bool) -> ProjectFolder:
     extra = ', scd2={"tracked_columns": ["t"]}' if tracked_only_t else ""
-    (root / "models").mkdir(parents=True)
-    (root / "config.yaml").write_text(CONFIG)
-    (root / "models" / "dim.py").write_text(SCD2_MODEL.format(delete_mode=delete_mode, extra=extra))
+    model = SCD2_MODEL.format(delete_mode=delete_mode, extra=extra)
+    return ProjectFolder.create(root, config=CONFIG).write({"models/dim.py": model})
 
 
 def now() -> dt.datetime:
@@ -63,19 +62,15 @@ def now() -> dt.datetime:
 
 
 def run_batch(
-    root: Path, batch: Batch
+    project: ProjectFolder, batch: Batch
 ) -> tuple[dict[str, int], list[dict[str, Any]], tuple[dt.datetime, dt.datetime]]:
     rows = [{"k": k, "t": t, "u": u} for k, (t, u) in sorted(batch.items())]
-    (root / "input.json").write_text(json.dumps(rows))
+    project.write({"input.json": json.dumps(rows)})
     before = now()
-    result = interlace.run_sync(root)
+    result = project.run_ok()
     after = now()
     dim = result.models["dim"]
-    assert result.status == "success", (dim.error, dim.location)
-    with duckdb.connect(str(root / "data" / "dev.duckdb"), read_only=True) as con:
-        cursor = con.execute("SELECT * FROM dim ORDER BY k, valid_from")
-        names = [d[0] for d in cursor.description]
-        table = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    table = project.rows("dim", "k, valid_from")
     stats = {k: dim.stats.get(k, 0) for k in ("inserted", "updated", "deleted")}
     return stats, table, (before, after)
 
@@ -191,15 +186,14 @@ def test_scd_type_2_history_matches_reference_and_keeps_invariants(
     history: list[Batch], delete_mode: str, tracked_only_t: bool
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="scd2_") as folder:
-        root = Path(folder)
-        write_project(root, delete_mode, tracked_only_t)
+        project = write_project(Path(folder), delete_mode, tracked_only_t)
         reference = Reference(delete_mode, tracked_only_t)
         spans: list[tuple[dt.datetime, dt.datetime]] = []
         previous_table: list[dict[str, Any]] = []
         previous_batch: Batch | None = None
         for run, batch in enumerate(history):
             expected_stats = reference.apply(run, batch)
-            stats, table, span = run_batch(root, batch)
+            stats, table, span = run_batch(project, batch)
             spans.append(span)
             if run == 0:  # the first run creates the table: everything counts as inserted
                 expected_stats = {"inserted": len(batch), "updated": 0, "deleted": 0}
@@ -279,119 +273,6 @@ def dim_project(
     return make_project({"models/dim.py": SCD2_MODEL.format(delete_mode=delete_mode, extra=extra)})
 
 
-def feed(project: ProjectDir, rows: list[dict[str, Any]]) -> dict[str, int]:
-    project.write({"input.json": json.dumps(rows)})
-    result = project.run_ok()
-    stats = result.models["dim"].stats
-    return {k: stats.get(k, 0) for k in ("inserted", "updated", "deleted")}
-
-
-def test_scd_type_2_change_closes_the_old_version_at_the_instant_the_new_one_opens(
-    make_project: MakeProject,
-) -> None:
-    project = dim_project(make_project)
-    feed(project, [{"k": 1, "t": "a", "u": 0}, {"k": 2, "t": "x", "u": 0}])
-    assert feed(project, [{"k": 1, "t": "b", "u": 0}, {"k": 2, "t": "x", "u": 0}]) == {
-        "inserted": 0,
-        "updated": 1,
-        "deleted": 0,
-    }
-    rows = project.rows("dim", "k, valid_from")
-    first, second, other = rows
-    assert (first["k"], first["t"], first["is_current"]) == (1, "a", False)
-    assert (second["k"], second["t"], second["is_current"], second["valid_to"]) == (
-        1,
-        "b",
-        True,
-        None,
-    )
-    assert first["valid_to"] == second["valid_from"] > first["valid_from"]
-    assert (other["k"], other["t"], other["is_current"]) == (2, "x", True)
-    assert first["_scd_hash"] != second["_scd_hash"]
-    assert set(rows[0]) == {"k", "t", "u", "valid_from", "valid_to", "is_current", "_scd_hash"}
-
-
-@pytest.mark.parametrize("full_join", [True, False], ids=["full_join", "separate_update"])
-def test_scd_type_2_soft_counts_new_changed_and_gone_keys_of_one_batch(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, full_join: bool
-) -> None:
-    # one full join finds new, changed and gone keys; engines without one close gone keys apart
-    from interlace.engines.duckdb import DuckDBEngine
-
-    capabilities = dataclasses.replace(DuckDBEngine.capabilities, full_join=full_join)
-    monkeypatch.setattr(DuckDBEngine, "capabilities", capabilities)
-    project = dim_project(make_project, delete_mode="soft")
-    feed(
-        project,
-        [{"k": 1, "t": "a", "u": 0}, {"k": 2, "t": "b", "u": 0}, {"k": 3, "t": "c", "u": 0}],
-    )
-    batch = [{"k": 1, "t": "A", "u": 0}, {"k": 2, "t": "b", "u": 0}, {"k": 4, "t": "d", "u": 0}]
-    assert feed(project, batch) == {"inserted": 1, "updated": 1, "deleted": 1}
-    rows = project.rows("dim", "k, valid_from")
-    assert [(r["k"], r["t"]) for r in rows if r["is_current"]] == [(1, "A"), (2, "b"), (4, "d")]
-    assert [(r["k"], r["t"]) for r in rows if not r["is_current"]] == [(1, "a"), (3, "c")]
-    closed = {r["k"]: r["valid_to"] for r in rows if not r["is_current"]}
-    assert closed[1] == closed[3] == next(r["valid_from"] for r in rows if r["k"] == 4)
-
-
-def test_scd_type_2_soft_empty_batch_closes_every_current_version(
-    make_project: MakeProject,
-) -> None:
-    # a result without rows or columns is staged from the table itself
-    project = make_project(
-        {
-            "models/dim.py": """
-import json
-from pathlib import Path
-
-from interlace import model
-
-@model(strategy="scd_type_2", primary_key="k", delete_mode="soft")
-def dim():
-    return json.loads((Path(__file__).parent.parent / "input.json").read_text())
-"""
-        }
-    )
-    feed(project, [{"k": 1, "t": "a"}, {"k": 2, "t": "b"}])
-    assert feed(project, []) == {"inserted": 0, "updated": 0, "deleted": 2}
-    assert [r["is_current"] for r in project.rows("dim", "k")] == [False, False]
-    # a key that comes back opens a new version
-    assert feed(project, [{"k": 1, "t": "a"}]) == {"inserted": 1, "updated": 0, "deleted": 0}
-    rows = project.rows("dim", "k, valid_from")
-    assert [(r["k"], r["is_current"]) for r in rows] == [(1, False), (1, True), (2, False)]
-    assert rows[0]["_scd_hash"] == rows[1]["_scd_hash"]
-
-
-def test_scd_type_2_custom_column_names_and_null_versus_empty_string(
-    make_project: MakeProject,
-) -> None:
-    project = dim_project(
-        make_project,
-        extra=', scd2={"valid_from": "start_at", "valid_to": "end_at", '
-        '"is_current": "live", "hash_column": "row_hash"}',
-    )
-    feed(project, [{"k": 1, "t": None, "u": 0}])
-    # NULL -> '' is a change (the hash tells them apart); '' -> '' is not
-    assert feed(project, [{"k": 1, "t": "", "u": 0}])["updated"] == 1
-    assert feed(project, [{"k": 1, "t": "", "u": 0}])["updated"] == 0
-    rows = project.rows("dim", "start_at")
-    assert [(r["t"], r["live"]) for r in rows] == [(None, False), ("", True)]
-    assert rows[0]["end_at"] == rows[1]["start_at"]
-    assert set(rows[0]) == {"k", "t", "u", "start_at", "end_at", "live", "row_hash"}
-
-
-def test_scd_type_2_tracked_column_missing_from_result_fails_and_keeps_table(
-    make_project: MakeProject,
-) -> None:
-    project = dim_project(make_project, extra=', scd2={"tracked_columns": ["t", "missing"]}')
-    project.write({"input.json": json.dumps([{"k": 1, "t": "a", "u": 0}])})
-    result = project.run()
-    error = result.models["dim"].error or ""
-    assert result.models["dim"].status == "failed"
-    assert "tracked_columns" in error and "'missing'" in error
-    assert "dim" not in [name.split(".")[-1] for name in project.relations()]
-
-
 def test_scd_type_2_without_primary_key_and_bad_delete_mode_are_load_errors(
     make_project: MakeProject,
 ) -> None:
@@ -414,45 +295,3 @@ def test_scd_type_2_without_primary_key_and_bad_delete_mode_are_load_errors(
     with pytest.raises(ModelDefinitionError, match="'hard' is not valid") as info:
         project.load()
     assert info.value.hint is not None and "ignore, soft, soft_mark" in info.value.hint
-
-
-def test_scd_type_2_schema_changes_version_only_rows_whose_values_changed(
-    make_project: MakeProject,
-) -> None:
-    header = "-- @strategy: scd_type_2\n-- @primary_key: k\n"
-    project = make_project(
-        {"models/dim.sql": header + "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)"}
-    )
-
-    def run(query: str) -> dict[str, int]:
-        project.write({"models/dim.sql": header + query})
-        stats = project.run_ok().models["dim"].stats
-        return {k: stats.get(k, 0) for k in ("inserted", "updated", "deleted")}
-
-    run("SELECT * FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)")
-    # a new column that is NULL everywhere changes no row
-    assert run("SELECT *, NULL::VARCHAR AS x FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)") == {
-        "inserted": 0,
-        "updated": 0,
-        "deleted": 0,
-    }
-    # the same values in another column order change nothing either
-    assert (
-        run("SELECT k, NULL::VARCHAR AS x, v FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)")["updated"]
-        == 0
-    )
-    # a value in the new column is a change of that row only
-    assert (
-        run(
-            "SELECT k, v, CASE k WHEN 2 THEN 'new' END AS x FROM (VALUES (1, 'a'), (2, 'b')) t(k, v)"
-        )["updated"]
-        == 1
-    )
-    # a value moving from one column to another is a change, though the values are the same
-    assert run("SELECT k, NULL::VARCHAR AS v, 'a' AS x FROM (VALUES (1)) t(k)")["updated"] == 1
-    assert project.sql("SELECT k, v, x, is_current FROM dim ORDER BY k, valid_from") == [
-        (1, "a", None, False),
-        (1, None, "a", True),
-        (2, "b", None, False),
-        (2, "b", "new", True),
-    ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import interlace
 import interlace.plugins
 import pytest
-from interlace.errors import ConfigError, ModelDefinitionError, ProjectError
+from interlace.errors import ConfigError, ModelDefinitionError
 
 if TYPE_CHECKING:
     from conftest import MakeProject
@@ -181,20 +181,6 @@ def test_an_expression_the_engine_rejects_is_a_check_error_not_a_crash(
     assert "no_such_function" in check.message
     assert "no_such_function" in (check.sql or "").lower()
     assert result.models["orders"].status == "failed"  # an error check that cannot run blocks
-
-
-def test_declared_checks_without_a_runner_ask_to_install_interlace_quality(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(interlace.plugins, "check_runner", lambda: None)
-    project = make_project(
-        {"models/orders.sql": "-- @quality_checks: [{not_null: id}]\nSELECT 1 AS id\n"}
-    )
-    with pytest.raises(ProjectError) as info:
-        project.load()
-    assert info.value.hint == "pip install interlace-quality"
-    assert info.value.model == "orders"
-    assert "no check runner is installed" in info.value.message
 
 
 def test_a_project_without_checks_needs_no_runner(

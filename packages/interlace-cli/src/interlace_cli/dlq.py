@@ -89,13 +89,15 @@ def list_(
 
 
 def _letter(store: StateStore, letter_id: int, env: str) -> DeadLetter:
+    from interlace.dead_letters import DeadLetterError, find_dead_letter
+
     from interlace_cli.common import fail
 
-    letter = store.get_dead_letter(letter_id)
-    if letter is None or letter.env != env:
+    try:
+        return find_dead_letter(store, letter_id, env)
+    except DeadLetterError as exc:
         store.close()
-        fail(f"no dead letter {letter_id} in env {env}", code=1)
-    return letter
+        fail(str(exc), code=1)
 
 
 @dlq.command()
@@ -145,16 +147,17 @@ def retry(ctx: click.Context, letter_id: int, project: Path | None, env: str | N
         letter = _letter(store, letter_id, loaded.env)
     finally:
         store.close()
-    model = letter.model
-    if model not in loaded.models:
-        from interlace_cli.common import fail
+    from interlace.dead_letters import mark_retried, retry_target
 
-        fail(f"model '{model}' of dead letter {letter_id} no longer exists in the project")
+    from interlace_cli.common import handle_errors
+
+    with handle_errors():
+        model = retry_target(loaded, letter)
     code = run_with_progress(loaded, [model], [], force=True, workers=None, verbose=False)
     if code == 0:
         store = _store(loaded)
         try:
-            store.set_dead_letter_status(letter_id, "retried", "succeeded on retry", time.time())
+            mark_retried(store, letter_id, time.time())
         finally:
             store.close()
         click.echo(f"dead letter {letter_id} retried successfully")
@@ -175,12 +178,15 @@ def resolve(
     env: str | None,
 ) -> None:
     """Mark dead letters resolved without running anything."""
+    from interlace.dead_letters import resolve_dead_letters
+
+    from interlace_cli.common import handle_errors
+
     loaded = _project(ctx, project, env)
     store = _store(loaded)
     try:
-        for letter_id in letter_ids:
-            _letter(store, letter_id, loaded.env)
-            store.set_dead_letter_status(letter_id, "resolved", note, time.time())
+        with handle_errors():
+            resolve_dead_letters(store, letter_ids, loaded.env, time.time(), note)
     finally:
         store.close()
     click.echo(f"resolved {len(letter_ids)} dead letter(s)")

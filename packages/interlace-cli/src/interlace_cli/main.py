@@ -64,15 +64,45 @@ def cli(ctx: click.Context, project: Path | None, env: str | None) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty folder.")
-def init(name: str, force: bool) -> None:
-    """Create a new project folder NAME with example models that run as created."""
+@click.option(
+    "--from-dbt",
+    "from_dbt",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Convert the dbt project in this folder (models, seeds, tests, snapshots, sources).",
+)
+def init(name: str, force: bool, from_dbt: Path | None) -> None:
+    """Create a new project folder NAME with example models that run as created.
+
+    With --from-dbt PATH, NAME is made from the dbt project at PATH instead; what could not be
+    converted is listed, with file and line, in NAME/CONVERSION.md.
+    """
+    target = Path(name)
+    here = target.resolve() == Path.cwd().resolve()
+    if from_dbt is not None:
+        from interlace_cli.from_dbt import REPORT_FILE, convert
+
+        if force:
+            fail(
+                "--force cannot be used with --from-dbt: the project is converted into a new folder"
+            )
+        with handle_errors():
+            report = convert(from_dbt, target)
+        click.echo(
+            f"Converted the dbt project '{report.project}' into {target}: {report.summary()}."
+        )
+        if report.issues or report.unconverted:
+            click.echo(
+                f"{len(report.issues)} item(s) not converted or converted with a difference: "
+                f"see {target / REPORT_FILE}"
+            )
+        click.echo("Next: interlace run" if here else f"Next: cd {target} && interlace run")
+        return
     from interlace_cli.scaffold import create_project
 
-    target = Path(name)
     with handle_errors():
         created = create_project(target, force=force)
     click.echo(f"Created project '{target.resolve().name}' in {target} ({len(created)} files).")
-    here = target.resolve() == Path.cwd().resolve()
     click.echo("Next: interlace run" if here else f"Next: cd {target} && interlace run")
 
 
@@ -154,6 +184,23 @@ def run(
         _quality_only(
             loaded, selection, exclude, workers, force, full_refresh, since, until, window
         )
+    from interlace_cli.remote import run_on_server
+
+    remote = run_on_server(  # `interlace serve` holds this project: it runs there
+        loaded,
+        list(selection),
+        list(exclude),
+        force=force,
+        workers=workers,
+        full_refresh=full_refresh,
+        verbose=verbose,
+        since=since,
+        until=until,
+        window=window,
+        lock_timeout=wait,
+    )
+    if remote is not None:
+        sys.exit(remote)
     with handle_errors():
         code = run_with_progress(
             loaded,
@@ -261,7 +308,7 @@ def info(
 def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: str | None) -> None:
     """List environments and print the merged, secret-masked config of one."""
     import yaml
-    from interlace.config import list_environments, load_config, mask_secrets
+    from interlace.config import list_environments, load_config, masked_config
 
     state = state_of(ctx, project, env)
     root = state.project_path.resolve()
@@ -274,9 +321,7 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
         return
     click.echo(f"# environment: {loaded.env}")
     click.echo(f"# files: {', '.join(str(f.relative_to(root)) for f in loaded.files)}")
-    # serialize_as_any: connections are typed per plugin (subclasses of ConnectionConfig)
-    data = loaded.config.model_dump(mode="json", by_alias=True, serialize_as_any=True)
-    click.echo(yaml.safe_dump(mask_secrets(data), sort_keys=False).rstrip())
+    click.echo(yaml.safe_dump(masked_config(loaded.config), sort_keys=False).rstrip())
 
 
 from interlace_cli.dlq import dlq  # noqa: E402 - command groups register after `cli`

@@ -11,6 +11,7 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from interlace_cli.console import fmt_time
+from interlace_cli.quality import check_line
 
 if TYPE_CHECKING:
     from interlace.events import CheckFinished, Event, ModelFinished
@@ -30,6 +31,19 @@ def _incremental(strategy: str) -> bool:
         return get_strategy(strategy).incremental
     except InterlaceError:
         return True  # a strategy this process does not know: show its counts
+
+
+def first_line(text: str, limit: int | None) -> str:
+    """The first line of ``text``; longer than ``limit``, cut at a word boundary with '…'.
+    ``None`` keeps it whole (output that is not a terminal: logs and CI keep every word)."""
+    line = text.splitlines()[0] if text else ""
+    if limit is None or len(line) <= limit:
+        return line
+    cut = line[: max(limit - 1, 1)]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:(") + "…"
 
 
 def _detail(event: ModelFinished) -> str:
@@ -64,6 +78,7 @@ class ProgressView:
         self.counts = {"success": 0, "failed": 0, "skipped": 0}
         # check results arrive before their model's line: printed under it
         self.checks: dict[str, list[CheckFinished]] = {}
+        self.printed: set[str] = set()  # models whose line is out (later checks are audits)
 
     def __rich__(self) -> Group:
         now = time.perf_counter()
@@ -110,12 +125,18 @@ class ProgressView:
                     ("  ✗ ", "red"),
                     (event.model, "bold red"),
                     "  ",
-                    (event.error.splitlines()[0][:200], "red"),
+                    (first_line(event.error, self._room(event.model)), "red"),
                 )
             )
             self._checks(event.model)
         elif isinstance(event, CheckFinished):
-            self.checks.setdefault(event.model, []).append(event)
+            if event.model in self.printed:  # an audit: it ran after the models it reads
+                self._line(
+                    Text.assemble(("  audit ", "bold"), (event.model, "bold"), ("  ", ""))
+                    + check_line(event, indent="")
+                )
+            else:
+                self.checks.setdefault(event.model, []).append(event)
         elif isinstance(event, ModelSkipped):
             self._end(event.model, "skipped")
             style = "dim" if event.kind == "unchanged" else "yellow"
@@ -143,7 +164,8 @@ class ProgressView:
                     (event.model, "bold"),
                     "  ",
                     (
-                        f"attempt {event.attempt} failed: {event.error[:150]}; "
+                        f"attempt {event.attempt} failed: "
+                        f"{first_line(event.error, self._room(event.model, 40))}; "
                         f"retrying in {event.delay:.1f}s",
                         "yellow",
                     ),
@@ -151,12 +173,18 @@ class ProgressView:
             )
 
     def _checks(self, model: str) -> None:
-        from interlace_cli.quality import check_line
-
         for check in self.checks.pop(model, []):
             self._line(check_line(check))
 
+    def _room(self, model: str, reserved: int = 0) -> int | None:
+        """How much of a message fits on a model's line: the terminal's width, or everything
+        when the output is not a terminal."""
+        if not self.console.is_terminal:
+            return None
+        return max(40, self.console.width - len(model) - 6 - reserved)
+
     def _end(self, model: str, status: str) -> None:
+        self.printed.add(model)
         self.running.pop(model, None)
         self.done += 1
         self.counts[status] += 1
@@ -274,6 +302,16 @@ def print_summary(console: Console, result: RunResult, *, verbose: bool) -> int:
         counts.append(f"{unchanged} unchanged")
     if len(skipped) - unchanged:
         counts.append(f"{len(skipped) - unchanged} skipped")
+    # error checks that ran after their model was built (audits) and failed
+    audited = [
+        (model.name, check)
+        for model in result.models.values()
+        if model.status != "failed"
+        for check in model.checks
+        if check.blocks
+    ]
+    if audited:
+        counts.append(f"{len(audited)} audit check(s) failed")
     style = "green" if result.success else "red"
     console.print()
     console.print(
@@ -294,4 +332,13 @@ def print_summary(console: Console, result: RunResult, *, verbose: bool) -> int:
         if shown:
             for line in shown.rstrip().splitlines():
                 console.print(Text(f"    {line}", style="dim"), soft_wrap=True)
+    for name, check in audited:
+        console.print(
+            Text.assemble(
+                (check.model, "bold red"),
+                f"  checked after the run{f' (reported with {name})' if name != check.model else ''}",
+            ),
+            soft_wrap=True,
+        )
+        console.print(check_line(check, indent="  "), soft_wrap=True)
     return 0 if result.success else 1

@@ -121,19 +121,12 @@ def diff(
             title = f"{spec.name}: v{left.version} -> v{right.version}"
     finally:
         store.close()
-    before, after = dict(left.columns), dict(right.columns)
+    from interlace.schema_diff import diff_columns
+
     click.echo(title)
-    changes = 0
-    for name, dtype in right.columns:
-        if name not in before:
-            click.secho(f"  + {name} {dtype}", fg="green")
-            changes += 1
-        elif before[name] != dtype:
-            click.secho(f"  ~ {name} {before[name]} -> {dtype}", fg="yellow")
-            changes += 1
-    for name, dtype in left.columns:
-        if name not in after:
-            click.secho(f"  - {name} {dtype}", fg="red")
-            changes += 1
+    changes = diff_columns(left.columns, right.columns)
+    colours = {"added": "green", "changed": "yellow", "removed": "red"}
+    for change in changes:
+        click.secho(f"  {change}", fg=colours[change.kind])
     if not changes:
         click.echo("  (no differences)")

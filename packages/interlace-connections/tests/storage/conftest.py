@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import socket
-import textwrap
 import threading
 import urllib.request
 import uuid
@@ -25,12 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import interlace
 import pytest
 import yaml
 from interlace.plugins import open_storage
-from interlace.project import Project
-from interlace.results import RunResult
+from interlace.testing import ProjectFolder
 from interlace_connections.storage import Storage
 
 REGION = "us-east-1"
@@ -329,11 +326,11 @@ def storage_config(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return make
 
 
-class StorageProject:
+class StorageProject(ProjectFolder):
     """A project with a DuckDB ``default`` connection plus storage connections."""
 
     def __init__(self, root: Path, connections: Mapping[str, Mapping[str, Any]]) -> None:
-        self.root = root
+        super().__init__(root)
         config = {
             "name": "storage_test",
             "connections": {
@@ -342,38 +339,14 @@ class StorageProject:
             },
             "executor": {"max_workers": 4},
         }
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "models").mkdir(exist_ok=True)
-        (root / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-
-    def write(self, files: Mapping[str, str]) -> StorageProject:
-        for rel, text in files.items():
-            path = self.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return self
-
-    def load(self) -> Project:
-        return interlace.load_project(self.root)
+        (self.root / "models").mkdir(parents=True, exist_ok=True)
+        self.write({"config.yaml": yaml.safe_dump(config)})
 
     def storage(self, name: str) -> Storage:
         project = self.load()
         storage = open_storage(project.config, name, project.root)
         assert isinstance(storage, Storage)
         return storage
-
-    def run(self, select: list[str] | None = None, **kwargs: Any) -> RunResult:
-        return interlace.run_sync(self.root, select=select, **kwargs)
-
-    def run_ok(self, select: list[str] | None = None, **kwargs: Any) -> RunResult:
-        result = self.run(select, **kwargs)
-        problems = {n: (r.status, r.error) for n, r in result.models.items() if not r.ok}
-        assert result.status == "success", problems
-        return result
-
-    def rows(self, table: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.root / "data" / "dev.duckdb"), read_only=True) as con:
-            return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
 
 
 @pytest.fixture

@@ -99,9 +99,9 @@ def test_the_examples_run_against_real_servers(
         partner.write_text("prices/p.txt", "sku;price\na;1.5\n")
         partner.write_text("inbox/x.csv", "a,b\n")
     project.run_ok()
-    assert project.rows("main.orders") == [(1, "paid")]
-    assert project.rows("main.partner_prices") == [("a", 1.5)]
-    assert project.rows("main.inbox") == [("inbox/x.csv", 4)]
+    assert project.values("main.orders") == [(1, "paid")]
+    assert project.values("main.partner_prices") == [("a", 1.5)]
+    assert project.values("main.inbox") == [("inbox/x.csv", 4)]
     with project.storage("minio") as minio:
         assert minio.list() == ["exported.parquet"]
         assert s3_server.client().head_object(Bucket=minio_bucket, Key="exported.parquet")

@@ -127,7 +127,7 @@ def test_s3_credentials_from_the_standard_environment_variables(
         }
     )
     project.run_ok()
-    assert project.rows("main.a") == [(7,)]
+    assert project.values("main.a") == [(7,)]
     with project.storage("lake") as lake:
         assert lake.read_text("out/a.json").strip() == '{"id":7}'
 

@@ -49,8 +49,8 @@ def test_a_model_reads_files_from_storage_into_its_engine(
     )
     result = project.run_ok()
     assert result["orders"].rows == 3
-    assert project.rows("main.orders") == ROWS
-    assert project.rows("main.big_orders") == [(1, "ann"), (2, "bob")]
+    assert project.values("main.orders") == ROWS
+    assert project.values("main.big_orders") == [(1, "ann"), (2, "bob")]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -75,7 +75,7 @@ def test_reader_options_and_an_explicit_format(
         }
     )
     project.run_ok()
-    assert project.rows("main.prices") == [("b", 2.5)]
+    assert project.values("main.prices") == [("b", 2.5)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -104,7 +104,7 @@ def test_a_model_uses_the_storage_interface_directly(
         }
     )
     project.run_ok()
-    assert project.rows("main.inbox") == [("inbox/a.txt", 5), ("inbox/b.txt", 5)]
+    assert project.values("main.inbox") == [("inbox/a.txt", 5), ("inbox/b.txt", 5)]
     with project.storage("raw_files") as raw:
         assert raw.read_text("inbox/_processed") == "2"
 
@@ -205,7 +205,7 @@ def test_export_path_outside_the_storage_base_fails_the_model(
     assert result["totals"].status == "failed"
     assert "outside the connection's base folder" in (result["totals"].error or "")
     assert "the table itself was published" in (result["totals"].error or "")
-    assert project.rows("main.totals") == [(1,)]
+    assert project.values("main.totals") == [(1,)]
 
 
 def test_export_to_an_unknown_or_a_database_connection_is_an_error(

@@ -76,7 +76,7 @@ def _with_in_run_ancestors(project: Project, names: list[str]) -> list[str]:
             spec = project.models[parent]
             if (
                 parent not in needed
-                and spec.kind == "python"
+                and spec.fn is not None
                 and spec.materialize in ("ephemeral", "none")
             ):
                 needed.add(parent)
@@ -306,6 +306,7 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
     catalog.fingerprints = fingerprints(project)
     catalog.states = store.model_states(project.env)
     catalog.data_versions = {name: s.data_version for name, s in catalog.states.items()}
+    catalog.read_source_versions(store, names)
     for name in names:
         if project.models[name].options.cursor and not catalog.full_refresh:
             watermark = store.get_watermark(project.env, name)

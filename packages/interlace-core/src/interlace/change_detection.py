@@ -2,7 +2,8 @@
 
 A model runs when it never ran, its fingerprint changed, its table is missing, an upstream wrote
 new data since its last success, it is a root model (reads outside data) whose cache is not
-fresh, or the run is forced. Otherwise it is skipped, and the reason says why.
+fresh, or the run is forced. Otherwise it is skipped, and the reason says why. A source (a node
+of an extension kind that something outside runs fills, such as a stream) is never run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from interlace.durations import parse_duration
+from interlace.seeds import is_seed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,6 +39,9 @@ def decide(
 ) -> Decision:
     """``upstream_versions``: data versions of the tables the model reads (through views and
     ephemeral models); ``None`` means the model reads outside data (a root)."""
+    if spec.is_source:
+        missing = "" if relation_exists else "; its table does not exist yet"
+        return Decision(False, f"{spec.kind}: a source, filled outside runs{missing}")
     if force:
         return Decision(True, "forced")
     if state is None:
@@ -46,6 +51,8 @@ def decide(
     if not relation_exists:
         return Decision(True, "table is missing")
     if upstream_versions is None:
+        if is_seed(spec.definition):  # its fingerprint covers the file's content
+            return Decision(False, "seed file unchanged since the last run")
         cache = spec.options.cache
         if cache is None or cache.strategy == "always":
             return Decision(True, "reads outside data (no cache)")

@@ -70,6 +70,37 @@ class QualityConfig(_Strict):
     checks: dict[str, list[Any]] = Field(default_factory=dict)
 
 
+def _column_type(value: str) -> str:
+    """A type name ``fields`` accepts (``int64``, ``date``, ``decimal(10, 2)``, ``VARCHAR``)."""
+    from interlace.types import TypeSpecError, to_sql_type
+
+    try:
+        to_sql_type(value)
+    except TypeSpecError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+ColumnType = Annotated[str, AfterValidator(_column_type)]
+
+
+class SeedsConfig(_Strict):
+    """CSV files under ``seeds/``: each becomes a table model named like the file.
+
+    ``schema``, ``connection`` and ``tags`` apply to every seed; per seed, ``schemas`` gives
+    another schema, ``column_types`` the types the CSV reader uses for some of its columns
+    (``{SEED: {column: type}}``, the type names of ``fields``; other columns are detected) and
+    ``descriptions`` a description.
+    """
+
+    schema_: str | None = Field(default=None, alias="schema")
+    connection: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    schemas: dict[str, str] = Field(default_factory=dict)
+    column_types: dict[str, dict[str, ColumnType]] = Field(default_factory=dict)
+    descriptions: dict[str, str] = Field(default_factory=dict)
+
+
 class ModelDefaults(_Strict):
     default_schema: str = "main"
     default_materialize: Materialize = "table"
@@ -171,6 +202,7 @@ class ProjectConfig(_Strict):
     state: StateStoreConfig = Field(default_factory=StateConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    seeds: SeedsConfig = Field(default_factory=SeedsConfig)
     environments: EnvironmentsConfig = Field(default_factory=EnvironmentsConfig)
 
     @property
@@ -191,6 +223,10 @@ class LoadedConfig:
     root: Path
     files: list[Path]
     raw: dict[str, Any] = field(default_factory=dict)
+    # sections that installed distributions define (``service``), validated by their models
+    sections: dict[str, BaseModel] = field(default_factory=dict)
+    # the file and line of every key, for errors found after validation (checks, seeds)
+    locations: KeyLocations = field(default_factory=KeyLocations)
 
 
 # --------------------------------------------------------------------------- file reading
@@ -380,6 +416,7 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
         "connections": _validate_connections(data.get("connections"), source, base, env_name),
         **({"state": _validate_state(data["state"], source, base)} if "state" in data else {}),
     }
+    sections, data = _extension_sections(data, source, base)
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
@@ -423,7 +460,41 @@ def load_config(root: Path, env: str | None = None) -> LoadedConfig:
             line=line,
             hint=f"use one of: {', '.join(config.connections)}",
         )
-    return LoadedConfig(config=config, env=env_name, root=root, files=files, raw=data)
+    return LoadedConfig(
+        config=config,
+        env=env_name,
+        root=root,
+        files=files,
+        raw=data,
+        sections=sections,
+        locations=source,
+    )
+
+
+def _extension_sections(
+    data: dict[str, Any], source: KeyLocations, base: Path
+) -> tuple[dict[str, BaseModel], dict[str, Any]]:
+    """Top-level sections that installed distributions define (``service:`` of
+    interlace-service), each validated by its own model with the file and line of a mistake;
+    returns them and the rest of the config. Extensions are looked up only when the config has
+    a key core does not know, so plain projects never pay for the lookup."""
+    known = {info.alias or name for name, info in ProjectConfig.model_fields.items()}
+    unknown = [key for key in data if key not in known]
+    if not unknown:
+        return {}, data
+    from interlace.hooks import config_sections
+
+    models = config_sections()
+    sections: dict[str, BaseModel] = {}
+    for key in unknown:
+        model = models.get(key)
+        if model is None:
+            continue  # ProjectConfig reports it as an unknown key, with "did you mean"
+        try:
+            sections[key] = model.model_validate(data[key] if data[key] is not None else {})
+        except ValidationError as exc:
+            _raise_validation(exc, source, base, model=model, prefix=(key,))
+    return sections, {k: v for k, v in data.items() if k not in sections}
 
 
 _SECRET = re.compile(r"(password|passwd|secret|token|api_key|apikey|credential|private_key)", re.I)

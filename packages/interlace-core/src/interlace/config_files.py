@@ -40,6 +40,7 @@ def _map_locations(node: yaml.Node, file: Path, prefix: tuple[str, ...], out: Ke
             _map_locations(value_node, file, key, out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
+            out.lines[(*prefix, str(i))] = (file, item.start_mark.line + 1)
             _map_locations(item, file, (*prefix, str(i)), out)
 
 

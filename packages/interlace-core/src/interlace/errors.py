@@ -58,6 +58,10 @@ class ConfigError(InterlaceError):
     """The project configuration is invalid."""
 
 
+class ExtensionError(ConfigError):
+    """An installed extension (an ``interlace.hooks`` entry point) failed or broke a rule."""
+
+
 class ProjectError(InterlaceError):
     """The project folder cannot be loaded (missing config, duplicate models, bad files)."""
 

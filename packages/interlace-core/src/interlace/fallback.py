@@ -121,7 +121,7 @@ def same_database(a: ConnectionConfig, b: ConnectionConfig) -> bool:
 
 def writes_relation(spec: ModelSpec) -> bool:
     """Whether the model leaves a table or view behind after its run."""
-    if spec.kind == "python" and spec.materialize in ("ephemeral", "none"):
+    if spec.fn is not None and spec.materialize in ("ephemeral", "none"):
         return False
     return spec.materialize in ("table", "view") and get_strategy(spec.strategy).writes
 

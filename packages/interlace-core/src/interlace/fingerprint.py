@@ -1,8 +1,9 @@
 """Model fingerprints: what a model computes, so that only real changes trigger a rebuild.
 
 SQL is canonicalised by sqlglot (formatting and comments do not count); Python models hash their
-dedented source. Options that change the result count; documentation (description, owner, tags)
-does not. Each fingerprint also covers the fingerprints of its upstreams.
+dedented source; nodes of an extension kind hash what their kind says (``ModelKind.fingerprint``).
+Options that change the result count; documentation (description, owner, tags) does not. Each
+fingerprint also covers the fingerprints of its upstreams.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from interlace.types import to_sql_type
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from interlace.project import Project
     from interlace.spec import ModelSpec
 
@@ -33,11 +36,18 @@ _IGNORED_OPTIONS = {
 def _body(spec: ModelSpec, project: Project) -> str:
     if spec.kind == "sql":
         return project.sql_facts[spec.name].canonical
-    assert spec.fn is not None
+    if spec.kind == "python":
+        assert spec.fn is not None
+        return _source(spec.fn)
+    declared = project.kinds[spec.kind].fingerprint(spec)
+    return declared if spec.fn is None else f"{declared}\n{_source(spec.fn)}"
+
+
+def _source(fn: Callable[..., Any]) -> str:
     try:
-        return textwrap.dedent(inspect.getsource(spec.fn))
+        return textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
-        return spec.fn.__qualname__
+        return str(getattr(fn, "__qualname__", type(fn).__qualname__))
 
 
 def _options(spec: ModelSpec) -> str:

@@ -7,6 +7,9 @@ any object) that defines some of these functions, each returning a list:
   (interlace-service adds ``interlace serve``; interlace-stream adds ``interlace stream ...``);
 - ``service_routers()``: :class:`interlace_http.routing.Router` objects that ``interlace serve``
   mounts beside its own API (the scheduler, streams and lineage add their routes this way);
+- ``config_sections()``: a mapping of a top-level config key to the pydantic model that
+  validates it (interlace-service's ``service:``); a project reads the validated section from
+  ``project.loaded.sections[key]``;
 - ``model_kinds()``: :class:`interlace.kinds.ModelKind` objects: a new kind of node (a stream
   is the first) that the project loader discovers in model files, the graph orders, change
   detection fingerprints and the executor builds or passes over.
@@ -29,19 +32,22 @@ and in its ``pyproject.toml``::
     acme = "acme_interlace.hooks"
 
 After ``pip install acme-interlace``, ``interlace hello`` works. Keep the hook module light:
-it is imported when the CLI lists its commands, so import heavy libraries inside the commands.
+it is imported when the CLI lists its commands and when a project loads (the loader asks every
+hook for model kinds), so import heavy libraries inside the functions and commands.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from interlace.errors import ConfigError
+from interlace.errors import ExtensionError
 
 GROUP = "interlace.hooks"
+REINSTALL = "reinstall or upgrade the distribution that provides it, or uninstall it"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,47 +56,68 @@ class Hook:
 
     name: str
     source: str  # "module:attr" as registered, for error messages
-    value: Any
+    value: Any = None
+    error: str | None = None  # why it failed to load ("ModuleNotFoundError: ..."), else None
+
+    def describe(self) -> str:
+        """How errors name it: ``the Interlace extension 'acme' (acme_interlace.hooks)``."""
+        return f"the Interlace extension '{self.name}' ({self.source})"
+
+    def load_error(self) -> ExtensionError:
+        return ExtensionError(f"{self.describe()} failed to load: {self.error}", hint=REINSTALL)
 
 
 @functools.cache
 def installed_hooks() -> tuple[Hook, ...]:
-    """Every ``interlace.hooks`` entry point, loaded, in name order.
+    """Every ``interlace.hooks`` entry point, loaded once per process, in name order.
 
-    A hook that fails to import is a clear error naming the entry point and what to do; it is
-    never silently dropped (a missing ``serve`` command would be harder to explain).
+    A hook that fails to import is kept with its ``error``: asking it for anything
+    (:func:`collect`) is a clear error naming the entry point and what to do, so it is never
+    silently dropped (a missing ``serve`` command would be harder to explain), while the
+    project loader can still load projects that need none of it.
     """
     hooks = []
     for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
         try:
-            value = ep.load()
+            hooks.append(Hook(name=ep.name, source=ep.value, value=ep.load()))
         except Exception as exc:
-            raise ConfigError(
-                f"the Interlace extension '{ep.name}' ({ep.value}) failed to load: "
-                f"{type(exc).__name__}: {exc}",
-                hint="reinstall or upgrade the distribution that provides it, or uninstall it",
-            ) from None
-        hooks.append(Hook(name=ep.name, source=ep.value, value=value))
+            hooks.append(Hook(name=ep.name, source=ep.value, error=f"{type(exc).__name__}: {exc}"))
     return tuple(hooks)
 
 
-def collect(function: str) -> list[Any]:
-    """Call ``function()`` on every installed hook that defines it; the lists, concatenated."""
-    found: list[Any] = []
+def provided(function: str, *, skip_broken: bool = False) -> list[tuple[Hook, Any]]:
+    """``(hook, item)`` for each item that ``function()`` returns on every installed hook that
+    defines it. A hook that failed to import is an error, unless ``skip_broken``."""
+    found: list[tuple[Hook, Any]] = []
     for hook in installed_hooks():
+        if hook.error is not None:
+            if skip_broken:
+                continue
+            raise hook.load_error()
         provide = getattr(hook.value, function, None)
         if provide is None:
             continue
         try:
-            provided = provide()
+            result = provide()
+            # a mapping (config_sections) contributes its (key, value) pairs
+            items = list(result.items()) if isinstance(result, Mapping) else list(result)
         except Exception as exc:
-            raise ConfigError(
-                f"the Interlace extension '{hook.name}' ({hook.source}) failed in "
-                f"{function}(): {type(exc).__name__}: {exc}",
-                hint="reinstall or upgrade the distribution that provides it, or uninstall it",
+            raise ExtensionError(
+                f"{hook.describe()} failed in {function}(): {type(exc).__name__}: {exc}",
+                hint=REINSTALL,
             ) from None
-        found.extend(provided)
+        found.extend((hook, item) for item in items)
     return found
+
+
+def broken_hooks() -> list[Hook]:
+    """The installed hooks that failed to import."""
+    return [hook for hook in installed_hooks() if hook.error is not None]
+
+
+def collect(function: str) -> list[Any]:
+    """Call ``function()`` on every installed hook that defines it; the lists, concatenated."""
+    return [item for _, item in provided(function)]
 
 
 def cli_commands() -> list[Any]:
@@ -103,6 +130,12 @@ def service_routers() -> list[Any]:
     return collect("service_routers")
 
 
+def config_sections() -> dict[str, Any]:
+    """Top-level config sections installed distributions define: key -> pydantic model."""
+    return dict(collect("config_sections"))
+
+
 def model_kinds() -> list[Any]:
-    """Model kinds that installed distributions add to the project loader."""
+    """Model kinds that installed distributions add to the project loader (validated, with
+    the extension that provides each: :func:`interlace.kinds.installed_kinds`)."""
     return collect("model_kinds")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interlace.config import LoadedConfig, ProjectConfig, load_config
-from interlace.decorator import declaration_of
+from interlace.decorator import ModelDeclaration, declaration_of
 from interlace.errors import (
     GraphError,
     InterlaceError,
@@ -21,6 +21,9 @@ from interlace.errors import (
 )
 from interlace.functions import ProjectFunctions, load_functions
 from interlace.graph import Graph, build_graph, select
+from interlace.kinds import Declaration, InstalledKind, installed_kinds
+from interlace.quality import Audit
+from interlace.seeds import find_seeds
 from interlace.spec import (
     RESERVED_PARAMETERS,
     ModelOptions,
@@ -59,6 +62,10 @@ class Project:
     checks: dict[str, list[Any]] = field(default_factory=dict)
     # UDFs and macros of functions/ (registered on every DuckDB connection)
     functions: ProjectFunctions = field(default_factory=ProjectFunctions)
+    # the node kinds installed extensions add, by name (interlace.kinds)
+    kinds: Mapping[str, InstalledKind] = field(default_factory=dict)
+    # checks that read models which read their own model: run once both are built
+    audits: list[Audit] = field(default_factory=list)
 
     @property
     def config(self) -> ProjectConfig:
@@ -149,8 +156,18 @@ def _import_module(path: Path, root: Path, models_root: Path) -> Any:
     return module
 
 
-def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]:
-    found = []
+@dataclass(frozen=True)
+class _KindDeclaration:
+    """A node of an extension kind found in a model file."""
+
+    kind: InstalledKind
+    declaration: Declaration
+
+
+def _python_declarations(
+    root: Path, models_root: Path, kinds: Mapping[str, InstalledKind]
+) -> list[tuple[ModelDeclaration | _KindDeclaration, str]]:
+    found: list[tuple[ModelDeclaration | _KindDeclaration, str]] = []
     sys.modules.setdefault("_interlace_models", type(sys)("_interlace_models"))
     root_str = str(root)
     added = root_str not in sys.path
@@ -165,9 +182,15 @@ def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]
                 continue
             module = _import_module(path, root, models_root)
             seen: set[int] = set()
-            for value in vars(module).values():
+            for variable, value in list(vars(module).items()):
                 declaration = declaration_of(value)
-                if declaration is None or id(declaration) in seen:
+                if declaration is None:
+                    if kinds and id(value) not in seen and not variable.startswith("__"):
+                        for declared in _kind_declarations(variable, value, path, root, kinds):
+                            seen.add(id(value))
+                            found.append((declared, _relative(path, root)))
+                    continue
+                if id(declaration) in seen:
                     continue
                 if declaration.file and Path(declaration.file) != path:
                     continue  # imported from another model file: counted there
@@ -177,6 +200,62 @@ def _python_declarations(root: Path, models_root: Path) -> list[tuple[Any, str]]
         if added:
             sys.path.remove(root_str)
     return found
+
+
+def _kind_declarations(
+    variable: str, value: Any, path: Path, root: Path, kinds: Mapping[str, InstalledKind]
+) -> list[_KindDeclaration]:
+    """The extension kinds' declarations a module-level value makes (made in this file)."""
+    found = []
+    for kind in kinds.values():
+        declaration = kind.declaration(variable, value, file=_relative(path, root))
+        if declaration is not None and (declaration.file is None or Path(declaration.file) == path):
+            found.append(_KindDeclaration(kind, declaration))
+    return found
+
+
+def _kind_spec(item: _KindDeclaration, rel: str, config: ProjectConfig) -> ModelSpec:
+    """The spec of an extension kind's node: its options validated like ``@model``'s, the
+    project's defaults applied; a source is a table (strategy append) that runs never build."""
+    declaration = item.declaration
+    name, line = declaration.name, declaration.line
+    options = declaration.options
+    if not isinstance(options, ModelOptions):
+        options = parse_options({**options, "name": name}, where=(rel, line), model=name)
+    elif options.name is None:
+        options = options.model_copy(update={"name": name})
+    if declaration.build is None:
+        for option, value in (("materialize", "table"), ("strategy", "append")):
+            given = getattr(options, option)
+            if given not in (None, value):
+                raise ModelDefinitionError(
+                    f"{option} '{given}': a {item.kind.name} is a source, a table filled "
+                    f"outside runs, so its {option} is '{value}'",
+                    file=rel,
+                    line=line,
+                    model=name,
+                    hint=f"remove {option}= from the declaration",
+                )
+        options = options.model_copy(update={"materialize": "table", "strategy": "append"})
+    try:
+        resolved = _defaults(options, config)
+    except ModelDefinitionError as exc:
+        raise ModelDefinitionError(
+            exc.message, file=rel, line=line, model=name, hint=exc.hint
+        ) from None
+    build = declaration.build
+    return ModelSpec(
+        name=name,
+        kind=item.kind.name,
+        options=options,
+        file=rel,
+        line=line,
+        fn=build,
+        is_async=build is not None
+        and (inspect.iscoroutinefunction(build) or inspect.isasyncgenfunction(build)),
+        definition=declaration.definition,
+        **resolved,
+    )
 
 
 def _defaults(options: ModelOptions, config: ProjectConfig) -> dict[str, Any]:
@@ -264,6 +343,18 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
     root = Path(path).resolve()
     if not root.is_dir():
         raise ProjectError(f"project folder {root} does not exist", hint="pass --project PATH")
+    kinds = installed_kinds()
+    try:
+        return _load(root, env, kinds.by_name)
+    except InterlaceError as exc:
+        note = kinds.note()
+        if note is not None:  # its model kind may be what the project misses
+            exc.hint = f"{exc.hint}; {note}" if exc.hint else note
+            exc.args = (exc.render(),)
+        raise
+
+
+def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Project:
     loaded = load_config(root, env)
     config = loaded.config
     functions = load_functions(root)
@@ -285,7 +376,10 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         specs[spec.name] = spec
 
     if models_root.is_dir():
-        for declaration, rel in _python_declarations(root, models_root):
+        for declaration, rel in _python_declarations(root, models_root, kinds):
+            if isinstance(declaration, _KindDeclaration):
+                add(_kind_spec(declaration, rel, config))
+                continue
             options: ModelOptions = declaration.options
             name = options.name or declaration.fn.__name__
             try:
@@ -307,6 +401,13 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                     **resolved,
                 )
             )
+        for kind in kinds.values():
+            for suffix in kind.kind.suffixes:
+                for path in sorted(models_root.rglob(f"*{suffix}")):
+                    rel = _relative(path, root)
+                    for found in kind.load_file(path, file=rel):
+                        item = _KindDeclaration(kind, found)
+                        add(_kind_spec(item, rel, config))
         for path in sorted(models_root.rglob("*.sql")):
             rel = _relative(path, root)
             for block in read_sql_file(path, rel):
@@ -359,18 +460,37 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
                         **resolved,
                     )
                 )
+    for seed in find_seeds(root, loaded):  # seeds/*.csv: SQL models reading the file
+        try:
+            resolved = _defaults(seed.options, config)
+        except ModelDefinitionError as exc:
+            raise ModelDefinitionError(
+                exc.message, file=seed.file, model=seed.name, hint=exc.hint
+            ) from None
+        dialect = dialect_of(config, resolved["connection"])
+        queries.add(seed.name, seed.sql, dialect, seed.file, 1)
+        sql_facts[seed.name] = seed.facts(dialect)
+        add(
+            ModelSpec(
+                name=seed.name,
+                kind="sql",
+                options=seed.options,
+                file=seed.file,
+                sql=seed.sql,
+                definition=seed.definition,
+                **resolved,
+            )
+        )
 
     _check_case_clashes(specs)
     aliases = _aliases(specs)
-    checks = _checks(config, specs, aliases, loaded.files[0])
+    checks = _checks(loaded, specs, aliases)
     finished: dict[str, ModelSpec] = {}
-    deps: dict[str, list[str]] = {}
     for name, spec in specs.items():
         facts = sql_facts.get(name)
-        spec = _resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
-        spec = _with_check_references(spec, checks.get(name, []), specs, aliases)
-        finished[name] = spec
-        deps[name] = list(spec.depends_on)
+        finished[name] = _resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
+    audits = _with_check_references(finished, checks, aliases)
+    deps = {name: list(spec.depends_on) for name, spec in finished.items()}
     try:
         graph = build_graph(deps)
     except GraphError as exc:
@@ -392,6 +512,8 @@ def load_project(path: str | Path = ".", env: str | None = None) -> Project:
         aliases=aliases,
         checks=checks,
         functions=functions,
+        kinds=kinds,
+        audits=audits,
     )
 
 
@@ -420,7 +542,7 @@ def _check_views(specs: dict[str, ModelSpec]) -> None:
 
     def in_run_source(name: str) -> str | None:
         spec = specs[name]
-        if spec.kind == "python" and spec.materialize in ("ephemeral", "none"):
+        if spec.fn is not None and spec.materialize in ("ephemeral", "none"):
             return name
         if spec.kind == "sql" and spec.materialize == "ephemeral":  # inlined: look through it
             for parent in spec.depends_on:
@@ -446,50 +568,87 @@ def _check_views(specs: dict[str, ModelSpec]) -> None:
 
 
 def _checks(
-    config: ProjectConfig, specs: dict[str, ModelSpec], aliases: dict[str, str], config_file: Path
+    loaded: LoadedConfig, specs: dict[str, ModelSpec], aliases: dict[str, str]
 ) -> dict[str, list[Any]]:
     """Declared checks (model option, SQL header, config) validated by the check runner."""
     from interlace.errors import ConfigError
     from interlace.plugins import runner_or_error
 
+    config, root = loaded.config, loaded.root
+
+    def where(*path: str) -> tuple[str, int | None]:
+        file, line = loaded.locations.where(("quality", "checks", *path))
+        return _relative(file or loaded.files[0], root), line
+
     for name in config.quality.checks:
         if name not in specs and name not in aliases:
+            file, line = where(name)
             raise ConfigError(
                 f"quality.checks names unknown model '{name}'",
-                file=str(config_file),
+                file=file,
+                line=line,
                 hint=f"known models: {', '.join(sorted(specs))}",
             )
     out: dict[str, list[Any]] = {}
     for name, spec in specs.items():
         declared = list(spec.options.quality_checks)
         configured: list[Any] = []
+        locations: list[tuple[str | None, int | None]] = []
         for key in (name, f"{spec.schema}.{name}"):
-            configured += config.quality.checks.get(key, [])
+            listed = config.quality.checks.get(key, [])
+            configured += listed
+            locations += [where(key, str(i)) for i in range(len(listed))]
         if declared or configured:
             runner = runner_or_error(name, spec.file, spec.line)
             # each check is validated where it is written: the model, or the config file
             out[name] = runner.validate(name, declared, spec.file, spec.line) if declared else []
             if configured:
-                out[name] += runner.validate(name, configured, config_file.name, None)
+                out[name] += runner.validate(
+                    name, configured, locations[0][0], locations[0][1], locations=locations
+                )
     return out
 
 
 def _with_check_references(
-    spec: ModelSpec, checks: list[Any], specs: dict[str, ModelSpec], aliases: dict[str, str]
-) -> ModelSpec:
+    specs: dict[str, ModelSpec], checks: dict[str, list[Any]], aliases: dict[str, str]
+) -> list[Audit]:
     """Models a check reads (its ``references``, e.g. a relationships check's target) become
-    upstreams, so the check sees their data of the same run."""
-    refs = [
-        target
-        for check in checks
-        for ref in getattr(check, "references", ())
-        if (target := _lookup(ref, specs, aliases)) is not None and target != spec.name
-    ]
-    if not refs:
-        return spec
+    upstreams of the checked model (updated in ``specs``), so the check sees their data of
+    the same run. A check that reads a model which reads the checked model (a cycle) becomes
+    an audit instead: it runs after both are built, and orders nothing."""
     from dataclasses import replace
 
-    return replace(spec, depends_on=tuple(dict.fromkeys([*spec.depends_on, *refs])))
+    audits: list[Audit] = []
+    for name, declared in checks.items():
+        for check in declared:
+            later: list[str] = []
+            for ref in getattr(check, "references", ()):
+                target = _lookup(ref, specs, aliases)
+                if target is None or target == name or target in specs[name].depends_on:
+                    continue
+                if _reads(specs, target, name):
+                    later.append(target)
+                    continue
+                spec = specs[name]
+                specs[name] = replace(spec, depends_on=(*spec.depends_on, target))
+            if later:
+                audits.append(Audit(model=name, check=check, after=tuple(later)))
+    return audits
+
+
+def _reads(specs: Mapping[str, ModelSpec], reader: str, model: str) -> bool:
+    """Whether ``reader`` reads ``model``, directly or through other models."""
+    seen: set[str] = set()
+    stack = [reader]
+    while stack:
+        current = stack.pop()
+        for parent in specs[current].depends_on:
+            if parent == model:
+                return True
+            if parent not in seen and parent in specs:
+                seen.add(parent)
+                stack.append(parent)
+    return False
 
 
 def _aliases(specs: Mapping[str, ModelSpec]) -> dict[str, str]:
@@ -538,7 +697,7 @@ def _resolve_dependencies(
 
     inputs: dict[str, str] = {}
     wants_context = False
-    if spec.kind == "python" and spec.fn is not None:
+    if spec.fn is not None:  # a Python model, or a built node of an extension kind
         for param in inspect.signature(spec.fn).parameters.values():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
@@ -570,14 +729,15 @@ def _resolve_dependencies(
                     hint="use a list for dependencies that are not parameters",
                 )
         upstream.extend(inputs.values())
-    elif refs is not None:
-        for ref in refs:
+    else:
+        for ref in refs or ():
             target = _lookup(ref, specs, aliases)
             if target is not None and target != spec.name:
                 upstream.append(target)
         if isinstance(options.dependencies, dict):
+            kind = "SQL model" if spec.kind == "sql" else spec.kind
             raise ModelDefinitionError(
-                "dependencies of a SQL model is a list of model names",
+                f"dependencies of a {kind} is a list of model names",
                 file=spec.file,
                 line=spec.line,
                 model=spec.name,

@@ -8,7 +8,7 @@ load time and to run them: ``error`` checks against the staged result before pub
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,11 +60,34 @@ class Check(Protocol):
     severity: Severity
 
 
+@dataclass(frozen=True)
+class Audit:
+    """A check of ``model`` that reads models which read ``model`` themselves (``after``): a
+    ``relationships`` check whose ``to`` is built from the checked model, say. Running it
+    before ``model`` is published would need ``after`` first, a cycle; so it audits instead:
+    it runs once the models are built, against their published tables, and a failure fails
+    the run without keeping ``model``'s new table out."""
+
+    model: str
+    check: Check
+    after: tuple[str, ...]
+
+
 class CheckRunner(Protocol):
     def validate(
-        self, model: str, checks: list[Any], file: str | None, line: int | None
+        self,
+        model: str,
+        checks: list[Any],
+        file: str | None,
+        line: int | None,
+        *,
+        locations: Sequence[tuple[str | None, int | None]] | None = None,
     ) -> list[Check]:
-        """Normalise declared checks; raise ModelDefinitionError naming the bad check."""
+        """Normalise declared checks; raise ModelDefinitionError naming the bad check.
+
+        ``locations`` gives each check's own file and line (checks in the config file), in
+        place of ``file`` and ``line``.
+        """
         ...
 
     def run(

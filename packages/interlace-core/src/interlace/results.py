@@ -34,7 +34,11 @@ class ModelResult:
 
     @property
     def ok(self) -> bool:
-        """Succeeded, or skipped because nothing changed (not because of a failure)."""
+        """Succeeded, or skipped because nothing changed (not because of a failure), and no
+        error check that ran after the model failed (an audit, see
+        :mod:`interlace.execution.audits`)."""
+        if any(check.blocks for check in self.checks):
+            return False
         return self.status == "success" or self.skip_kind == "unchanged"
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 RESERVED_PARAMETERS = frozenset({"context", "cursor"})
-ModelKind = Literal["python", "sql"]
+# the kinds of model core knows; installed distributions add others (interlace.kinds)
+BUILTIN_KINDS = ("python", "sql")
 
 
 class CacheOptions(BaseModel):
@@ -112,10 +113,16 @@ class CursorOptions(BaseModel):
 
 
 class SCD2Options(BaseModel):
-    """Options of the `scd_type_2` strategy (column names and which columns are versioned)."""
+    """Options of the `scd_type_2` strategy (column names and which columns are versioned).
+
+    ``valid_from_column``: a column of the result (``updated_at``) whose value a new version is
+    valid from, and the version it replaces valid until, in place of the run's time (dbt's
+    timestamp strategy).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     tracked_columns: tuple[str, ...] | None = None
+    valid_from_column: str | None = None
     valid_from: str = "valid_from"
     valid_to: str = "valid_to"
     is_current: str = "is_current"
@@ -301,7 +308,7 @@ class ModelSpec:
     """Everything Interlace knows about one model after loading (defaults applied)."""
 
     name: str
-    kind: ModelKind
+    kind: str  # "python", "sql", or the name of a kind an extension adds (interlace.kinds)
     schema: str  # or ``database.schema`` for a table in an attached database (``database=``)
     connection: str
     materialize: str
@@ -318,6 +325,14 @@ class ModelSpec:
     wants_context: bool = False
     # every upstream model name (inputs + extra dependencies + SQL references)
     depends_on: tuple[str, ...] = ()
+    # what an extension kind's declaration made (a stream object): its kind reads it
+    definition: Any = None
+
+    @property
+    def is_source(self) -> bool:
+        """A node of an extension kind that runs never build: something outside runs fills
+        its table (a stream's by ingestion); its readers read it like any model's table."""
+        return self.fn is None and self.kind not in BUILTIN_KINDS
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _HEADER = re.compile(r"^\s*--\s*@([A-Za-z_][A-Za-z0-9_]*)\s*:?\s*(.*?)\s*$")
+_COMMENT = re.compile(r"^\s*--(.*)$")
+_BLOCK_SCALAR = re.compile(r"^[|>][+-]?[1-9]?$")
 QUERY_TYPES = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
 
 
@@ -53,7 +55,12 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
             )
         options, option_lines, body, body_line = {}, {}, [], None
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        number = index + 1
+        index += 1
         match = _HEADER.match(line)
         if match:
             key, raw = match.group(1), match.group(2)
@@ -77,17 +84,9 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
                     line=number,
                     hint="keep one of the lines",
                 )
-            try:
-                value = yaml.safe_load(raw) if raw else None
-            except yaml.YAMLError as exc:
-                raise ModelDefinitionError(
-                    f"header '@{key}' has an invalid YAML value {raw!r}: "
-                    f"{getattr(exc, 'problem', exc)}",
-                    file=file,
-                    line=number,
-                    hint="values are YAML: quote strings with ':' or '#', lists look like [a, b]",
-                ) from None
-            options[key] = value
+            continued = _continuation(lines, index, line, raw)
+            index += len(continued)
+            options[key] = _header_value(key, raw, continued, file, number)
             option_lines[key] = number
             continue
         if body_line is None and line.strip() and not line.strip().startswith("--"):
@@ -95,6 +94,79 @@ def split_sql_file(text: str, file: str) -> list[SqlBlock]:
         body.append(line)
     flush()
     return blocks
+
+
+def _continuation(lines: list[str], start: int, header: str, raw: str) -> list[str]:
+    """The comment lines after a header line that continue its YAML value.
+
+    A value continues when the header line leaves it open: nothing after the colon (a block
+    list or mapping follows), a block scalar (``|`` or ``>``), or an unclosed ``[`` / ``{``.
+    An empty or block value continues on ``--`` lines indented deeper than the ``@`` (or list
+    items ``- ...`` at its depth); an unclosed flow value on ``--`` lines until it closes.
+    Another ``-- @key`` line, a line of SQL or a less indented comment ends it.
+    """
+    flow = _open_brackets(raw) > 0
+    if raw and not flow and not _BLOCK_SCALAR.match(raw):
+        return []
+    depth = header.index("@") - header.index("--") - 2
+    taken: list[str] = []
+    pending: list[str] = []  # blank comment lines: kept only when the value goes on after them
+    opened = _open_brackets(raw)
+    for line in lines[start:]:
+        comment = _COMMENT.match(line)
+        if comment is None or _HEADER.match(line):
+            break
+        text = comment.group(1)
+        if not text.strip():
+            pending.append(line)
+            continue
+        indent = len(text) - len(text.lstrip())
+        if not flow and not (
+            indent > depth or (not raw and indent == depth and text.lstrip().startswith("- "))
+        ):
+            break
+        taken += [*pending, line]
+        pending = []
+        if flow:
+            opened += _open_brackets(text)
+            if opened <= 0:
+                break
+    return taken
+
+
+def _open_brackets(text: str) -> int:
+    """How many ``[`` / ``{`` the text leaves open (outside quotes)."""
+    depth = 0
+    quote: str | None = None
+    for char in text:
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+    return depth
+
+
+def _header_value(key: str, raw: str, continued: list[str], file: str, line: int) -> Any:
+    """The YAML value of a header (continued on ``continued`` comment lines)."""
+    parts = [raw, *(_COMMENT.sub(r"\1", c) for c in continued)]
+    text = "\n".join(parts) + "\n" if continued else raw
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        shown = raw if not continued else text.strip()
+        raise ModelDefinitionError(
+            f"header '@{key}' has an invalid YAML value {shown!r}: {getattr(exc, 'problem', exc)}",
+            file=file,
+            line=line + (mark.line if mark is not None and continued else 0),
+            hint="values are YAML: quote strings with ':' or '#', lists look like [a, b]; "
+            "a value continued on the next `--` lines is indented deeper than its `@`",
+        ) from None
 
 
 def _readable(description: str) -> str:
@@ -107,6 +179,7 @@ def _readable(description: str) -> str:
 
 def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: str) -> exp.Expr:
     """Parse one model body; errors point at the file line of the problem."""
+    reject_templates(sql, file=file, line_offset=line_offset, model=model)
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as exc:
@@ -139,6 +212,49 @@ def parse_query(sql: str, *, file: str, line_offset: int, model: str, dialect: s
             hint="split it into several models with `-- @name:` lines, or use a migration",
         )
     return statements[0]
+
+
+# string literals, quoted identifiers and comments: template markers inside them are data
+_NOT_CODE = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+_REF = re.compile(r"""^\{\{-?\s*ref\(\s*(?:['"][^'"]+['"]\s*,\s*)?['"]([^'"]+)['"]""")
+_SOURCE = re.compile(r"""^\{\{-?\s*source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]""")
+
+
+def reject_templates(sql: str, *, file: str, line_offset: int, model: str) -> None:
+    """A Jinja template left in a model (``{{ ref('x') }}``, ``{% for %}``, from dbt) is an
+    error that says what to write instead: SQL models are plain SQL."""
+    if "{{" not in sql and "{%" not in sql and "{#" not in sql:
+        return
+    code = _NOT_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), sql)
+    found = _TEMPLATE.search(code)
+    if found is None:
+        return
+    text = sql[found.start() : found.end()]
+    line = line_offset + sql.count("\n", 0, found.start())
+    shown = text if len(text) <= 60 else text[:59] + "…"
+    ref, source = _REF.match(text), _SOURCE.match(text)
+    if ref is not None:
+        instead = f"write the table name instead: `{ref.group(1)}`"
+    elif source is not None:
+        instead = f"write the table instead: `{source.group(1)}.{source.group(2)}`"
+    elif text.startswith("{%"):
+        instead = (
+            "for a loop or a condition, generate the SQL in a Python model (@model returning "
+            "an ibis expression), or put reusable SQL in a macro under functions/"
+        )
+    else:
+        instead = (
+            "write the table name for a reference, a `-- @key: value` header line for "
+            "config(), and a Python model or a functions/ macro for anything computed"
+        )
+    raise SQLParseError(
+        f"Jinja templates are not supported in SQL models: {shown}",
+        file=file,
+        line=line,
+        model=model,
+        hint=f"{instead} (`interlace init --from-dbt` converts a dbt project's templates)",
+    )
 
 
 def table_references(query: exp.Expr) -> list[exp.Table]:

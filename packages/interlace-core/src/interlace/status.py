@@ -39,3 +39,7 @@ Severity = Literal["error", "warn"]
 
 DeadLetterStatus = Literal["open", "resolved", "retried"]
 """A dead letter: ``open`` until resolved by hand or retried successfully."""
+
+RunRequestStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+"""A run request in the run queue: ``queued`` until a server takes it, ``running`` while it holds
+its lease, then ``done`` (the run succeeded), ``failed`` or ``cancelled``."""

@@ -15,7 +15,7 @@ Common keys: ``name``, ``severity`` (``error`` | ``warn``), ``where`` (a SQL fil
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from interlace.errors import ModelDefinitionError
@@ -128,28 +128,35 @@ def parse_check(declared: Any) -> BaseCheck:
 
 
 def parse_checks(
-    model: str, declared: list[Any], file: str | None, line: int | None
+    model: str,
+    declared: list[Any],
+    file: str | None,
+    line: int | None,
+    *,
+    locations: Sequence[tuple[str | None, int | None]] | None = None,
 ) -> list[BaseCheck]:
     """Validate a model's declared checks; the first bad one raises a ModelDefinitionError
-    naming the model, the file:line, the check and what is allowed."""
+    naming the model, the file:line, the check and what is allowed. ``locations`` gives each
+    check's own file and line (checks written in the config file)."""
     checks: list[BaseCheck] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(declared, start=1):
+        where = locations[index - 1] if locations and index <= len(locations) else (file, line)
         try:
             check = parse_check(item)
         except _Problem as problem:
             raise ModelDefinitionError(
                 f"quality check #{index} {_shown(item)}: {problem.message}",
-                file=file,
-                line=line,
+                file=where[0],
+                line=where[1],
                 model=model,
                 hint=problem.hint,
             ) from None
         if check.label in seen:
             raise ModelDefinitionError(
                 f"quality checks #{seen[check.label]} and #{index} are both named '{check.label}'",
-                file=file,
-                line=line,
+                file=where[0],
+                line=where[1],
                 model=model,
                 hint="results are reported by name: remove the duplicate, or give one a name:",
             )

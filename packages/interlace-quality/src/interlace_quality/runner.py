@@ -30,6 +30,8 @@ from interlace_quality.checks.base import (
 from interlace_quality.declaration import parse_checks
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pyarrow as pa
     from interlace.engines.base import Session
     from interlace.quality import Check, Resolver
@@ -48,9 +50,15 @@ class QualityRunner:
     """
 
     def validate(
-        self, model: str, checks: list[Any], file: str | None, line: int | None
+        self,
+        model: str,
+        checks: list[Any],
+        file: str | None,
+        line: int | None,
+        *,
+        locations: Sequence[tuple[str | None, int | None]] | None = None,
     ) -> list[Check]:
-        return list(parse_checks(model, list(checks), file, line))
+        return list(parse_checks(model, list(checks), file, line, locations=locations))
 
     def run(
         self,

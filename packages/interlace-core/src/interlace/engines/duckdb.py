@@ -332,6 +332,9 @@ class DuckDBEngine(Engine):
         settings: dict[str, Any] = {
             "autoinstall_known_extensions": False,
             "extension_directory": str(extension_directory()),
+            # relative file names in SQL that Interlace does not compile (a Python model's own
+            # queries, functions/ macros) are also looked for in the project folder
+            "file_search_path": str(self.root),
         }
         if self.config.threads:
             settings["threads"] = self.config.threads

@@ -408,6 +408,8 @@ class Executor:
                         results[name] = self._failed(name, attempted)
                         if results[name].status != "cancelled":  # else: all are cancelled
                             self._skip_descendants(name, names, results)
+            if project.audits and not self.cancelled:
+                await self._audits(results, loop, pool)
         except asyncio.CancelledError:
             self.cancel()
             for future in list(running):
@@ -436,6 +438,23 @@ class Executor:
                         )
                     )
         return {name: results[name] for name in names}
+
+    async def _audits(
+        self,
+        results: dict[str, ModelResult],
+        loop: asyncio.AbstractEventLoop,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        """Run the checks that wait for models built after their own (:mod:`.audits`); their
+        results join the checked model's (or, when it was not selected, the built one's)."""
+        from interlace.execution.audits import due, run_audit
+
+        for audit in due(self.catalog.project.audits, results):
+            found = await loop.run_in_executor(pool, run_audit, self.catalog, audit)
+            for event in _check_events(self.run_id, found):
+                self._emit(event)
+            owner = next(n for n in (audit.model, *audit.after) if n in results)
+            results[owner] = replace(results[owner], checks=(*results[owner].checks, *found))
 
     def _unchanged(self, name: str, reason: str) -> ModelResult:
         """A model change detection skips (before dispatch, or after waiting for its lock)."""

@@ -16,6 +16,8 @@ from interlace.strategies import get_strategy
 from interlace.window import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlglot import exp
 
     from interlace.engines.base import Engine
@@ -61,6 +63,9 @@ class RunCatalog:
     fingerprints: dict[str, str] = field(default_factory=dict)
     states: dict[str, ModelState] = field(default_factory=dict)
     data_versions: dict[str, int] = field(default_factory=dict)
+    # sources (extension kinds, e.g. streams) whose kind cannot tell when new data arrived:
+    # their readers run every time, like readers of outside data
+    unversioned: set[str] = field(default_factory=set)
     watermarks: dict[str, Watermark] = field(default_factory=dict)
     window: Window = field(default_factory=lambda: Window(None, None))
     full_refresh: bool = False  # rebuild tables from scratch, ignoring watermarks
@@ -83,7 +88,7 @@ class RunCatalog:
         return spec.kind == "sql" and spec.materialize == "ephemeral"
 
     def is_in_run(self, spec: ModelSpec) -> bool:
-        return spec.kind == "python" and spec.materialize in ("ephemeral", "none")
+        return spec.fn is not None and spec.materialize in ("ephemeral", "none")
 
     def target_of(self, spec: ModelSpec) -> exp.Table:
         if self.is_in_run(spec):
@@ -124,6 +129,8 @@ class RunCatalog:
                 if inner is None:
                     return None
                 found |= inner
+            elif parent in self.unversioned:
+                return None
             elif spec.materialize == "table" and get_strategy(spec.strategy).writes:
                 found.add(parent)
             else:
@@ -153,6 +160,35 @@ class RunCatalog:
         if missing is not None:
             raise missing_error(missing, reader, self.project.env)
         return self.target_of(spec)
+
+    def read_source_versions(self, store: StateStore, names: Iterable[str]) -> None:
+        """Ask the kind of each source that ``names`` read (or that is among them) for its
+        data version (a stream's committed offset): readers run again when it moved."""
+        from interlace.kinds import SourceContext
+
+        project = self.project
+        sources = [name for name, spec in project.models.items() if spec.is_source]
+        if not sources:
+            return
+        wanted = set(names)
+        for name in sources:
+            if name not in wanted and not (project.graph.descendants(name) & wanted):
+                continue
+            spec = project.models[name]
+            engine = self.engines.get(spec.connection)
+            if engine is None:  # read through a view on another connection: cannot tell
+                self.unversioned.add(name)
+                continue
+            session = engine.session()
+            try:
+                context = SourceContext(project=project, store=store, session=session)
+                version = project.kinds[spec.kind].data_version(spec, context)
+            finally:
+                session.close()
+            if version is None:
+                self.unversioned.add(name)
+            else:
+                self.data_versions[name] = version
 
     def relation_exists(self, spec: ModelSpec) -> bool:
         if spec.materialize in ("table", "view") and get_strategy(spec.strategy).writes:

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from interlace import statements as st
 from interlace.errors import ModelExecutionError
+from interlace.file_paths import anchor_file_table, anchor_reader, is_reader
 from interlace.incremental import CursorFilters
 from interlace.strategies import get_strategy
 from interlace.types import to_sql_type
@@ -59,13 +60,16 @@ def _rewrite(
     own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
 
     def transform(node: exp.Expr) -> exp.Expr:
+        if is_reader(node):  # read_csv('seeds/x.csv'): the project's file, wherever we run
+            return anchor_reader(node, project.root)
         if not isinstance(node, exp.Table) or not node.name or isinstance(node.this, exp.Func):
             return node
         if not node.db and node.name.lower() in own_ctes:
             return node
         ref = st.reference(node)
         target_name = project.lookup(ref)
-        if target_name is None:  # no model: a table loaded outside Interlace
+        if target_name is None:  # no model: a table loaded outside Interlace, or a file
+            node = anchor_file_table(node, project.root)
             return _filtered_source(node, filters) if filters is not None else node
         if target_name == spec.name:
             return node

@@ -281,8 +281,12 @@ class TablePublisher:
 
     def _audit(self, relation: exp.Expr, severity: str) -> list[CheckResult]:
         """Run the model's checks of one severity; failing error checks stop the write."""
+        project = self.catalog.project
+        later = {id(a.check) for a in project.audits if a.model == self.spec.name}  # run after
         checks = [
-            c for c in self.catalog.project.checks.get(self.spec.name, []) if c.severity == severity
+            c
+            for c in project.checks.get(self.spec.name, [])
+            if c.severity == severity and id(c) not in later
         ]
         if not checks:
             return []

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from interlace.errors import StateStoreError
 from interlace.quality import CheckResult
+from interlace.state.api_keys import MIGRATION as API_KEYS_MIGRATION
+from interlace.state.api_keys import ApiKeysMixin
 from interlace.state.base import (
     AppliedMigration,
     DeadLetter,
@@ -28,6 +30,9 @@ from interlace.state.base import (
     StoredEvent,
     Watermark,
 )
+from interlace.state.run_history import RunHistory
+from interlace.state.run_queue import MIGRATION as RUN_QUEUE_MIGRATION
+from interlace.state.run_queue import RunQueue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -184,6 +189,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_run ON events (run_id, id);
     CREATE INDEX events_at ON events (at);
     """,
+    # the run queue: a row per run request, taken by a server with a lease (state/run_queue.py)
+    RUN_QUEUE_MIGRATION,
+    # API keys (digests only) and browser sessions of the HTTP servers (state/api_keys.py)
+    API_KEYS_MIGRATION,
 ]
 
 
@@ -235,7 +244,7 @@ def _column_pairs(text: str) -> list[tuple[str, str]]:
     return [(name, kind) for name, kind in json.loads(text)]
 
 
-class SQLiteStateStore:
+class SQLiteStateStore(RunQueue, RunHistory, ApiKeysMixin):
     """The state store in one SQLite file. Safe to share between threads of one process."""
 
     _depth = 0  # nesting of transaction() on the thread holding the lock

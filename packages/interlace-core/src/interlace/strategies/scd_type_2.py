@@ -20,6 +20,7 @@ from interlace.errors import ModelExecutionError
 from interlace.strategies.base import (
     GONE_FLAG,
     NEW_FLAG,
+    OptionProblem,
     PublishContext,
     Step,
     Strategy,
@@ -38,7 +39,7 @@ from interlace.strategies.replace import swap_in
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from interlace.spec import ModelSpec, SCD2Options
+    from interlace.spec import ModelOptions, ModelSpec, SCD2Options
 
 
 def row_hash(columns: list[str], table: str | None = None) -> exp.Expr:
@@ -87,10 +88,31 @@ class SCDType2(Strategy):
         }
         return [c for c in columns if c not in spec.options.primary_key and c not in managed]
 
+    def check_options(self, options: ModelOptions) -> OptionProblem | None:
+        problem = super().check_options(options)
+        if problem is not None:
+            return problem
+        opts = options.scd2
+        managed = (opts.valid_from, opts.valid_to, opts.is_current, opts.hash_column)
+        if opts.valid_from_column is not None and opts.valid_from_column in managed:
+            return OptionProblem(
+                f"scd2.valid_from_column '{opts.valid_from_column}' is a column the strategy "
+                "writes itself",
+                "name the result's own timestamp column (e.g. updated_at), or rename the "
+                "strategy's column with scd2.valid_from",
+            )
+        return None
+
     def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
         opts: SCD2Options = spec.options.scd2
+        # a version is valid from the run's time, or from the row's own timestamp column
+        start = (
+            timestamp(run_ts)
+            if opts.valid_from_column is None
+            else exp.cast(col(opts.valid_from_column), "TIMESTAMP")
+        )
         extras: list[tuple[str, exp.Expr]] = [
-            (opts.valid_from, timestamp(run_ts)),
+            (opts.valid_from, start),
             (opts.valid_to, exp.cast(exp.null(), "TIMESTAMP")),
             (opts.is_current, exp.true()),
         ]
@@ -103,13 +125,21 @@ class SCDType2(Strategy):
     ) -> list[tuple[str, exp.Expr]]:
         """The row hash when the staged result becomes the table (later runs hash only the
         rows they write), after checking that ``tracked_columns`` exist in the result."""
-        if not (first_write or spec.options.scd2.tracked_columns):
+        opts = spec.options.scd2
+        if not (first_write or opts.tracked_columns or opts.valid_from_column):
             return []
         names = columns()
         missing = [c for c in self.tracked(spec, names) if c not in names]
         if missing:
             raise ModelExecutionError(
                 f"scd2.tracked_columns names {missing}, which the result does not have",
+                model=spec.name,
+                hint=f"result columns: {', '.join(names)}",
+            )
+        if opts.valid_from_column is not None and opts.valid_from_column not in names:
+            raise ModelExecutionError(
+                f"scd2.valid_from_column names '{opts.valid_from_column}', which the result "
+                "does not have",
                 model=spec.name,
                 hint=f"result columns: {', '.join(names)}",
             )
@@ -191,6 +221,12 @@ class SCDType2(Strategy):
             exp.EQ(this=col(opts.valid_to), expression=ts),
             exp.EQ(this=col(opts.is_current), expression=exp.false()),
         ]
+        # a changed key's old version ends where its new one starts (the row's own timestamp
+        # with valid_from_column); a gone key's at the run's time
+        ends = ts
+        if opts.valid_from_column is not None:
+            ends = exp.Coalesce(this=col(opts.valid_from, "__m"), expressions=[ts.copy()])
+        close_changed = [exp.EQ(this=col(opts.valid_to), expression=ends), close[1].copy()]
         steps = [
             *change_set(diff, select, gone=gone),
             # close the current version of every changed (and, soft, gone) key ...
@@ -199,7 +235,7 @@ class SCDType2(Strategy):
                     ctx.target,
                     diff,
                     keys,
-                    close,
+                    close_changed,
                     exp.and_(current.copy(), exp.not_(col(NEW_FLAG, "__m"))),
                 )
             ),

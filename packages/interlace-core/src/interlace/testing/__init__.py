@@ -33,13 +33,14 @@ _EXPORTS = {
     "MockDependency": "interlace.testing.runner",
     "ModelTestResult": "interlace.testing.runner",
     "ModelTestError": "interlace.testing.runner",
-    "ProjectFolder": "interlace.testing.harness",
+    "ProjectFolder": "interlace.testing.folder",
     "ProjectRun": "interlace.testing.harness",
     "run_project": "interlace.testing.harness",
 }
 
 if TYPE_CHECKING:
-    from interlace.testing.harness import ProjectFolder, ProjectRun, run_project
+    from interlace.testing.folder import ProjectFolder
+    from interlace.testing.harness import ProjectRun, run_project
     from interlace.testing.runner import (
         MockDependency,
         ModelTestError,

@@ -33,13 +33,14 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from interlace.testing.harness import ProjectFolder, ProjectRun
+    from interlace.testing.folder import ProjectFolder
+    from interlace.testing.harness import ProjectRun
 
 
 @pytest.fixture
 def interlace_project(tmp_path: Path) -> ProjectFolder:
     """An empty Interlace project in ``tmp_path``: ``write`` models, ``run``, ``rows``."""
-    from interlace.testing.harness import ProjectFolder
+    from interlace.testing.folder import ProjectFolder
 
     return ProjectFolder.create(tmp_path / "interlace_project")
 

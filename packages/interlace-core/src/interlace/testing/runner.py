@@ -214,7 +214,7 @@ class _Target:
     """The model under test, before its dependencies are known."""
 
     name: str
-    kind: Literal["python", "sql"]
+    kind: str  # "python", "sql" or an extension kind's name (ModelSpec.kind)
     options: ModelOptions
     schema: str
     materialize: str

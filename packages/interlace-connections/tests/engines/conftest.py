@@ -1,0 +1,166 @@
+"""The engine-independent behaviour suite: every test runs once per engine.
+
+In the manner of ibis's backend test suite, a test takes the ``engine`` fixture (directly or
+through ``project``) and runs on DuckDB and on PostgreSQL. Where an engine does not (yet) do
+what the test expects, the test says so with a mark, which turns that one case into a strict
+xfail: it must fail there, and the day it passes the suite says so::
+
+    @pytest.mark.notimpl(["duckdb"], reason="DuckDB binds views late: ...")
+    def test_a_table_change_that_breaks_a_view_fails(project: EngineProject) -> None: ...
+
+``project`` is an empty project on the engine (DuckDB file, or a fresh PostgreSQL database),
+a :class:`interlace.testing.ProjectFolder`: ``write``, ``run_ok``, ``rows``, ``sql``,
+``execute`` (a statement as another tool would run it), ``columns``, ``kind``, ``relations``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import pytest
+from interlace.testing import ProjectFolder
+
+from ..conftest import PgProject, admin_connect
+
+ENGINES = ("duckdb", "postgres")
+
+DUCKDB_CONFIG = """\
+name: engine_test
+connections:
+  default:
+    type: duckdb
+    path: data/{env}.duckdb
+executor:
+  max_workers: 4
+"""
+
+# how each engine spells the types the tests look at (information_schema.columns.data_type)
+TYPES = {
+    "duckdb": {
+        "integer": "INTEGER",
+        "bigint": "BIGINT",
+        "double": "DOUBLE",
+        "text": "VARCHAR",
+        "boolean": "BOOLEAN",
+        "timestamp": "TIMESTAMP",
+    },
+    "postgres": {
+        "integer": "integer",
+        "bigint": "bigint",
+        "double": "double precision",
+        "text": "text",
+        "boolean": "boolean",
+        "timestamp": "timestamp without time zone",
+    },
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "notimpl(engines, reason, raises=None): the engines in the list do not do what the "
+        "test expects; there the test is a strict xfail",
+    )
+
+
+class DuckProject(ProjectFolder):
+    """A project whose default connection is a DuckDB file."""
+
+    engine = "duckdb"
+
+    def config(self, extra: str = "") -> Self:
+        """The default config plus ``extra`` YAML (``models:`` defaults, say)."""
+        return self.write({"config.yaml": DUCKDB_CONFIG + extra})
+
+
+class PostgresProject(PgProject):
+    engine = "postgres"
+
+
+EngineProject = DuckProject | PostgresProject
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine under test; a ``notimpl`` mark naming it makes the test a strict xfail."""
+    name = str(request.param)
+    for mark in request.node.iter_markers("notimpl"):
+        if name in mark.args[0]:
+            reason = mark.kwargs.get("reason") or (mark.args[1] if len(mark.args) > 1 else "")
+            assert reason, "a notimpl mark says why"
+            xfail: dict[str, Any] = {"reason": f"{name}: {reason}", "strict": True}
+            if mark.kwargs.get("raises") is not None:
+                xfail["raises"] = mark.kwargs["raises"]
+            request.applymarker(pytest.mark.xfail(**xfail))
+    return name
+
+
+@pytest.fixture
+def new_project(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], EngineProject]]:
+    """``new_project()``: another empty project on ``engine`` (PostgreSQL: its own database,
+    dropped after the test)."""
+    counter = iter(range(1_000))
+    databases: list[str] = []
+
+    def make() -> EngineProject:
+        root = tmp_path / f"project{next(counter)}"
+        if engine == "duckdb":
+            return DuckProject.create(root, config=DUCKDB_CONFIG)
+        request.getfixturevalue("pg_server")  # fails the test when the server is down
+        database = f"interlace_test_{uuid.uuid4().hex[:12]}"
+        with admin_connect() as conn:
+            conn.execute(f'CREATE DATABASE "{database}"')
+        databases.append(database)
+        (root / "models").mkdir(parents=True)
+        return PostgresProject(root, database).config()
+
+    yield make
+    for database in databases:
+        with admin_connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture
+def project(new_project: Callable[[], EngineProject]) -> EngineProject:
+    """An empty project (a config and a ``models/`` folder) on ``engine``."""
+    return new_project()
+
+
+@pytest.fixture
+def types(engine: str) -> dict[str, str]:
+    """``types["bigint"]``: the engine's name for a type, as ``project.columns`` reports it."""
+    return TYPES[engine]
+
+
+def engine_class(engine: str) -> type[Any]:
+    if engine == "duckdb":
+        from interlace.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine
+    from interlace_connections.postgres.engine import PostgresEngine
+
+    return PostgresEngine
+
+
+@pytest.fixture
+def capabilities(engine: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``capabilities(**flags)``: the engine under test with some capability flags changed."""
+    cls = engine_class(engine)
+
+    def change(**flags: bool) -> None:
+        monkeypatch.setattr(cls, "capabilities", dataclasses.replace(cls.capabilities, **flags))
+
+    return change
+
+
+@pytest.fixture(params=["merge", "delete_insert"])
+def apply_path(request: pytest.FixtureRequest, capabilities: Any) -> str:
+    """Run the test through both ways of applying a diff: MERGE and DELETE+INSERT."""
+    capabilities(merge=True, prefer_merge=request.param == "merge")
+    return str(request.param)

@@ -1,0 +1,145 @@
+"""The live event feed behind ``GET /api/v1/events``: one poller of the state store's numbered
+events, fanned out to every connected client.
+
+Events come from the state store, not only this process's bus, so a client also sees runs of
+``interlace run`` in a terminal and of other servers sharing the store, in one order (the
+store's ids), and a reconnecting client replays what it missed from the same table.
+
+Public event types (what SSE clients filter on) are derived from the stored core types:
+
+==================  ==========================================================
+stored              sent as
+==================  ==========================================================
+run.queued          run.queued
+run.started         run.running
+run.completed       run.completed / run.failed / run.cancelled (by its status)
+task.queued ...     task.queued, task.running, task.completed, task.failed,
+                    task.skipped (unchanged)
+task.retrying       task.progress (``phase: retrying``)
+lock.waiting        task.progress (``phase: waiting``), run.progress without a model
+check.completed     check.completed (``status``: passed / failed / error)
+==================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from interlace.state.base import StoredEvent
+
+    from interlace_service.service import Service
+
+log = logging.getLogger("interlace.service.events")
+
+OVERLAP = 64  # ids re-read each poll: a PostgreSQL transaction may commit a lower id later
+_RUN_END = {"success": "run.completed", "failed": "run.failed", "cancelled": "run.cancelled"}
+
+
+def public_type(stored: StoredEvent) -> str:
+    """The type an SSE client sees for a stored event (see the module docstring)."""
+    kind = stored.type
+    if kind == "run.started":
+        return "run.running"
+    if kind == "run.completed":
+        return _RUN_END.get(str(stored.data.get("status")), "run.completed")
+    if kind == "task.retrying":
+        return "task.progress"
+    if kind == "lock.waiting":
+        return "task.progress" if stored.data.get("model") else "run.progress"
+    return kind
+
+
+def public_event(stored: StoredEvent) -> dict[str, Any]:
+    """The JSON an SSE client receives: the event's fields, its public ``type``, the stored
+    type as ``event`` and its ``id`` and ``env``."""
+    data = dict(stored.data)
+    if stored.type == "task.retrying":
+        data["phase"] = "retrying"
+    elif stored.type == "lock.waiting":
+        data["phase"] = "waiting"
+    return {**data, "id": stored.id, "type": public_type(stored), "event": stored.type,
+            "env": stored.env, "run_id": stored.run_id, "at": stored.at}  # fmt: skip
+
+
+class Subscriber:
+    """One client's queue of new events (``None`` ends it: the server is stopping, or the
+    client fell too far behind and must reconnect with ``Last-Event-ID``)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue(maxsize=limit)
+
+
+class EventFeed:
+    """Polls the state store for events after the last one seen and hands them to every
+    :class:`Subscriber`. Started and stopped with the app."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.cursor = 0  # the highest id handed out
+        self._subscribers: set[Subscriber] = set()
+        self._seen: collections.deque[int] = collections.deque(maxlen=4 * OVERLAP)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.cursor = await self.service.io(self.service.store.latest_event_id)
+        self._task = asyncio.create_task(self._poll(), name="interlace-event-feed")
+
+    async def stop(self) -> None:
+        for subscriber in list(self._subscribers):
+            self._end(subscriber)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def listeners(self) -> int:
+        """How many clients are connected."""
+        return len(self._subscribers)
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber()
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def _end(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        with contextlib.suppress(asyncio.QueueFull):
+            subscriber.queue.put_nowait(None)
+        if subscriber.queue.full():  # make room for the end mark: the client reconnects
+            with contextlib.suppress(asyncio.QueueEmpty, asyncio.QueueFull):
+                subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(None)
+
+    async def _poll(self) -> None:
+        store = self.service.store
+        while True:
+            try:
+                events = await self.service.io(
+                    store.events, max(self.cursor - OVERLAP, 0), None, 1000
+                )
+            except Exception as exc:
+                log.warning("reading events from the state store failed: %s", exc)
+                events = []
+            fresh = [e for e in events if e.id not in self._seen and e.env == self.service.env]
+            for event in events:
+                if event.id not in self._seen:
+                    self._seen.append(event.id)
+                self.cursor = max(self.cursor, event.id)
+            for event in fresh:
+                for subscriber in list(self._subscribers):
+                    try:
+                        subscriber.queue.put_nowait(event)
+                    except asyncio.QueueFull:
+                        self._end(subscriber)
+            if len(events) < 1000:
+                await asyncio.sleep(self.service.options.poll)
