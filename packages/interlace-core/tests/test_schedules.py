@@ -208,7 +208,7 @@ def test_a_bad_schedule_is_a_load_error_naming_the_model_and_the_field(tmp_path:
     assert "models/hourly.py" in text and "schedule.every" in text and "longer than zero" in text
     folder.write(
         {
-            "models/hourly.py": "from interlace import model\n\n\n@model(schedule={'every': '1h'})\ndef hourly():\n    return [{'x': 1}]\n"
+            "models/hourly.py": "from interlace import model\n\n\n@model(schedule={'every': '90m'})  # another length: no stale bytecode\ndef hourly():\n    return [{'x': 1}]\n"
         }
     )
-    assert folder.load().models["hourly"].options.schedule == ScheduleSpec(every="1h")
+    assert folder.load().models["hourly"].options.schedule == ScheduleSpec(every="90m")
