@@ -6,6 +6,8 @@ closes its current version at the run's timestamp and opens a new one from the s
 gap, no overlap); a new key opens its first version; an unchanged key writes nothing, ever.
 ``delete_mode``: ``ignore`` (keys missing from the batch stay current), ``soft`` (their current
 version is closed), ``soft_mark`` (closed, and a current tombstone version flagged deleted opens).
+With ``scd2.valid_from_column`` a version starts at that column's value instead of the run's
+time, and the version it replaces ends there (dbt's timestamp strategy).
 """
 
 from __future__ import annotations
