@@ -254,3 +254,12 @@ class StateStore(Protocol):
     def request_cancel(self, request_id: str, at: float) -> RunRequest | None: ...
     def cancel_requested(self, owner: str) -> list[str]: ...
     def close(self) -> None: ...
+
+
+def where_clause(conditions: Iterable[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE a = ? AND ...`` and its parameters, for the ``(sql, value)`` conditions whose
+    value is not None (optional filters of the stores' list queries); ``""`` without any."""
+    kept = [(sql, value) for sql, value in conditions if value is not None]
+    if not kept:
+        return "", ()
+    return " WHERE " + " AND ".join(sql for sql, _ in kept), tuple(v for _, v in kept)

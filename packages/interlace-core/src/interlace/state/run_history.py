@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from interlace.state.base import RunRecord
+from interlace.state.base import RunRecord, where_clause
 
 if TYPE_CHECKING:
     import sqlite3
@@ -59,25 +59,16 @@ class RunHistory:
     ) -> tuple[list[RunRecord], int]:
         """One page of runs, newest first, and how many match in all. ``since``/``until``
         bound the start time (``since`` inclusive); ``model`` keeps runs that ran it."""
-        where: list[str] = []
-        params: list[Any] = []
-        if env is not None:
-            where.append("env = ?")
-            params.append(env)
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if since is not None:
-            where.append("started_at >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("started_at < ?")
-            params.append(until)
-        if model is not None:
-            where.append("run_id IN (SELECT run_id FROM model_runs WHERE model = ?)")
-            params.append(model)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        total = int(self._query(f"SELECT COUNT(*) FROM runs{clause}", tuple(params))[0][0])
+        clause, params = where_clause(
+            [
+                ("env = ?", env),
+                ("status = ?", status),
+                ("started_at >= ?", since),
+                ("started_at < ?", until),
+                ("run_id IN (SELECT run_id FROM model_runs WHERE model = ?)", model),
+            ]
+        )
+        total = int(self._query(f"SELECT COUNT(*) FROM runs{clause}", params)[0][0])
         rows = self._query(
             f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs{clause} "
             "ORDER BY started_at DESC, run_id LIMIT ? OFFSET ?",

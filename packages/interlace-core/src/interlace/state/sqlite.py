@@ -29,6 +29,7 @@ from interlace.state.base import (
     StoredCheckResult,
     StoredEvent,
     Watermark,
+    where_clause,
 )
 from interlace.state.run_history import RunHistory
 from interlace.state.run_queue import MIGRATION as RUN_QUEUE_MIGRATION
@@ -418,19 +419,15 @@ class SQLiteStateStore(RunQueue, RunHistory, ApiKeysMixin):
         limit: int = 100,
         env: str | None = None,
     ) -> list[ModelRunRecord]:
-        where, params = [], []
-        if env is not None:
-            where.append("run_id IN (SELECT run_id FROM runs WHERE env = ?)")
-            params.append(env)
-        if run_id is not None:
-            where.append("run_id = ?")
-            params.append(run_id)
-        if model is not None:
-            where.append("model = ?")
-            params.append(model)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        clause, params = where_clause(
+            [
+                ("run_id IN (SELECT run_id FROM runs WHERE env = ?)", env),
+                ("run_id = ?", run_id),
+                ("model = ?", model),
+            ]
+        )
         rows = self._query(
-            f"SELECT {_names(_MODEL_RUN_COLUMNS)} FROM model_runs {clause} "
+            f"SELECT {_names(_MODEL_RUN_COLUMNS)} FROM model_runs{clause} "
             "ORDER BY COALESCE(finished_at, started_at) DESC LIMIT ?",
             (*params, limit),
         )
