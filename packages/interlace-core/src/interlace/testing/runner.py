@@ -287,7 +287,7 @@ def _target(
         name or options.name or model.__name__,
         "python",
         options,
-        *_defaults(options),
+        *model_defaults(options),
         file=file,
         line=line,
         fn=model,
@@ -340,7 +340,7 @@ def _sql_target(text: str, name: str | None, source: Project | None) -> _Target:
         model_name,
         "sql",
         options,
-        *_defaults(options),
+        *model_defaults(options),
         file=file,
         line=block.header_line,
         sql=block.sql,
@@ -349,7 +349,7 @@ def _sql_target(text: str, name: str | None, source: Project | None) -> _Target:
     )
 
 
-def _defaults(options: ModelOptions) -> tuple[str, str, str, str]:
+def model_defaults(options: ModelOptions) -> tuple[str, str, str, str]:
     from interlace.config import ModelDefaults
 
     defaults = ModelDefaults()
@@ -378,7 +378,7 @@ def _with_overrides(target: _Target, overrides: dict[str, Any]) -> _Target:
     changed = {k for k in overrides if k in ("schema", "materialize", "strategy", "schema_mode")}
     updated = replace(target, options=options)
     if changed:
-        schema, materialize, strategy, schema_mode = _defaults(options)
+        schema, materialize, strategy, schema_mode = model_defaults(options)
         updated = replace(
             updated,
             schema=schema if "schema" in changed else target.schema,
@@ -491,7 +491,8 @@ def _run_test(
     from interlace.graph import build_graph
     from interlace.materialize.catalog import RunCatalog
     from interlace.materialize.runner import ModelRunner
-    from interlace.project import Project, _resolve_dependencies
+    from interlace.project import Project
+    from interlace.project_checks import resolve_dependencies
     from interlace.run_session import RunSession
     from interlace.spec import ModelSpec, parse_options
     from interlace.sql_cache import describe as describe_sql
@@ -553,7 +554,7 @@ def _run_test(
     specs[spec.name] = spec
     aliases = {f"{s.schema}.{s.name}": s.name for s in specs.values()}
     facts = describe_sql(query, "duckdb") if query is not None else None
-    spec = _resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
+    spec = resolve_dependencies(spec, specs, aliases, facts.refs if facts else None)
     specs[spec.name] = spec
     root = source.root if source is not None else _root_of(target.file)
     config = ProjectConfig(
