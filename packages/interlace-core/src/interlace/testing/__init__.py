@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "test_model": "interlace.testing.runner",
     "test_model_sync": "interlace.testing.runner",
-    "mock_dependency": "interlace.testing.runner",
-    "MockDependency": "interlace.testing.runner",
+    "mock_dependency": "interlace.testing.targets",
+    "MockDependency": "interlace.testing.targets",
     "ModelTestResult": "interlace.testing.runner",
-    "ModelTestError": "interlace.testing.runner",
+    "ModelTestError": "interlace.testing.targets",
     "ProjectFolder": "interlace.testing.folder",
     "ProjectRun": "interlace.testing.harness",
     "run_project": "interlace.testing.harness",
@@ -41,14 +41,8 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from interlace.testing.folder import ProjectFolder
     from interlace.testing.harness import ProjectRun, run_project
-    from interlace.testing.runner import (
-        MockDependency,
-        ModelTestError,
-        ModelTestResult,
-        mock_dependency,
-        test_model,
-        test_model_sync,
-    )
+    from interlace.testing.runner import ModelTestResult, test_model, test_model_sync
+    from interlace.testing.targets import MockDependency, ModelTestError, mock_dependency
 
 
 def __getattr__(name: str) -> Any:
