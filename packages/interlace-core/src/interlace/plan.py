@@ -1,0 +1,499 @@
+"""``interlace plan``: what a run would do, and what a change breaks (SPEC §13.2).
+
+For each selected model the plan says whether it **will run**, **may run** (it runs only when an
+upstream that runs first writes new data) or **will be skipped**, and why, using the very
+decision the executor makes (:func:`interlace.change_detection.decide`) on the same state. It
+also predicts each model's schema change from its column lineage (the columns its query now
+produces against the columns its table had when it last ran), and lists **breaking changes**:
+a removed or renamed column, a narrowing type change or a primary key change, each with the
+downstream models and columns that read it. Planning never runs user code and changes no
+table; it records only the lineage it traced.
+
+Example::
+
+    result = interlace.plan_project(".", select=["orders+"])
+    for item in result.models:
+        print(item.model, item.action, item.reason)
+    if result.breaking:
+        raise SystemExit(1)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from interlace.change_detection import Decision, decide
+from interlace.schema_modes import is_widening, normalize
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from interlace.lineage import ModelLineage
+    from interlace.materialize.catalog import RunCatalog
+    from interlace.project import Project
+    from interlace.state.base import StateStore
+    from interlace.state.lineage import ModelVersion
+
+Action = Literal["run", "may_run", "skip"]
+BreakingKind = Literal["removed_column", "renamed_column", "narrowing_type", "key_change"]
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    """One difference between a model's table and what its query now produces."""
+
+    kind: Literal["added", "removed", "type_changed"]
+    column: str
+    old_type: str | None = None
+    new_type: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "added":
+            return f"+ {self.column}" + (f" {self.new_type}" if self.new_type else "")
+        if self.kind == "removed":
+            return f"- {self.column}"
+        return f"~ {self.column} {self.old_type} -> {self.new_type}"
+
+
+@dataclass(frozen=True)
+class Affected:
+    """A downstream column (or a whole model, ``column`` None) a breaking change breaks."""
+
+    model: str
+    column: str | None
+
+
+@dataclass(frozen=True)
+class BreakingChange:
+    """A change of a model that can break its readers."""
+
+    model: str
+    kind: BreakingKind
+    column: str | None
+    detail: str
+    affected: tuple[Affected, ...] = ()
+
+    @property
+    def affected_models(self) -> list[str]:
+        return list(dict.fromkeys(a.model for a in self.affected))
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """What the run would do with one model, and why.
+
+    ``reason_kind`` is one of ``new``, ``code_changed``, ``upstream_changed``,
+    ``upstream_data_changed``, ``window_due``, ``cached``, ``unchanged``, ``table_missing``,
+    ``outside_data``, ``cache_expired``, ``forced``, ``in_run``, ``source``.
+    """
+
+    model: str
+    action: Action
+    reason_kind: str
+    reason: str
+    schema_changes: tuple[ColumnChange, ...] = ()
+    schema_known: bool = True  # False: the new columns cannot be predicted (lineage unknown)
+    breaking: tuple[BreakingChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The plan of one selection in one environment."""
+
+    env: str
+    models: tuple[PlannedModel, ...]
+    selection: tuple[str, ...] = ()
+    duration: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def breaking(self) -> list[BreakingChange]:
+        return [b for m in self.models for b in m.breaking]
+
+    def names(self, action: Action) -> list[str]:
+        return [m.model for m in self.models if m.action == action]
+
+    def model(self, name: str) -> PlannedModel:
+        return next(m for m in self.models if m.model == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (``interlace plan --format json``, the API)."""
+        return {
+            "env": self.env,
+            "selection": list(self.selection),
+            "summary": {
+                "run": len(self.names("run")),
+                "may_run": len(self.names("may_run")),
+                "skip": len(self.names("skip")),
+                "breaking": len(self.breaking),
+            },
+            "models": [
+                {
+                    "model": m.model,
+                    "action": m.action,
+                    "reason_kind": m.reason_kind,
+                    "reason": m.reason,
+                    "schema_known": m.schema_known,
+                    "schema_changes": [asdict(c) for c in m.schema_changes],
+                    "breaking": [
+                        {
+                            "kind": b.kind,
+                            "column": b.column,
+                            "detail": b.detail,
+                            "affected": [asdict(a) for a in b.affected],
+                        }
+                        for b in m.breaking
+                    ],
+                }
+                for m in self.models
+            ],
+            "notes": list(self.notes),
+        }
+
+
+_REASONS = (
+    ("first run", "new"),
+    ("forced", "forced"),
+    ("table is missing", "table_missing"),
+    ("reads outside data", "outside_data"),
+    ("cache expired", "cache_expired"),
+    ("cached", "cached"),
+    ("new data in", "upstream_data_changed"),
+    ("seed file unchanged", "unchanged"),
+    ("unchanged", "unchanged"),
+    ("kept for this run only", "in_run"),
+)
+
+
+def _kind_of(decision: Decision, spec_kind: str) -> str:
+    if decision.reason == "definition changed":
+        return "code_changed"
+    if decision.reason.startswith(f"{spec_kind}: a source"):
+        return "source"
+    return next((k for prefix, k in _REASONS if decision.reason.startswith(prefix)), "unchanged")
+
+
+def plan_project(
+    project: str | Path | Project = ".",
+    select: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    *,
+    env: str | None = None,
+    force: bool = False,
+    full_refresh: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    state_env: str | None = None,
+) -> Plan:
+    """Plan a run of ``select`` (the same selection syntax as ``run``) without running it.
+
+    ``state_env`` resolves ``state:modified`` / ``state:new`` selectors against what that
+    environment last ran.
+    """
+    from interlace.api import _with_in_run_ancestors
+    from interlace.fallback import plan_fallbacks
+    from interlace.materialize.catalog import RunCatalog
+    from interlace.opening import has_state, open_engines, open_state
+    from interlace.project import Project, load_project
+    from interlace.project_lineage import fingerprints_of
+    from interlace.state_selection import select_with_state
+    from interlace.window import check_window
+
+    started = time.perf_counter()
+    if not isinstance(project, Project):
+        project = load_project(project, env=env)
+    selection = tuple(select or ())
+    chosen = select_with_state(project, list(selection), list(exclude or ()), state_env=state_env)
+    names = _with_in_run_ancestors(project, chosen) if chosen else []
+    bounds = check_window(since, until)
+    store = open_state(project) if has_state(project) else None
+    connections = {project.models[n].connection for n in names}
+    from interlace.api import _read_connections
+
+    engines = open_engines(project, connections | _read_connections(project, names))
+    catalog = RunCatalog(
+        project=project,
+        run_id="plan",
+        engines=engines,
+        window=bounds,
+        full_refresh=full_refresh,
+        store=store,
+    )
+    try:
+        catalog.snapshot()
+        catalog.fingerprints = dict(fingerprints_of(project)[0])
+        versions: dict[str, ModelVersion] = {}
+        if store is not None:
+            catalog.states = store.model_states(project.env)
+            catalog.data_versions = {n: s.data_version for n, s in catalog.states.items()}
+            catalog.read_source_versions(store, names)
+            versions = store.model_versions(project.env)  # type: ignore[attr-defined]
+        plan_fallbacks(catalog, names)
+        decided = _decide_all(catalog, names, versions, force=force or full_refresh)
+        items = _with_schemas(project, store, names, decided, versions)
+    finally:
+        catalog.fallbacks.release()
+        for engine in engines.values():
+            try:
+                engine.close()
+            except Exception:
+                pass
+        if store is not None:
+            store.close()
+    return Plan(
+        env=project.env,
+        models=tuple(items),
+        selection=selection,
+        duration=time.perf_counter() - started,
+    )
+
+
+def _decide_all(
+    catalog: RunCatalog,
+    names: list[str],
+    versions: Mapping[str, ModelVersion],
+    *,
+    force: bool,
+) -> dict[str, tuple[Action, str, str]]:
+    """The executor's decision for each model on the state before the run, then what the
+    models that run first can change: a skipped reader of a table that may get new data may
+    run."""
+    from interlace.project_lineage import definitions
+
+    project = catalog.project
+    defs = definitions(project) if versions else {}
+    out: dict[str, tuple[Action, str, str]] = {}
+    now = time.time()
+    for name in names:
+        spec = project.models[name]
+        if catalog.is_in_run(spec):
+            out[name] = ("run", "in_run", "kept for this run only")
+            continue
+        windowed = catalog.window.active and spec.options.cursor is not None
+        decision = decide(
+            spec,
+            state=catalog.states.get(name),
+            fingerprint=catalog.fingerprints[name],
+            upstream_versions=catalog.upstream_versions(name),
+            relation_exists=catalog.relation_exists(spec),
+            force=force or windowed,
+            now=now,
+        )
+        kind = _kind_of(decision, spec.kind)
+        reason = decision.reason
+        if windowed and not force:
+            kind, reason = "window_due", "the --since/--until window reprocesses it"
+        if kind == "code_changed":
+            version = versions.get(name)
+            if version is not None and defs.get(name) == version.definition:
+                changed = [
+                    p
+                    for p in project.graph.ancestors(name)
+                    if (p in versions and defs.get(p) != versions[p].definition)
+                    or p not in catalog.states
+                ]
+                kind = "upstream_changed"
+                shown = ", ".join(project.graph.sort(changed)[:3]) or "an upstream"
+                reason = f"upstream definition changed ({shown})"
+            else:
+                reason = "code changed"
+        if decision.run:
+            out[name] = ("run", kind, reason)
+            continue
+        sources = catalog.sources(name)
+        if sources is not None:
+            moving = sorted(s for s in sources if s in out and out[s][0] != "skip")
+            if moving:
+                out[name] = (
+                    "may_run",
+                    "upstream_data_changed",
+                    f"runs if {', '.join(moving)} writes new data ({reason})",
+                )
+                continue
+        out[name] = ("skip", kind, reason)
+    return out
+
+
+def _with_schemas(
+    project: Project,
+    store: StateStore | None,
+    names: list[str],
+    decided: Mapping[str, tuple[Action, str, str]],
+    versions: Mapping[str, ModelVersion],
+) -> list[PlannedModel]:
+    from interlace.project_lineage import closure, project_lineage
+
+    recorded: dict[str, dict[str, str | None]] = {}
+    if store is not None:
+        recorded = dict(store.latest_columns(project.env))  # type: ignore[attr-defined]
+    downstream = closure(project, names, up=False)
+    lineage = project_lineage(project, store, names=downstream, schemas=recorded)
+    changes = {n: _schema_changes(recorded.get(n), lineage.get(n)) for n in names}
+    # readers as they read the tables now: traced against the columns the tables have, only
+    # below models whose columns go away or change type (an unchanged project traces nothing)
+    changed = [n for n, (found, _) in changes.items() if any(c.kind != "added" for c in found)]
+    changed += [
+        n
+        for n in names
+        if n in versions and tuple(versions[n].primary_key) != project.models[n].options.primary_key
+    ]
+    before: dict[str, ModelLineage] = {}
+    if changed:
+        below = closure(project, changed, up=False)
+        before = project_lineage(
+            project, store, names=below, schemas=recorded, prefer_recorded=True
+        )
+    items = []
+    for name in names:
+        action, kind, reason = decided[name]
+        spec = project.models[name]
+        found, known = changes[name]
+        breaking = _breaking(
+            project, name, found, lineage, before, versions.get(name), spec.options.primary_key
+        )
+        items.append(
+            PlannedModel(
+                model=name,
+                action=action,
+                reason_kind=kind,
+                reason=reason,
+                schema_changes=tuple(found),
+                schema_known=known,
+                breaking=tuple(breaking),
+            )
+        )
+    return items
+
+
+def _schema_changes(
+    old: Mapping[str, str | None] | None, new: ModelLineage | None
+) -> tuple[list[ColumnChange], bool]:
+    if new is None or new.status == "unknown" or not new.columns or "*" in new.names:
+        return [], old is None
+    if old is None:
+        return [], True  # a new table: nothing to compare with
+    lowered = {c.lower(): (c, t) for c, t in old.items()}
+    changes: list[ColumnChange] = []
+    seen: set[str] = set()
+    for column in new.columns:
+        key = column.name.lower()
+        seen.add(key)
+        if key not in lowered:
+            changes.append(ColumnChange("added", column.name, new_type=column.type))
+            continue
+        old_type = lowered[key][1]
+        if column.type and old_type and normalize(column.type) != normalize(old_type):
+            changes.append(ColumnChange("type_changed", column.name, old_type, column.type))
+    for key, (name, kind) in lowered.items():
+        if key not in seen:
+            changes.append(ColumnChange("removed", name, old_type=kind))
+    return changes, True
+
+
+def _readers(name: str, column: str, *lineages: Mapping[str, ModelLineage]) -> tuple[Affected, ...]:
+    from interlace.project_lineage import downstream_of
+
+    found: dict[tuple[str, str], None] = {}
+    for lineage in lineages:
+        for model, col, _, _ in downstream_of(lineage, name, column):
+            found[(model, col)] = None
+    return tuple(Affected(m, c) for m, c in sorted(found))
+
+
+def _breaking(
+    project: Project,
+    name: str,
+    changes: list[ColumnChange],
+    lineage: Mapping[str, ModelLineage],
+    before: Mapping[str, ModelLineage],
+    version: ModelVersion | None,
+    primary_key: tuple[str, ...],
+) -> list[BreakingChange]:
+    out: list[BreakingChange] = []
+    added = {c.column: c for c in changes if c.kind == "added"}
+    new = lineage.get(name)
+    old = before.get(name)
+    for change in changes:
+        if change.kind == "removed":
+            renamed_to = _renamed_to(change.column, added, new, old)
+            affected = _readers(name, change.column, lineage, before)
+            if renamed_to is not None:
+                out.append(
+                    BreakingChange(
+                        name,
+                        "renamed_column",
+                        change.column,
+                        f"column {change.column} renamed to {renamed_to}",
+                        affected,
+                    )
+                )
+            else:
+                out.append(
+                    BreakingChange(
+                        name,
+                        "removed_column",
+                        change.column,
+                        f"column {change.column} removed",
+                        affected,
+                    )
+                )
+        elif change.kind == "type_changed":
+            assert change.old_type is not None and change.new_type is not None
+            if not is_widening(change.old_type, change.new_type):
+                out.append(
+                    BreakingChange(
+                        name,
+                        "narrowing_type",
+                        change.column,
+                        f"column {change.column} changes type {change.old_type} -> "
+                        f"{change.new_type} (not a widening)",
+                        _readers(name, change.column, lineage, before),
+                    )
+                )
+    if version is not None and tuple(version.primary_key) != tuple(primary_key):
+        old_key = ", ".join(version.primary_key) or "(none)"
+        new_key = ", ".join(primary_key) or "(none)"
+        readers: dict[tuple[str, str | None], None] = {}
+        for column in sorted({*version.primary_key, *primary_key}):
+            for item in _readers(name, column, lineage, before):
+                readers[(item.model, item.column)] = None
+        for child in project.graph.children[name]:
+            if not any(m == child for m, _ in readers):
+                readers[(child, None)] = None
+        out.append(
+            BreakingChange(
+                name,
+                "key_change",
+                None,
+                f"primary key changes from ({old_key}) to ({new_key})",
+                tuple(Affected(m, c) for m, c in readers),
+            )
+        )
+    return out
+
+
+def _renamed_to(
+    column: str,
+    added: Mapping[str, ColumnChange],
+    new: ModelLineage | None,
+    old: ModelLineage | None,
+) -> str | None:
+    """The added column that is the removed ``column`` under a new name: computed from the
+    same upstream columns as before (or a plain rename of an upstream column of that name)."""
+    if new is None:
+        return None
+    old_entry = old.column(column) if old is not None else None
+    for name in added:
+        entry = new.column(name)
+        if entry is None or not entry.sources:
+            continue
+        if old_entry is not None and old_entry.sources and old_entry.sources == entry.sources:
+            return name
+        if entry.transform == "renamed" and any(
+            s.column.lower() == column.lower() for s in entry.sources
+        ):
+            return name
+    return None
