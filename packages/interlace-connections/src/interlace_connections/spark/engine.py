@@ -1,0 +1,416 @@
+"""Apache Spark as a model engine (``type: spark``), through pyspark and ibis's pyspark backend.
+
+Plain Spark tables (parquet in the warehouse, listed in the Hive catalog) have no
+transactions and no row changes: MERGE, UPDATE, DELETE and REPLACE TABLE are refused, a failed
+overwrite leaves a table empty or gone. So models publish by version (``Capabilities.publish
+= "versioned_view"``): each run writes a new table, and one ``CREATE OR REPLACE VIEW`` makes
+it the model. Row changes of a strategy only ever touch that new, unpublished table, so this
+session runs them as "a new table from a query, renamed into place"
+(:mod:`interlace_connections.spark.rewrite`).
+
+Every task gets its own Spark session (``newSession``): temporary views and settings stay
+apart, tables and the JVM are shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from interlace.engines.base import Capabilities, Column, Engine, Session, drop_and_create
+from interlace.errors import InterlaceConnectionError
+from sqlglot import exp
+
+from interlace_connections.spark import sql_checks, startup
+from interlace_connections.spark.rewrite import Rewrite, delete_as_query, update_as_query
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from interlace_connections.spark.config import SparkConnectionConfig
+
+DIALECT = "spark"
+ROWS_PER_LOAD = 100_000  # Arrow rows handed to Spark at a time when loading in-memory data
+_SYSTEM_SCHEMAS = frozenset({"global_temp"})
+
+
+def _like(pattern: str) -> str:
+    """A SQL LIKE pattern as an fnmatch one."""
+    out = []
+    for char in pattern:
+        if char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        elif char in "[]*?":
+            out.append(f"[{char}]")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+class SparkSQLSession(Session):
+    """One task's Spark session: SQL in Spark's dialect, results as Arrow."""
+
+    dialect = DIALECT
+
+    def __init__(self, engine: SparkEngine, spark: Any) -> None:
+        self.engine = engine
+        self.spark: Any = spark
+        self.group = f"interlace-{uuid.uuid4().hex[:12]}"
+        self.temp_views: set[str] = set()
+        self._ibis: Any = None
+
+    # -- running statements
+    def render(self, statement: exp.Expr | str) -> str:
+        return statement if isinstance(statement, str) else statement.sql(dialect=DIALECT)
+
+    def _sql(self, statement: exp.Expr | str) -> Any:
+        """A DataFrame for one statement (DDL and DML run at once)."""
+        if not isinstance(statement, str) and self.engine.config.dialect == "duckdb":
+            sql_checks.check(statement, self.engine.name)
+        context = getattr(self.spark, "sparkContext", None) if not self.engine.remote else None
+        if context is not None:  # lets interrupt() cancel this task's jobs
+            context.setJobGroup(self.group, "interlace", interruptOnCancel=True)
+        return self.spark.sql(self.render(statement))
+
+    def _run(self, statement: exp.Expr | str) -> tuple[Any, int | None]:
+        """Run ``statement`` (adapting what plain Spark tables refuse); the DataFrame of its
+        rows, and for a row change the number of rows it touched."""
+        if isinstance(statement, str):
+            return self._sql(statement), None
+        if isinstance(statement, exp.Create) and _temporary(statement):
+            self._temporary_table(statement)
+            return None, None
+        if isinstance(statement, exp.Drop) and self._drops_temp_view(statement):
+            return None, None
+        if isinstance(statement, exp.Delete):
+            return None, self._apply(delete_as_query(statement))
+        if isinstance(statement, exp.Update):
+            table = statement.this
+            columns = [c.name for c in self.describe(table.db, table.name)]
+            return None, self._apply(update_as_query(statement, columns))
+        if isinstance(statement, exp.Insert):
+            return None, self._insert(statement)
+        parts = drop_and_create(statement) if _replaces_table(statement) else [statement]
+        for part in parts[:-1]:
+            self._sql(part)
+        return self._sql(parts[-1]), None
+
+    def _apply(self, change: Rewrite) -> int:
+        """A row change of a table no reader sees (the next version of a model): the rows
+        after it go to a new table, which then takes the old one's name."""
+        touched = int(self._sql(change.counted).collect()[0][0])
+        if not touched:
+            return 0
+        table = change.table
+        scratch = exp.table_(
+            exp.to_identifier(f"{table.name}__il_rw", quoted=True),
+            db=exp.to_identifier(table.db, quoted=True) if table.db else None,
+        )
+        self._sql(exp.Drop(tables=[scratch.copy()], kind="TABLE", exists=True))
+        self._sql(exp.Create(this=scratch.copy(), kind="TABLE", expression=change.kept))
+        self._sql(exp.Drop(tables=[table.copy()], kind="TABLE"))
+        self._sql(
+            exp.Alter(
+                this=scratch.copy(),
+                kind="TABLE",
+                actions=[exp.AlterRename(this=exp.to_identifier(table.name, quoted=True))],
+            )
+        )
+        return touched
+
+    def _insert(self, statement: exp.Insert) -> int:
+        query = statement.expression
+        count = 0
+        if isinstance(query, exp.Query):  # the rows it adds, counted before they are added
+            count = int(
+                self._sql(
+                    exp.select(exp.Count(this=exp.Star())).from_(
+                        exp.Subquery(this=query.copy(), alias=exp.TableAlias(this="__il_ins"))
+                    )
+                ).collect()[0][0]
+            )
+            if not count:
+                return 0
+        self._sql(statement)
+        return count
+
+    def _temporary_table(self, statement: exp.Create) -> None:
+        """``CREATE TEMPORARY TABLE t AS query``: a session-private view over the query's rows,
+        computed once (Spark has no temporary tables; a plain temporary view would recompute
+        the query after its sources changed)."""
+        target = statement.this
+        name = target.name if isinstance(target, exp.Table) else str(target)
+        query = statement.expression
+        if not isinstance(query, exp.Query):
+            raise ValueError("a temporary table on Spark needs AS <query>")
+        frame = self._sql(query)
+        frame = frame.cache() if self.engine.remote else frame.localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        self.temp_views.add(name)
+
+    def _drops_temp_view(self, statement: exp.Drop) -> bool:
+        tables = statement.args.get("tables") or []
+        target = tables[0] if len(tables) == 1 else statement.this
+        if not isinstance(target, exp.Table) or target.db or target.name not in self.temp_views:
+            return False
+        self.unregister(target.name)
+        return True
+
+    def execute(self, statement: exp.Expr | str) -> None:
+        self._run(statement)
+
+    def fetch_one(self, statement: exp.Expr | str) -> tuple[Any, ...] | None:
+        frame, touched = self._run(statement)
+        if frame is None:
+            return (touched,) if touched is not None else None
+        rows = frame.take(1) if frame.columns else []
+        return tuple(rows[0]) if rows else None
+
+    def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]:
+        frame, _ = self._run(statement)
+        if frame is None or not frame.columns:
+            return []
+        return [tuple(row) for row in frame.collect()]
+
+    def fetch_arrow(self, statement: exp.Expr | str) -> pa.Table:
+        import pyarrow as pa
+
+        frame, _ = self._run(statement)
+        if frame is None or not frame.columns:
+            return pa.table({})
+        table: pa.Table = frame.toArrow()
+        return table
+
+    # -- in-memory data
+    def register(self, name: str, data: Any) -> None:
+        """Expose Arrow-compatible data as a temporary view ``name`` of this session."""
+        import pyarrow as pa
+
+        from interlace_connections.arrow_batches import as_batches
+
+        schema, batches = as_batches(data, ROWS_PER_LOAD)
+        frame = None
+        for batch in batches:
+            part = self.spark.createDataFrame(pa.Table.from_batches([batch], schema))
+            frame = part if frame is None else frame.unionByName(part)
+        if frame is None:
+            frame = self.spark.createDataFrame(schema.empty_table())
+        frame.createOrReplaceTempView(name)
+        self.temp_views.add(name)
+
+    def unregister(self, name: str) -> None:
+        self.temp_views.discard(name)
+        try:
+            self.spark.catalog.dropTempView(name)
+        except Exception:
+            pass
+
+    def temporary_table(self, name: str) -> exp.Table:
+        return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+    # -- transactions
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Spark has no transactions: statements apply one by one (models publish by
+        version, so readers never see a half-written table)."""
+        yield
+
+    # -- catalog
+    def relation_kind(self, schema: str, name: str) -> str | None:
+        try:
+            found = self.spark.catalog.getTable(f"`{schema}`.`{name}`")
+        except Exception:
+            return None
+        return "view" if str(found.tableType).upper() == "VIEW" else "table"
+
+    def describe(self, schema: str, name: str) -> list[Column]:
+        table = exp.table_(
+            exp.to_identifier(name, quoted=True),
+            db=exp.to_identifier(schema, quoted=True) if schema else None,
+        )
+        return self.describe_relation(table)
+
+    def describe_relation(self, table: exp.Table) -> list[Column]:
+        try:
+            frame = self.spark.sql(f"SELECT * FROM {self.render(table)} LIMIT 0")
+        except Exception:
+            return []
+        return [Column(f.name, f.dataType.simpleString().upper()) for f in frame.schema.fields]
+
+    def view_query(self, schema: str, name: str) -> str | None:
+        """The SQL text of view ``schema.name`` (None when it is no view)."""
+        try:
+            rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED `{schema}`.`{name}`").collect()
+        except Exception:
+            return None
+        for row in rows:
+            if str(row[0]).strip() == "View Text":
+                return str(row[1])
+        return None
+
+    # -- lifecycle
+    def interrupt(self) -> None:
+        """Cancel this task's running Spark jobs (from another thread)."""
+        try:
+            if self.engine.remote:
+                self.spark.interruptAll()
+            else:
+                self.spark.sparkContext.cancelJobGroup(self.group)
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        for name in list(self.temp_views):
+            self.unregister(name)
+        self.engine.forget(self)
+
+    def ibis(self) -> Any:
+        """ibis's pyspark backend on this session (Python models build lazy tables on it)."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.pyspark.from_connection(self.spark)
+        return self._ibis
+
+
+class SparkEngine(Engine):
+    """A Spark cluster (or local mode) as the engine of a connection; see the module doc."""
+
+    dialect = DIALECT
+    driver_modules: ClassVar[tuple[str, ...]] = ("pyspark", "py4j")
+    capabilities = Capabilities(
+        merge=False,
+        create_or_replace=False,  # no REPLACE TABLE AS SELECT (views: yes)
+        publish="versioned_view",
+        rename_table=True,
+        arrow_scan=False,
+        full_join=True,
+        joined_dml=True,  # on unpublished versions only, rewritten as new tables
+    )
+
+    def __init__(self, name: str, config: SparkConnectionConfig, root: Path) -> None:
+        self.name = name
+        self.config = config
+        self.root = root
+        self.remote = config.remote is not None
+        if config.keep_versions != self.capabilities.versions_kept:
+            self.capabilities = dataclasses.replace(
+                self.capabilities, versions_kept=config.keep_versions
+            )
+        self._spark: Any = None
+        self._owned = False
+        self._lock = threading.Lock()
+        self._sessions: set[SparkSQLSession] = set()
+
+    @property
+    def what(self) -> str:
+        return f"connection '{self.name}' (type spark)"
+
+    @property
+    def lock_scope(self) -> str:
+        where = self.config.remote or str((self.root / self.config.warehouse).resolve())
+        return f"spark:{where}"
+
+    def spark(self) -> Any:
+        """The root pyspark session of this connection (started on first use)."""
+        with self._lock:
+            if self._spark is None:
+                spark, owned = startup.start_session(self.name, self.config, self.root)
+                try:
+                    spark.sql("SHOW DATABASES").collect()  # opens the catalog (and metastore)
+                except Exception as exc:
+                    if owned and not self.remote:
+                        _stop(spark)
+                    if startup.metastore_busy(self.config, self.root, exc):
+                        raise startup.busy_error(self.what, self.config) from None
+                    raise InterlaceConnectionError(
+                        f"{self.what}: Spark started but its catalog does not open: "
+                        f"{str(exc).splitlines()[0]}",
+                        hint="check `catalog`, `metastore` and `conf:` of this connection",
+                    ) from None
+                self._spark, self._owned = spark, owned
+            return self._spark
+
+    def session(self) -> SparkSQLSession:
+        root = self.spark()
+        spark = root if self.remote else root.newSession()
+        session = SparkSQLSession(self, spark)
+        with self._lock:
+            self._sessions.add(session)
+        return session
+
+    def forget(self, session: SparkSQLSession) -> None:
+        with self._lock:
+            self._sessions.discard(session)
+
+    def list_schemas(self) -> list[str]:
+        spark = self.spark()
+        return [str(d.name) for d in spark.catalog.listDatabases() if d.name not in _SYSTEM_SCHEMAS]
+
+    def list_relations(self, like: str) -> Iterator[tuple[str, str, str]]:
+        spark = self.spark()
+        pattern = _like(like)
+        for schema in self.list_schemas():
+            for table in spark.catalog.listTables(schema):
+                if table.isTemporary or not fnmatch.fnmatchcase(table.name, pattern):
+                    continue
+                kind = "view" if str(table.tableType).upper() == "VIEW" else "table"
+                yield schema, str(table.name), kind
+
+    def health(self) -> dict[str, Any]:
+        """What ``interlace info`` shows: the master (or Connect URL), Spark's version, the
+        executors alive and the cores they offer."""
+        spark = self.spark()
+        out: dict[str, Any] = {"spark": str(spark.version)}
+        if self.remote:
+            out["remote"] = self.config.remote
+            return out
+        context = spark.sparkContext
+        out["master"] = context.master
+        out["default_parallelism"] = context.defaultParallelism
+        try:
+            status = context._jsc.sc().getExecutorMemoryStatus()
+            out["executors"] = int(status.size())
+        except Exception:
+            pass
+        out["warehouse"] = spark.conf.get("spark.sql.warehouse.dir", None)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            spark, self._spark = self._spark, None
+            owned, self._owned = self._owned, False
+            self._sessions.clear()
+        if spark is not None and owned:
+            _stop(spark)
+
+
+def _stop(spark: Any) -> None:
+    try:
+        spark.stop()
+    except Exception:
+        pass
+
+
+def _temporary(statement: exp.Create) -> bool:
+    properties = statement.args.get("properties")
+    return properties is not None and any(
+        isinstance(p, exp.TemporaryProperty) for p in properties.expressions
+    )
+
+
+def _replaces_table(statement: exp.Expr) -> bool:
+    return (
+        isinstance(statement, exp.Create)
+        and bool(statement.args.get("replace"))
+        and str(statement.args.get("kind") or "").upper() == "TABLE"
+    )
