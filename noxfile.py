@@ -45,7 +45,8 @@ TEST_TOOLS = ["pytest", "pytest-xdist", "hypothesis", "polars"]
 PACKAGE_TEST_TOOLS = {
     "interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"],
     "interlace-cli": ["duckdb-extension-tpch"],
-    "interlace-service": ["schemathesis"],  # the API fuzzed from its OpenAPI document
+    # the API fuzzed from its OpenAPI document; a local SMTP server for the e-mail alerts
+    "interlace-service": ["schemathesis", "aiosmtpd"],
 }
 # Optional extras a package's tests exercise (the MySQL and SQLite engines).
 PACKAGE_EXTRAS = {"interlace-connections": ["mysql", "sqlite"]}

@@ -14,7 +14,20 @@ if TYPE_CHECKING:
 
     from benchmarks.core import Figure
 
-WORKLOADS = ("dag", "merge", "scd2", "ingest", "tpch", "startup")
+WORKLOADS = (
+    "dag",
+    "merge",
+    "scd2",
+    "ingest",
+    "tpch",
+    "startup",
+    "service",
+    "plan",
+    "scheduler",
+    "streams",
+    "ui",
+    "spark",
+)
 
 
 def run_workload(
@@ -49,7 +62,7 @@ def run_workload(
         log=log,
     )
     try:
-        if name != "startup":
+        if name not in ("startup", "service"):
             from benchmarks.core import warm_up
 
             warm_up(bench.tmp)

@@ -38,6 +38,9 @@ class Figure:
     * ``seconds``: the Interlace median must be at most ``target`` seconds
     * ``per_model``: (interlace - raw) / ``n`` must be at most ``target`` milliseconds
     * ``mb``: ``value`` (a peak RSS in MB) must stay below ``target``
+    * ``rate``: ``value`` (per second, e.g. requests/s) must be at least ``target``
+    * ``ms``: ``value`` (milliseconds, e.g. a latency) must be at most ``target``
+    * ``kb``: ``value`` (kilobytes, e.g. a download) must be at most ``target``
     * ``info``: printed for comparison, no target
     """
 
@@ -69,7 +72,7 @@ class Figure:
             if self.interlace is None or self.raw is None:
                 return None
             return (self.interlace - self.raw) / self.n * 1000
-        if self.kind == "mb":
+        if self.kind in ("mb", "rate", "ms", "kb"):
             return self.value
         return None
 
@@ -80,6 +83,8 @@ class Figure:
             return None
         if self.kind == "mb":
             return measure < self.target
+        if self.kind == "rate":
+            return measure >= self.target
         return measure <= self.target
 
     def measure_text(self) -> str:
@@ -91,6 +96,9 @@ class Figure:
             "seconds": f"{m:.3f} s",
             "per_model": f"{m:.2f} ms/model",
             "mb": f"{m:.0f} MB",
+            "rate": f"{m:,.0f}/s",
+            "ms": f"{m:.1f} ms",
+            "kb": f"{m:.1f} KB",
         }.get(self.kind, "")
 
     def target_text(self) -> str:
@@ -101,6 +109,9 @@ class Figure:
             "seconds": f"<= {self.target:g} s",
             "per_model": f"<= {self.target:g} ms/model",
             "mb": f"< {self.target:g} MB",
+            "rate": f">= {self.target:,.0f}/s",
+            "ms": f"<= {self.target:g} ms",
+            "kb": f"<= {self.target:g} KB",
         }[self.kind]
 
     def as_dict(self) -> dict[str, Any]:

@@ -99,9 +99,17 @@ def site_target(site: Path) -> Target:
     return Target("site", serve=lambda: serve_folder(site), shots=SITE_SHOTS)
 
 
+def ui_target() -> Target:
+    """The web UI (``apps/ui``) on the quickstart, served by ``interlace serve``."""
+    from sitegen.ui_screens import serve_ui, ui_shots
+
+    shots = tuple(s for s in ui_shots(Shot) if isinstance(s, Shot))
+    return Target("ui", serve=serve_ui, shots=shots)
+
+
 def targets(site: Path) -> dict[str, Target]:
     """Every target, by name (``--only NAME``)."""
-    return {"site": site_target(site)}
+    return {"site": site_target(site), "ui": ui_target()}
 
 
 def take(target: Target, out: Path, browser: Browser) -> list[Path]:

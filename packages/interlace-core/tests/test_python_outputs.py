@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import MakeProject
 
@@ -452,3 +454,40 @@ def test_list_of_non_dicts_fails_naming_the_element_type(make_project: MakeProje
     failure = project.run().models["tuples"]
     assert failure.status == "failed"
     assert "tuple" in (failure.error or "")
+
+
+def test_an_arrow_stream_from_the_models_own_connection_is_written_whole(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader taken from ``context.connection`` is a pending result of the task's cursor: it
+    is read before the cursor runs anything else (which would empty it, or wait forever on the
+    cursor's lock), in memory up to a limit and spilled to a file beyond it."""
+    import interlace.engines.duckdb as duckdb_engine
+
+    monkeypatch.setattr(duckdb_engine, "SPOOL_MEMORY", 64 * 1024)  # spill the big one
+    project = make_project(
+        {
+            "models/small.py": """
+                from interlace import model
+
+                @model
+                def small(context):
+                    return context.connection.sql("SELECT 1 AS x").arrow()
+            """,
+            "models/big.py": """
+                from interlace import model
+
+                @model
+                def big(context):
+                    return context.connection.sql(
+                        "SELECT range AS id, 'row ' || range AS label FROM range(200000)"
+                    ).arrow()
+            """,
+        }
+    )
+    result = project.run_ok()
+    assert result.models["small"].rows == 1
+    assert result.models["big"].rows == 200_000
+    assert project.sql("SELECT count(*), count(DISTINCT id), max(label) FROM big") == [
+        (200_000, 200_000, "row 99999")
+    ]

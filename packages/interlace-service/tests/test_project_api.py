@@ -68,8 +68,8 @@ def test_model_detail_runs_stats_columns_and_current_state(shop: Served) -> None
     assert runs[0]["status"] == "success" and runs[0]["rows"] == 1
     assert stats["runs"] >= 1 and stats["succeeded"] >= 1 and stats["last_rows"] == 1
     assert columns["declared"] == [
-        {"name": "id", "type": "int64"},
-        {"name": "name", "type": "string"},
+        {"name": "id", "type": "int64", "description": None},
+        {"name": "name", "type": "string", "description": None},
     ]
     assert [c["name"] for c in columns["recorded"]] == ["id", "name"]
     assert current["changed"] is False

@@ -44,9 +44,11 @@ def show_project(project: Project, *, check: bool) -> None:
             try:
                 engines[name].ping()
                 created = getattr(engines[name], "exists", True)
-                status = Text(
-                    "reachable" if created else "reachable (created on first run)", style="green"
-                )
+                words = "reachable" if created else "reachable (created on first run)"
+                health = getattr(engines[name], "health", None)
+                if callable(health):  # a cluster says how it is (Spark: version, executors)
+                    words += " (" + ", ".join(f"{k} {v}" for k, v in health().items()) + ")"
+                status = Text(words, style="green")
             except Exception as exc:
                 status = Text(f"unreachable: {str(exc).splitlines()[0]}", style="red")
             finally:
@@ -105,6 +107,21 @@ def show_model(project: Project, name: str) -> None:
         grid.add_row(key, value)
     console.print(grid)
     console.print()
+    documented = dict.fromkeys([*opts.fields, *spec.column_docs])
+    if documented:
+        columns = Table(title="columns", title_justify="left")
+        for column in ("column", "type", "description", "checks"):
+            columns.add_column(column)
+        for column in documented:
+            doc = spec.column_docs.get(column)
+            declared = opts.fields.get(column)
+            columns.add_row(
+                column,
+                "" if declared is None else str(getattr(declared, "__name__", declared)),
+                Text(doc.description or "") if doc else "",
+                ", ".join(str(c) for c in doc.checks) if doc else "",
+            )
+        console.print(columns)
     if spec.sql is not None:
         console.print(Text("sql", style="bold"))
         console.print(spec.sql)

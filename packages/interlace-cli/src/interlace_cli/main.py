@@ -142,6 +142,11 @@ def init(name: str, force: bool, from_dbt: Path | None) -> None:
     help="Fail at once when another run is writing a table (or the database file).",
 )
 @click.option(
+    "--state-env",
+    default=None,
+    help="Environment that state:modified / state:new selectors compare with.",
+)
+@click.option(
     "--quality-only",
     is_flag=True,
     help="Run the declared quality checks on the existing tables without rebuilding them.",
@@ -163,6 +168,7 @@ def run(
     lock_timeout: str,
     no_wait: bool,
     quality_only: bool,
+    state_env: str | None,
     project: Path | None,
     env: str | None,
 ) -> None:
@@ -180,6 +186,9 @@ def run(
     state = state_of(ctx, project, env)
     loaded = state.load()
     warn_if_new_environment(loaded)
+    if state_env is not None or any(s.strip("+").startswith("state:") for s in selection):
+        selection = _state_selection(loaded, selection, exclude, state_env)
+        exclude = ()
     if quality_only:
         _quality_only(
             loaded, selection, exclude, workers, force, full_refresh, since, until, window
@@ -216,6 +225,20 @@ def run(
             lock_timeout=wait,
         )
     sys.exit(code)
+
+
+def _state_selection(
+    project: Project, selection: tuple[str, ...], exclude: tuple[str, ...], state_env: str | None
+) -> tuple[str, ...]:
+    """``state:`` selectors resolved to the model names they choose (nothing: exit 0)."""
+    from interlace.state_selection import select_with_state
+
+    with handle_errors():
+        names = select_with_state(project, list(selection), list(exclude), state_env=state_env)
+    if not names:
+        click.echo(f"nothing to run: no model changed since '{state_env}' last ran")
+        sys.exit(0)
+    return tuple(names)
 
 
 def _lock_timeout(text: str) -> float:
@@ -325,7 +348,9 @@ def config_cmd(ctx: click.Context, list_envs: bool, project: Path | None, env: s
 
 
 from interlace_cli.dlq import dlq  # noqa: E402 - command groups register after `cli`
+from interlace_cli.docs_site import docs  # noqa: E402
 from interlace_cli.export import export  # noqa: E402
+from interlace_cli.lineage import lineage, plan  # noqa: E402
 from interlace_cli.migrate import migrate  # noqa: E402
 from interlace_cli.promote import promote  # noqa: E402
 from interlace_cli.schema import schema  # noqa: E402
@@ -337,6 +362,9 @@ cli.add_command(migrate)
 cli.add_command(export)
 cli.add_command(promote)
 cli.add_command(test)
+cli.add_command(lineage)
+cli.add_command(plan)
+cli.add_command(docs)
 
 
 def main() -> None:

@@ -60,7 +60,8 @@ class _Client:
                 return error.code, None
 
     def events(self, run_id: str, after: int) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        """``(id, type, data)`` of the run's events after ``after`` (all when 0)."""
+        """``(id, type, data)`` of the run's events after ``after`` (all when 0), and
+        ``(0, "", {})`` for each keep-alive comment of an idle stream."""
         query = urllib.parse.urlencode({"run_id": run_id})
         headers = dict(self.headers)
         if after:
@@ -72,6 +73,7 @@ class _Client:
             while raw := response.readline():
                 line = raw.decode("utf-8").rstrip("\r\n")
                 if line.startswith(":"):
+                    yield (0, "", {})  # a keep-alive: the caller may look at the run again
                     continue
                 if line:
                     name, _, value = line.partition(":")
@@ -210,18 +212,42 @@ def _follow(
 
 
 def _stream(client: _Client, run_id: str, view: Any, collected: list[Event]) -> None:
-    """Feed the run's events to ``view`` until the run (every window of it) ended."""
+    """Feed the run's events to ``view`` until the run (every window of it) ended.
+
+    The server publishes a window's end event just before it records the request as finished,
+    so after an end event the request's status is read again for a moment; a run with more
+    windows goes on streaming, and an idle stream's keep-alives look at the status once more.
+    """
     after = max((event.id or 0 for event in collected), default=0)
+    ending = False
     for event_id, kind, data in client.events(run_id, after):
+        if not kind:
+            if ending and _ended(client, run_id, wait=0):
+                return
+            continue
         event = _event(data)
         if event is not None:
             collected.append(dataclasses.replace(event, id=event_id))
             view(event)
         if kind in RUN_ENDS:
-            status, current = client.call("GET", f"/api/v1/runs/{run_id}")
-            if status == 200 and current.get("status") in ENDED:
+            ending = True
+            if _ended(client, run_id, wait=3.0):
                 return
+        elif kind.startswith("run."):
+            ending = False
     raise ServerGone("the event stream ended")
+
+
+def _ended(client: _Client, run_id: str, wait: float) -> bool:
+    """Whether the server recorded the run request as ended (looking for up to ``wait`` s)."""
+    deadline = time.monotonic() + wait
+    while True:
+        status, current = client.call("GET", f"/api/v1/runs/{run_id}")
+        if status == 200 and current.get("status") in ENDED:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _event(data: dict[str, Any]) -> Event | None:

@@ -15,6 +15,7 @@ _EXPORTS = {
     "run_sync": "interlace.api",
     "check": "interlace.api",
     "check_sync": "interlace.api",
+    "plan_project": "interlace.plan",
     "load_project": "interlace.project",
     "Project": "interlace.project",
     "RunResult": "interlace.results",
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from interlace.decorator import model
     from interlace.errors import InterlaceError
     from interlace.events import EventBus
+    from interlace.plan import plan_project
     from interlace.project import Project, load_project
     from interlace.results import ModelResult, RunResult
 
@@ -57,6 +59,7 @@ __all__ = [
     "check_sync",
     "load_project",
     "model",
+    "plan_project",
     "run",
     "run_sync",
 ]

@@ -36,12 +36,14 @@ from interlace.promote import promote as promote  # SPEC §7.4, re-exported here
 from interlace.results import RunResult
 from interlace.retry import RetryPolicy
 from interlace.run_session import RunSession
+from interlace.state_selection import select_with_state
 from interlace.window import WindowError, check_window, count_windows, split_windows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from interlace.quality import CheckResult
+    from interlace.results import ModelResult
     from interlace.state.base import StateStore
     from interlace.status import RunOutcome
 
@@ -101,6 +103,7 @@ async def run(
     lock_timeout: float | None = None,
     run_id: str | None = None,
     session: RunSession | None = None,
+    state_env: str | None = None,
 ) -> RunResult:
     """Run the selected models of a project; never exits the process.
 
@@ -118,7 +121,8 @@ async def run(
     with :func:`interlace.run_session.cancel_run`. A caller that manages the run's lifecycle
     itself (the service) passes an open :class:`~interlace.run_session.RunSession` instead.
     ``full_refresh`` rebuilds every selected table from scratch (incremental models reprocess
-    all their input; the swap is still atomic).
+    all their input; the swap is still atomic). ``state_env`` is the environment that
+    ``state:modified`` / ``state:new`` selectors compare with (:mod:`interlace.state_selection`).
 
     Load errors (bad config, bad model, cycle, empty selection, bad window) raise an
     :class:`~interlace.errors.InterlaceError`; model failures are reported in the result.
@@ -133,7 +137,9 @@ async def run(
         if since is None:
             raise WindowError("--window needs --since", hint="e.g. --since 2024-01-01 --window 1d")
         select, exclude = list(select or ()), list(exclude or ())
-        if not incremental_models(project, project.select(select, exclude)):
+        if not incremental_models(
+            project, select_with_state(project, select, exclude, state_env=state_env)
+        ):
             count_windows(since, until, window)  # bad bounds are errors all the same
             window = None  # no model reads by a cursor: nothing to split, one ordinary run
     if window is not None:
@@ -152,6 +158,7 @@ async def run(
                 bus=bus,
                 on_event=on_event,
                 lock_timeout=lock_timeout,
+                state_env=state_env,
             )
             parts.append(result)
             if not result.success:
@@ -168,7 +175,8 @@ async def run(
         )
     bounds = check_window(since, until)
     selection = tuple(select or ())
-    names = _with_in_run_ancestors(project, project.select(list(selection), list(exclude or ())))
+    chosen = select_with_state(project, list(selection), list(exclude or ()), state_env=state_env)
+    names = _with_in_run_ancestors(project, chosen)
     owned = session is None
     if session is None:
         session = RunSession(project, run_id=run_id, bus=bus, lock_timeout=lock_timeout)
@@ -221,6 +229,7 @@ async def run(
             session.on_cancel(executor.cancel)
             results = await executor.run(names)
             status = "success" if all(r.ok for r in results.values()) else "failed"
+            await asyncio.to_thread(_record_versions, catalog, store, results)
             if executor.record_errors:
                 status = "failed"
                 error = executor.record_errors[0].message
@@ -328,6 +337,19 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
                 session.close()
             catalog.schemas.discard((conn, schema))
     plan_fallbacks(catalog, names)
+
+
+def _record_versions(
+    catalog: RunCatalog, store: StateStore, results: dict[str, ModelResult]
+) -> None:
+    """What each built model was (for plan and state selection), and the column lineage of
+    Python models traced from the SQL ibis compiled; a failure here never fails the run."""
+    from interlace.project_lineage import record_run
+
+    try:
+        record_run(catalog, store, results)
+    except Exception:  # lineage is a by-product: a run that built its tables succeeded
+        pass
 
 
 def _cleanup(catalog: RunCatalog) -> None:

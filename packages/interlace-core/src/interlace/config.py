@@ -204,6 +204,9 @@ class ProjectConfig(_Strict):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     seeds: SeedsConfig = Field(default_factory=SeedsConfig)
     environments: EnvironmentsConfig = Field(default_factory=EnvironmentsConfig)
+    # columns declared outside the models: {MODEL: {column: type or {type, description,
+    # checks, sources}}} (interlace.configured_fields)
+    fields: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def default_connection(self) -> str:

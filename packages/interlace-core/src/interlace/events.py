@@ -77,6 +77,9 @@ class ModelFinished(Event):
     columns: tuple[tuple[str, str], ...] | None = None
     schema_change: str | None = None
     watermark: tuple[str, str, str] | None = None  # (column, value, type)
+    # when the successful attempt started writing (compute, stage, audit, publish): the
+    # materialize span of a trace runs from here to ``at``
+    write_started: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +176,19 @@ class RunFinished(Event):
     failed: int
     skipped: int
     error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamBatchCommitted(Event):
+    """A stream's committer moved log records ``first_offset..last_offset`` into its table
+    (``rows`` stored, ``quarantined`` set aside); ``run_id`` is the stream's name."""
+
+    type: ClassVar[str] = "stream.committed"
+    stream: str
+    first_offset: int
+    last_offset: int
+    rows: int
+    quarantined: int = 0
 
 
 Handler = Callable[[Event], None]

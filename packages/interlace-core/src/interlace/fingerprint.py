@@ -26,10 +26,12 @@ _IGNORED_OPTIONS = {
     "owner",
     "tags",
     "schedule",
+    "sla",
     "quality_checks",
     "retry_policy",
     "export",
     "cache",
+    "column_docs",  # descriptions, column checks (also in quality_checks) and declared sources
 }
 
 
@@ -58,16 +60,34 @@ def _options(spec: ModelSpec) -> str:
     return repr((sorted(data.items()), fields, resolved))
 
 
+def definition_hash(spec: ModelSpec, project: Project) -> str:
+    """The hash of the model's own definition (its SQL or source and options), without its
+    upstreams' fingerprints: it changes only when the model itself is edited."""
+    return str(_own(spec, project).hexdigest()[:32])
+
+
+def _own(spec: ModelSpec, project: Project) -> Any:  # a hashlib sha256 object
+    digest = hashlib.sha256()
+    digest.update(spec.kind.encode())
+    digest.update(_body(spec, project).encode())
+    digest.update(_options(spec).encode())
+    return digest
+
+
 def fingerprints(project: Project) -> dict[str, str]:
     """Fingerprints of every model of the project (topological, so upstreams come first)."""
+    return fingerprints_and_definitions(project)[0]
+
+
+def fingerprints_and_definitions(project: Project) -> tuple[dict[str, str], dict[str, str]]:
+    """Fingerprints, and the hashes of each model's own definition (:func:`definition_hash`),
+    computed together (the definition is the fingerprint's first part)."""
     out: dict[str, str] = {}
+    own: dict[str, str] = {}
     for name in project.graph.order:
-        spec = project.models[name]
-        digest = hashlib.sha256()
-        digest.update(spec.kind.encode())
-        digest.update(_body(spec, project).encode())
-        digest.update(_options(spec).encode())
+        digest = _own(project.models[name], project)
+        own[name] = digest.hexdigest()[:32]
         for parent in project.graph.parents[name]:
             digest.update(out[parent].encode())
         out[name] = digest.hexdigest()[:32]
-    return out
+    return out, own

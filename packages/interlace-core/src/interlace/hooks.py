@@ -13,6 +13,12 @@ any object) that defines some of these functions, each returning a list:
 - ``model_kinds()``: :class:`interlace.kinds.ModelKind` objects: a new kind of node (a stream
   is the first) that the project loader discovers in model files, the graph orders, change
   detection fingerprints and the executor builds or passes over.
+- ``run_listeners()``: callables ``attach(session) -> detach | None`` called with every
+  :class:`interlace.run_session.RunSession` when it opens (CLI, service, scheduler alike); they
+  subscribe to ``session.bus`` (interlace-service traces runs with OpenTelemetry this way) and
+  may return a function called when the session closes;
+- ``service_metrics()``: Prometheus collectors (objects with ``collect()``) that
+  ``interlace serve`` adds to its ``/metrics`` registry (streams report throughput this way).
 
 Example: a package ``acme-interlace`` with ``acme_interlace/hooks.py``::
 
@@ -139,3 +145,13 @@ def model_kinds() -> list[Any]:
     """Model kinds that installed distributions add to the project loader (validated, with
     the extension that provides each: :func:`interlace.kinds.installed_kinds`)."""
     return collect("model_kinds")
+
+
+def run_listeners() -> list[Any]:
+    """Functions installed distributions want called with every run session as it opens."""
+    return [item for _, item in provided("run_listeners", skip_broken=True)]
+
+
+def service_metrics() -> list[Any]:
+    """Prometheus collectors installed distributions add to ``interlace serve``'s ``/metrics``."""
+    return collect("service_metrics")

@@ -157,6 +157,13 @@ class ModelKind(ABC):
             f"model kind '{self.name}' lists suffixes {self.suffixes} but defines no load_file()"
         )
 
+    def config_declarations(self, sections: Mapping[str, Any]) -> list[Declaration]:
+        """The nodes the project's config declares (``streams:`` in ``config.yaml``):
+        ``sections`` are the config sections installed distributions validated
+        (``LoadedConfig.sections``, see ``config_sections()`` in :mod:`interlace.hooks`).
+        Default: none."""
+        return []
+
 
 @dataclass(frozen=True)
 class InstalledKind:
@@ -232,6 +239,18 @@ class InstalledKind:
             if not isinstance(item, Declaration):
                 raise self.failed(
                     f"returned {type(item).__name__} from load_file(), not an "
+                    "interlace.kinds.Declaration",
+                    file=file,
+                )
+        return found
+
+    def config_declarations(self, sections: Mapping[str, Any], *, file: str) -> list[Declaration]:
+        with self._calling("config_declarations()", file=file):
+            found = list(self.kind.config_declarations(sections))
+        for item in found:
+            if not isinstance(item, Declaration):
+                raise self.failed(
+                    f"returned {type(item).__name__} from config_declarations(), not an "
                     "interlace.kinds.Declaration",
                     file=file,
                 )

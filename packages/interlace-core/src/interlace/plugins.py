@@ -47,6 +47,7 @@ KNOWN_CONNECTION_TYPES = {
     "snowflake": "interlace-connections",
     "bigquery": "interlace-connections",
     "pyspark": "interlace-connections",
+    "spark": "interlace-connections",
     "ibis": "interlace-connections",
     "filesystem": "interlace-connections",
     "sftp": "interlace-connections",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interlace.config import LoadedConfig, ProjectConfig, load_config
+from interlace.configured_fields import with_configured_fields
 from interlace.errors import (
     GraphError,
     InterlaceError,
@@ -251,6 +252,10 @@ def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Pr
                         **resolved,
                     )
                 )
+    config_file = relative_path(loaded.files[0], root) if loaded.files else "config.yaml"
+    for kind in kinds.values():  # nodes declared in config (`streams:`)
+        for found in kind.config_declarations(loaded.sections, file=config_file):
+            add(kind_spec(KindDeclaration(kind, found), found.file or config_file, config))
     for seed in find_seeds(root, loaded):  # seeds/*.csv: SQL models reading the file
         try:
             resolved = model_defaults(seed.options, config)
@@ -275,6 +280,7 @@ def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Pr
 
     check_case_clashes(specs)
     aliases = aliases_of(specs)
+    specs = with_configured_fields(loaded, specs, aliases)  # config `fields:` (column docs)
     checks = collect_checks(loaded, specs, aliases)
     finished: dict[str, ModelSpec] = {}
     for name, spec in specs.items():

@@ -36,7 +36,7 @@ from interlace.retry import CircuitBreaker
 from interlace.state.recorder import StateRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from types import TracebackType
 
     from interlace.engines.base import Engine
@@ -127,6 +127,11 @@ class BreakerRegistry:
                 out[name] = breaker
         return out
 
+    def breakers(self) -> list[CircuitBreaker]:
+        """Every breaker made so far (metrics report their states)."""
+        with self._lock:
+            return list(self._breakers.values())
+
 
 class RunSession:
     """Owns what one run uses and cleans it up; see the module docstring."""
@@ -150,6 +155,7 @@ class RunSession:
         self._recorder: StateRecorder | None = None
         self._events: EventLog | None = None
         self._cancel_hooks: list[Any] = []
+        self._detach: list[Callable[[], None]] = []
         self.lock_wait = LockWait(
             timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else max(lock_timeout, 0.0),
             cancelled=self.cancelled,
@@ -171,6 +177,7 @@ class RunSession:
             self._store = open_state(self.project)
             self._recorder = StateRecorder(self._store, self.project.env)
             self._events = EventLog(self.bus, self._store, self.project.env)
+            self._detach = _attach_listeners(self)
             retention = self.project.config.state.event_retention_seconds
             try:
                 self._store.prune_events(time.time() - retention)
@@ -197,6 +204,12 @@ class RunSession:
             if _RUNNING.get(self.run_id) is self:
                 del _RUNNING[self.run_id]
         LIVE_RUNS.discard(self.run_id)
+        detach, self._detach = self._detach, []
+        for undo in detach:
+            try:
+                undo()
+            except Exception as exc:
+                log.warning("a run listener failed to stop: %s", first_line(exc))
         engines, self.engines = self.engines, {}
         for engine in engines.values():
             try:
@@ -264,6 +277,28 @@ class RunSession:
     def _waiting(self, target: str, holder: str) -> None:
         if self._events is not None:
             self._events.publish(LockWaiting(run_id=self.run_id, target=target, holder=holder))
+
+
+def _attach_listeners(session: RunSession) -> list[Callable[[], None]]:
+    """Hand the session to the ``run_listeners`` of installed distributions (tracing); a
+    listener that fails is logged and left out: it never stops a run."""
+    from interlace.hooks import run_listeners
+
+    detach: list[Callable[[], None]] = []
+    try:
+        listeners = run_listeners()
+    except Exception as exc:
+        log.warning("run listeners of installed extensions are left out: %s", first_line(exc))
+        return detach
+    for attach in listeners:
+        try:
+            undo = attach(session)
+        except Exception as exc:
+            log.warning("run listener %r failed to start: %s", attach, first_line(exc))
+            continue
+        if callable(undo):
+            detach.append(undo)
+    return detach
 
 
 def cancel_run(run_id: str) -> bool:

@@ -130,6 +130,30 @@ class SCD2Options(BaseModel):
     deleted_column: str = "_is_deleted"
 
 
+class ColumnDoc(BaseModel):
+    """What ``fields`` says of one column beside its type: ``fields={"id": {"type": "int64",
+    "description": "The order id", "checks": ["not_null", "unique"]}}``. A Python model that
+    does not return an ibis expression may also name the upstream columns it computes the
+    column from (``"sources": ["orders.amount"]``) for column lineage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    description: str | None = None
+    checks: tuple[Any, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        value = (value,) if isinstance(value, str) else value
+        for item in value or ():
+            if not isinstance(item, str) or "." not in item.strip(".") or " " in item:
+                raise ValueError(f"source {item!r} is not MODEL.COLUMN (e.g. 'orders.amount')")
+        return value
+
+
+COLUMN_KEYS = ("type", "description", "checks", "sources")
+
+
 class ModelOptions(BaseModel):
     """Every option a model may declare (decorator keywords or SQL header keys)."""
 
@@ -145,6 +169,7 @@ class ModelOptions(BaseModel):
     dependencies: tuple[str, ...] | dict[str, str] = ()
     cursor: CursorOptions | None = None
     schedule: ScheduleSpec | None = None  # when `interlace serve` runs the model alone
+    sla: str | None = None  # freshness: alerts when not built successfully for this long
     cache: CacheOptions | None = None
     schema_mode: SchemaMode | None = None
     fields: dict[str, Any] = Field(default_factory=dict)
@@ -158,6 +183,8 @@ class ModelOptions(BaseModel):
     description: str | None = None
     delete_mode: str | None = None
     scd2: SCD2Options = Field(default_factory=SCD2Options)
+    # descriptions, checks and sources of columns, split from `fields` by parse_options
+    column_docs: dict[str, ColumnDoc] = Field(default_factory=dict)
 
     @field_validator("primary_key", "tags", mode="before")
     @classmethod
@@ -179,6 +206,13 @@ class ModelOptions(BaseModel):
         from interlace.retry import RetryPolicy
 
         return RetryPolicy.from_value(value)
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # a ValueError names the accepted forms
+        return value
 
     @field_validator("fields")
     @classmethod
@@ -208,7 +242,9 @@ class ModelOptions(BaseModel):
         )
 
 
-ALLOWED_OPTIONS = tuple(sorted({"schema", "materialise", *ModelOptions.model_fields} - {"schema_"}))
+ALLOWED_OPTIONS = tuple(
+    sorted({"schema", "materialise", *ModelOptions.model_fields} - {"schema_", "column_docs"})
+)
 
 
 def parse_options(
@@ -242,6 +278,8 @@ def parse_options(
     if "schema_" in data:
         data["schema"] = data.pop("schema_")
     unknown = [k for k in data if k not in ALLOWED_OPTIONS]
+    if not unknown:
+        data = split_fields(data, where, model, line_of("fields"))
     if unknown:
         key = unknown[0]
         close = difflib.get_close_matches(key, ALLOWED_OPTIONS, n=1)
@@ -276,6 +314,89 @@ def parse_options(
         ) from None
     check_strategy_options(options, where, model)
     return options
+
+
+def split_fields(
+    data: dict[str, Any], where: tuple[str | None, int | None], model: str | None, line: int | None
+) -> dict[str, Any]:
+    """``fields`` entries written as mappings (``{"type": ..., "description": ..., "checks":
+    [...], "sources": [...]}``) split into the column's type (kept in ``fields``), its
+    documentation (``column_docs``) and its checks (added to ``quality_checks``)."""
+    fields = data.get("fields")
+    if not isinstance(fields, dict) or not any(isinstance(v, dict) for v in fields.values()):
+        return data
+    types: dict[str, Any] = {}
+    docs: dict[str, Any] = {}
+    checks = list(data.get("quality_checks") or ())
+    for column, declared in fields.items():
+        if not isinstance(declared, dict):
+            types[column] = declared
+            continue
+        unknown = [k for k in declared if k not in COLUMN_KEYS]
+        if unknown:
+            raise ModelDefinitionError(
+                f"fields: column '{column}' has unknown key '{unknown[0]}'",
+                file=where[0],
+                line=line,
+                model=model,
+                hint=f"a column is a type, or a mapping of {', '.join(COLUMN_KEYS)}",
+            )
+        if declared.get("type") is not None:
+            types[column] = declared["type"]
+        try:
+            doc = ColumnDoc.model_validate({k: v for k, v in declared.items() if k != "type"})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = ".".join(str(p) for p in error["loc"])
+            raise ModelDefinitionError(
+                f"fields: column '{column}' {loc}: {error['msg']}",
+                file=where[0],
+                line=line,
+                model=model,
+                hint="description is text, checks a list (e.g. [not_null, unique]), sources a "
+                "list of MODEL.COLUMN",
+            ) from None
+        docs[column] = doc
+        checks += [_column_check(column, check, where, model, line) for check in doc.checks]
+    out = {**data, "fields": types, "column_docs": docs}
+    if checks:
+        out["quality_checks"] = tuple(checks)
+    return out
+
+
+_MULTI_COLUMN_CHECKS = {"not_null", "unique"}
+
+
+def _column_check(
+    column: str,
+    check: Any,
+    where: tuple[str | None, int | None],
+    model: str | None,
+    line: int | None,
+) -> Any:
+    """A check written under a column (``not_null``, ``{accepted_values: {values: [a, b]}}``)
+    as the model-level check it means (``{not_null: id}``)."""
+    if isinstance(check, str):
+        return {check: column}
+    if isinstance(check, dict) and check:
+        kind, params = next(iter(check.items()))
+        rest = {k: v for k, v in check.items() if k != kind}
+        if kind == "type":
+            key = "columns" if check["type"] in _MULTI_COLUMN_CHECKS else "column"
+            return {**check, key: column}
+        if params is None or isinstance(params, dict):
+            key = "columns" if kind in _MULTI_COLUMN_CHECKS else "column"
+            return {kind: {key: column, **(params or {})}, **rest}
+        if kind == "expression":
+            return check
+    raise ModelDefinitionError(
+        f"fields: column '{column}' has a check {check!r} that is neither a check name nor a "
+        "mapping",
+        file=where[0],
+        line=line,
+        model=model,
+        hint="write checks: [not_null, unique, {accepted_values: {values: [a, b]}}]",
+    )
 
 
 def _nested_keys(option: str) -> list[str]:
@@ -341,6 +462,11 @@ class ModelSpec:
     @property
     def description(self) -> str | None:
         return self.options.description
+
+    @property
+    def column_docs(self) -> dict[str, ColumnDoc]:
+        """Descriptions, checks and declared sources of the columns ``fields`` documents."""
+        return self.options.column_docs
 
     @property
     def location(self) -> str | None:

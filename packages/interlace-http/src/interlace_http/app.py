@@ -53,6 +53,7 @@ def create_http_app(
     max_body: int = DEFAULT_MAX_BODY,
     docs: bool = True,
     security_schemes: Mapping[str, Any] | None = None,
+    public_paths: Iterable[str] = (),
     openapi_path: str = "/api/openapi.json",
     docs_path: str = "/api/docs",
 ) -> web.Application:
@@ -61,6 +62,7 @@ def create_http_app(
     install(app)
     app[MAX_BODY] = max_body
     served = list(routers)
+    public = list(public_paths)
 
     @functools.cache
     def document() -> dict[str, Any]:
@@ -70,6 +72,7 @@ def create_http_app(
             version=version,
             description=description,
             security_schemes=security_schemes,
+            public_paths=public,
         )
 
     if docs:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic.json_schema import models_json_schema
 
+from interlace_http.auth import is_public_path
 from interlace_http.errors import STATUS_TITLES, ErrorResponse
 from interlace_http.routing import Route, Router
 
@@ -50,9 +51,13 @@ def build_openapi(
     version: str,
     description: str | None = None,
     security_schemes: Mapping[str, Any] | None = None,
+    public_paths: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of ``sources``. With ``security_schemes``, every route that is
-    not public requires one of them (and public ones say they need none)."""
+    """The OpenAPI 3.1 document of ``sources``. With ``security_schemes`` (e.g.
+    :data:`interlace_http.sessions.SECURITY_SCHEMES`), every route that is not public requires
+    one of them, and public ones (declared so, or whose path ``public_paths`` lists, as in
+    ``service.auth.public_paths``) say they need none (``security: []``)."""
+    public = list(public_paths)
     routes = _routes(sources)
     wanted: list[tuple[type[BaseModel], Mode]] = [(ErrorResponse, "serialization")]
     for route in routes:
@@ -74,7 +79,7 @@ def build_openapi(
                 f"two routes share the operation id {spec.operation_id!r} ({seen} and "
                 f"{spec.path}) or the same method and path: name one with operation_id="
             )
-        operation = _operation(spec, refs, schemas, security_schemes)
+        operation = _operation(spec, refs, schemas, security_schemes, public)
         paths.setdefault(openapi_path(spec.path), {})[spec.method.lower()] = operation
     info: dict[str, Any] = {"title": title, "version": version}
     if description:
@@ -95,6 +100,7 @@ def _operation(
     refs: Mapping[tuple[Any, Mode], Any],
     schemas: dict[str, Any],
     security_schemes: Mapping[str, Any] | None,
+    public_paths: list[str],
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.operation_id, "x-interlace-scope": spec.scope}
     if spec.summary:
@@ -123,9 +129,10 @@ def _operation(
             "required": False,
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
-    operation["responses"] = _responses(spec, refs)
+    public = spec.public or is_public_path(spec.path, public_paths)
+    operation["responses"] = _responses(spec, refs, public)
     if security_schemes:
-        operation["security"] = [] if spec.public else [{name: []} for name in security_schemes]
+        operation["security"] = [] if public else [{name: []} for name in security_schemes]
     return operation
 
 
@@ -150,7 +157,9 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
     return parameters
 
 
-def _responses(spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], Mode], Any]) -> dict[str, Any]:
+def _responses(
+    spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], Mode], Any], public: bool
+) -> dict[str, Any]:
     success: dict[str, Any] = {"description": spec.summary or "Success"}
     if spec.status != 204:
         if spec.response is not None:
@@ -166,7 +175,7 @@ def _responses(spec: RouteSpec, refs: Mapping[tuple[type[BaseModel], Mode], Any]
         statuses |= {400, 413, 415, 422}
     if spec.query is not None or any(t is int for t in spec.path_types.values()):
         statuses.add(422)
-    if not spec.public:
+    if not public:
         statuses |= {401, 403}
     error = refs[(ErrorResponse, "serialization")]
     for status in sorted(statuses):

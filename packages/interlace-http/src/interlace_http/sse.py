@@ -25,6 +25,18 @@ def last_event_id(request: web.Request, fallback: str | None = None) -> int:
         return 0
 
 
+def encode_event(data: Any, *, event: str | None = None, id: int | str | None = None) -> bytes:
+    """The bytes of one event on the wire; ``data`` is sent as JSON unless it is a string."""
+    text = data if isinstance(data, str) else json.dumps(data, default=str)
+    lines = []
+    if id is not None:
+        lines.append(f"id: {id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in text.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
 class EventStream:
     """An open event stream; see the module docstring."""
 
@@ -49,14 +61,12 @@ class EventStream:
         self, data: Any, *, event: str | None = None, id: int | str | None = None
     ) -> None:
         """One event; ``data`` is sent as JSON unless it is already a string."""
-        text = data if isinstance(data, str) else json.dumps(data, default=str)
-        lines = []
-        if id is not None:
-            lines.append(f"id: {id}")
-        if event is not None:
-            lines.append(f"event: {event}")
-        lines.extend(f"data: {line}" for line in text.split("\n"))
-        await self._write("\n".join(lines) + "\n\n")
+        await self.send_encoded(encode_event(data, event=event, id=id))
+
+    async def send_encoded(self, frames: bytes) -> None:
+        """Events already encoded with :func:`encode_event` (one or several, concatenated): a
+        server fanning one event out to many clients encodes it once."""
+        await self.response.write(frames)
 
     async def comment(self, text: str) -> None:
         """A comment line (clients ignore it; it keeps idle connections open)."""

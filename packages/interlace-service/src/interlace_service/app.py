@@ -14,9 +14,11 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from interlace_http.app import create_http_app
+from interlace_http.sessions import SECURITY_SCHEMES
 
 from interlace_service import __version__
 from interlace_service.api import core_routers
+from interlace_service.logs import access_middleware
 from interlace_service.service import SERVICE, Service
 from interlace_service.ui import ui_folder, ui_router
 
@@ -55,7 +57,8 @@ def create_app(
 
     ``routers`` replaces the extension routers (default: those of the installed
     distributions). ``security`` installs authentication, rate limits and CORS
-    (:mod:`interlace_http.security`); without it the API is open. ``ui`` is a built UI folder
+    (:mod:`interlace_http.security`) and declares it in the OpenAPI document (security
+    schemes; public routes need none); without it the API is open. ``ui`` is a built UI folder
     (default: the installed build, unless ``service.options.ui`` is off). With ``manage``, the
     app starts the service's run worker when it starts and drains it when it stops.
     """
@@ -69,30 +72,47 @@ def create_app(
     folder = ui_folder(ui) if service.options.ui else None
     if folder is not None:
         served.append(ui_router(folder))
+    secured = security is not None and security.auth.enabled
     app = create_http_app(
         served,
         title="Interlace",
         version=__version__,
         description=DESCRIPTION,
         max_body=service.options.max_body,
+        security_schemes=SECURITY_SCHEMES if secured else None,
+        public_paths=security.auth.public_paths if security is not None else (),
     )
+    # outermost: they see the final status of every request, refusals and errors included
+    app.middlewares.insert(0, access_middleware())
+    app.middlewares.insert(0, service.metrics.middleware())
     if security is not None:
         from interlace_http.security import install_security
 
         install_security(app, security, service.store)
     app[SERVICE] = service
+    if manage:  # stream ingestion of the project's streams (logs, committer, adapters)
+        from interlace_stream.runtime import attach
+
+        attach(app, service.project, store=service.store)
 
     async def start(app: web.Application) -> None:
         if manage:
             await asyncio.to_thread(service.start)
         await service.feed.start()
+        if service.scheduler is not None:
+            service.scheduler.launch()  # fires schedules (interlace_service.scheduler)
 
     async def close_streams(app: web.Application) -> None:
+        if service.scheduler is not None:
+            await service.scheduler.halt()
         await service.feed.stop()
 
     async def stop(app: web.Application) -> None:
         if manage:
             await asyncio.to_thread(service.stop)
+        from interlace_service.telemetry import flush
+
+        await asyncio.to_thread(flush)  # the spans of the last runs
 
     app.on_startup.append(start)
     app.on_shutdown.append(close_streams)

@@ -82,6 +82,28 @@ def _seconds(text: str, option: str) -> float:
     show_default=True,
     help="On SIGTERM, how long running runs may finish before they are cancelled.",
 )
+@click.option(
+    "--lease",
+    default="30s",
+    show_default=True,
+    help="How long a run this server takes stays its own without renewal (renewed every "
+    "third of it); when the server dies, another takes the run over after this long.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Logs on standard error: text lines, or one JSON object per line (with run and "
+    "request ids).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help="The least severe log records written (info includes one access line per request).",
+)
 @project_option
 @env_option
 @click.pass_context
@@ -95,6 +117,9 @@ def serve(
     on_conflict: str,
     concurrency: int,
     grace: str,
+    lease: str,
+    log_format: str,
+    log_level: str,
     project: Path | None,
     env: str | None,
 ) -> None:
@@ -106,9 +131,11 @@ def serve(
     """
     from interlace.errors import InterlaceError
 
+    from interlace_service.logs import configure_logging
     from interlace_service.options import ServiceOptions
     from interlace_service.server import serve as run_server
 
+    configure_logging("json" if log_format == "json" else "text", log_level.upper())
     root, env_name = _where(ctx, project, env)
     options = ServiceOptions(
         host=host,
@@ -119,10 +146,15 @@ def serve(
         on_conflict="reject" if on_conflict == "reject" else "queue",
         concurrency=concurrency,
         grace=_seconds(grace, "--grace"),
+        lease=max(_seconds(lease, "--lease"), 0.5),
     )
     try:
-        code = run_server(root, env=env_name, options=options, echo=_echo)
+        echo = _log_line if log_format == "json" else _echo
+        code = run_server(root, env=env_name, options=options, echo=echo)
     except InterlaceError as exc:
+        if log_format == "json":
+            _log_line(f"error: {exc}", level="ERROR")
+            sys.exit(1)
         _fail(str(exc))
     sys.exit(code)
 
@@ -130,6 +162,14 @@ def serve(
 def _echo(text: str) -> None:
     click.echo(text)
     sys.stdout.flush()
+
+
+def _log_line(text: str, level: str = "INFO") -> None:
+    """With ``--log-format json`` the banner and notices are log records too (one JSON
+    object per line, nothing else on the output)."""
+    import logging
+
+    logging.getLogger("interlace.service").log(logging.getLevelName(level), text.strip())
 
 
 @click.group("state")

@@ -18,6 +18,7 @@ task.queued ...     task.queued, task.running, task.completed, task.failed,
 task.retrying       task.progress (``phase: retrying``)
 lock.waiting        task.progress (``phase: waiting``), run.progress without a model
 check.completed     check.completed (``status``: passed / failed / error)
+schedule.*          schedule.fired, schedule.skipped, schedule.missed (unchanged)
 ==================  ==========================================================
 """
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("interlace.service.events")
 
 OVERLAP = 64  # ids re-read each poll: a PostgreSQL transaction may commit a lower id later
+FRAMES = 4096  # encoded events kept for the clients still to be sent them
 _RUN_END = {"success": "run.completed", "failed": "run.failed", "cancelled": "run.cancelled"}
 
 
@@ -84,10 +86,27 @@ class EventFeed:
         self._subscribers: set[Subscriber] = set()
         self._seen: collections.deque[int] = collections.deque(maxlen=4 * OVERLAP)
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fresh: asyncio.Event | None = None
+        self._frames: collections.OrderedDict[int, bytes] = collections.OrderedDict()
 
     async def start(self) -> None:
         self.cursor = await self.service.io(self.service.store.latest_event_id)
+        self._loop = asyncio.get_running_loop()
+        self._fresh = asyncio.Event()
         self._task = asyncio.create_task(self._poll(), name="interlace-event-feed")
+
+    def nudge(self) -> None:
+        """Read the store now rather than at the next poll (thread-safe): a run of this
+        server published an event, which is stored before listeners hear of it. Events of
+        other processes are picked up by the poll."""
+        loop, fresh = self._loop, self._fresh
+        if loop is None or fresh is None or fresh.is_set():
+            return
+        try:
+            loop.call_soon_threadsafe(fresh.set)
+        except RuntimeError:  # the loop closed: the server stops
+            pass
 
     async def stop(self) -> None:
         for subscriber in list(self._subscribers):
@@ -97,6 +116,18 @@ class EventFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def encoded(self, event: StoredEvent) -> bytes:
+        """The event as SSE bytes, encoded once for all the clients it goes to."""
+        frame = self._frames.get(event.id)
+        if frame is None:
+            from interlace_http.sse import encode_event
+
+            frame = encode_event(public_event(event), event=public_type(event), id=event.id)
+            self._frames[event.id] = frame
+            while len(self._frames) > FRAMES:
+                self._frames.popitem(last=False)
+        return frame
 
     @property
     def listeners(self) -> int:
@@ -120,6 +151,13 @@ class EventFeed:
                 subscriber.queue.get_nowait()
                 subscriber.queue.put_nowait(None)
 
+    def _count(self, event: StoredEvent) -> None:
+        """Feed the server's metrics (never let a metric stop the feed)."""
+        try:
+            self.service.metrics.observe(event)
+        except Exception as exc:
+            log.warning("event %s was not counted in the metrics: %s", event.id, exc)
+
     async def _poll(self) -> None:
         store = self.service.store
         while True:
@@ -136,10 +174,21 @@ class EventFeed:
                     self._seen.append(event.id)
                 self.cursor = max(self.cursor, event.id)
             for event in fresh:
+                self._count(event)
                 for subscriber in list(self._subscribers):
                     try:
                         subscriber.queue.put_nowait(event)
                     except asyncio.QueueFull:
                         self._end(subscriber)
             if len(events) < 1000:
-                await asyncio.sleep(self.service.options.poll)
+                await self._wait(self.service.options.poll)
+
+    async def _wait(self, seconds: float) -> None:
+        """Until the next poll, or a nudge."""
+        fresh = self._fresh
+        if fresh is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fresh.wait(), seconds)
+        fresh.clear()

@@ -2,8 +2,10 @@
 
 One supervisor thread looks at the queue every ``options.poll`` seconds (and at once when a
 request is submitted): it renews the leases of the runs it holds, cancels those someone asked
-to cancel (on this server or any other: the flag is in the state store), marks requests of
-servers that stopped as failed, and claims new requests while fewer than
+to cancel (on this server or any other: the flag is in the state store), takes over the
+requests of servers that died (their lease ran out: queued again, at most three times, and run
+under new run ids ``<id>-t1``, ...; models are atomic and idempotent, so running again is
+safe), and claims new requests while fewer than
 ``options.concurrency`` run. Each run executes on its own thread, in a
 :class:`~interlace.run_session.RunSession` through :func:`interlace.api.run`: the same run, state
 records and events as ``interlace run`` from the command line.
@@ -69,6 +71,7 @@ class RunWorker:
         self._thread: threading.Thread | None = None
         self._store: StateStore | None = None
         self._next_renew = 0.0
+        self._next_takeover = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,9 +155,17 @@ class RunWorker:
         now = time.time()
         if now >= self._next_renew:
             store.renew_leases(self.owner, now + options.lease)
-            for expired in store.expire_run_requests(now):
-                log.warning("run %s: %s", expired.id, "its server stopped; marked failed")
             self._next_renew = now + options.lease / 3
+        if now >= self._next_takeover:  # a dead server's runs: queued again, run here
+            for taken in store.take_over_run_requests(now):
+                log.warning(
+                    "run %s: its server stopped (lease expired); %s",
+                    taken.id,
+                    "queued again"
+                    if taken.status == "queued"
+                    else f"{taken.status}: {taken.error}",
+                )
+            self._next_takeover = now + min(options.poll, options.lease / 3)
         for request_id in store.cancel_requested(self.owner):
             self.cancel_local(request_id)
         if options.reload:
@@ -197,11 +208,20 @@ class RunWorker:
     # ------------------------------------------------------------------ running one request
 
     def _execute(self, active: _Active) -> None:
+        from interlace_service.logs import RUN_ID
+
         request = active.request
         project = self.service.project
         store = self.store
         status: RunRequestStatus = "failed"
         error: str | None = None
+        RUN_ID.set(request.id)  # this thread's log lines name the run
+        log.info(
+            "run %s started (selection: %s, asked by %s)",
+            request.id,
+            " ".join(request.selection) or "all models",
+            request.requested_by,
+        )
         try:
             status, error = self._run_parts(active, project)
         except InterlaceError as exc:  # before the run started: a selection gone after reload
@@ -223,18 +243,25 @@ class RunWorker:
                 log.warning("run %s: recording its end failed: %s", request.id, first_line(exc))
             with self._lock:
                 self._active.pop(request.id, None)
+            log.info("run %s ended: %s%s", request.id, status, f" ({error})" if error else "")
             self.wake()
 
     def _run_parts(self, active: _Active, project: Project) -> tuple[RunRequestStatus, str | None]:
         from interlace.api import run
         from interlace.run_session import RunSession
 
+        from interlace_service.logs import RUN_ID
+
         request = active.request
         options = request.options
         status: RunRequestStatus = "done"
         error: str | None = None
         for number, (since, until) in enumerate(self._windows(project, request), 1):
-            run_id = request.id if number == 1 else f"{request.id}-w{number}"
+            # a request taken over from a dead server runs again under new run ids
+            takeovers = int(options.get("takeovers", 0))
+            base = f"{request.id}-t{takeovers}" if takeovers else request.id
+            run_id = base if number == 1 else f"{base}-w{number}"
+            RUN_ID.set(run_id)
             self.store.add_request_run(request.id, run_id)
             session = RunSession(
                 project,

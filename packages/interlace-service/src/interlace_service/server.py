@@ -130,7 +130,8 @@ async def _serve(service: Service, security: SecuritySettings, echo: Callable[[s
     options = service.options
     notice = startup_notice(security, service.store)  # before the local key exists
     app = create_app(service, security=security)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
+    # access lines come from interlace_service.logs (with the request id and route)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, options.host, options.port)
@@ -146,7 +147,17 @@ async def _serve(service: Service, security: SecuritySettings, echo: Callable[[s
     project = service.project
     echo(f"interlace serve: project {project.name} [{service.env}], {len(project.models)} models")
     echo(f"  API      {url}/api/v1   (docs: {url}/api/docs)")
+    if options.ui:
+        from interlace_service.ui import ui_folder
+
+        if ui_folder() is not None:
+            echo(f"  web UI   {url}/   (sign in with an API key: `interlace apikey create NAME`)")
     echo(f"  runs     up to {options.concurrency} at once; `interlace run` here submits to it")
+    if service.scheduler is not None:
+        count = len(service.scheduler.scheduler.schedules)
+        echo(f"  schedule {count} schedule(s) fired here (`interlace schedule list`)")
+    elif options.scheduler is False:
+        echo("  schedule off (--no-scheduler)")
     if options.reload:
         echo("  reload   on: model and config changes are picked up")
     if notice is not None:

@@ -31,8 +31,11 @@ if TYPE_CHECKING:
     from interlace.project import Project
     from interlace.state.base import StateStore
 
+    from interlace_service.alerts.service import AlertService
     from interlace_service.events_feed import EventFeed
+    from interlace_service.metrics import ServiceMetrics
     from interlace_service.runner import RunWorker
+    from interlace_service.scheduler.serving import ServiceScheduler
 
 log = logging.getLogger("interlace.service")
 T = TypeVar("T")
@@ -49,6 +52,7 @@ class Service:
         from interlace.run_session import BreakerRegistry
 
         from interlace_service.events_feed import EventFeed
+        from interlace_service.metrics import service_metrics
         from interlace_service.runner import RunWorker
 
         self.project = project
@@ -61,6 +65,9 @@ class Service:
         self.store: StateStore = open_state(project)
         self.worker: RunWorker = RunWorker(self)
         self.feed: EventFeed = EventFeed(self)
+        self.metrics: ServiceMetrics = service_metrics(self)
+        self.scheduler: ServiceScheduler | None = None  # started by start() unless --no-scheduler
+        self.alerts: AlertService | None = None  # started by start() when alerts are configured
         self._files = snapshot(self.root)
         self._reload_lock = threading.Lock()
 
@@ -74,12 +81,34 @@ class Service:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
+        if self.options.scheduler and self.scheduler is None:
+            from interlace_service.scheduler.serving import ServiceScheduler
+
+            scheduler = ServiceScheduler(self)
+            scheduler.start()  # refused (SchedulerBusy) before anything else starts
+            self.scheduler = scheduler
+        if self.alerts is None:
+            from interlace_service.alerts.service import serve_alerts
+
+            try:  # a rule naming no model is an error here
+                self.alerts = serve_alerts(lambda: self.project, self.metrics)
+            except BaseException:
+                if self.scheduler is not None:
+                    self.scheduler.close()
+                    self.scheduler = None
+                raise
         self.worker.start()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop taking runs, let running ones finish within ``grace`` seconds (then cancel
         them), release what the server holds and close the state store."""
+        if self.scheduler is not None:
+            self.scheduler.close()
+            self.scheduler = None
         self.worker.drain(self.options.grace if grace is None else grace)
+        if self.alerts is not None:
+            self.alerts.stop()
+            self.alerts = None
         self.store.close()
 
     # ------------------------------------------------------------------ reloading

@@ -38,8 +38,11 @@ class Served:
 
     @classmethod
     def start(cls, folder: ProjectFolder, **options: Any) -> Served:
-        """Serve ``folder`` (its extension routers left out; drains within 5 s)."""
-        service = Service.load(folder.root, options=ServiceOptions(**{"grace": 5.0, **options}))
+        """Serve ``folder`` (its extension routers left out; drains within 5 s; the scheduler
+        off unless ``scheduler=True``: a SQLite store allows one, and tests serve one project
+        twice)."""
+        defaults = {"grace": 5.0, "scheduler": False}
+        service = Service.load(folder.root, options=ServiceOptions(**{**defaults, **options}))
         http = ServedApp(create_app(service, routers=[])).start()
         return cls(folder, service, http)
 

@@ -1,7 +1,9 @@
 """The web UI's static files: served at ``/`` when a built UI is installed.
 
-The UI build (``apps/ui``) lands in ``interlace_service/ui/`` (``index.html`` plus its assets);
-a wheel built without it serves the API only. Paths that are not files of the build get
+The UI build (``apps/ui``) lands in ``interlace_service/ui/`` (``index.html`` plus its assets)
+when the wheel is built (``hatch_build.py``); a wheel built without it serves the API only. In
+the source tree (an editable install) the server serves ``apps/ui/dist`` once ``npm run build``
+made it. Paths that are not files of the build get
 ``index.html`` (the UI routes in the browser), except under ``/api``.
 """
 
@@ -15,12 +17,18 @@ from interlace_http.errors import not_found
 from interlace_http.routing import Router
 
 BUILT = Path(__file__).parent / "ui"
+# src/interlace_service/ui.py -> the repository root, in a source checkout
+WORKSPACE_BUILD = Path(__file__).resolve().parents[4] / "apps" / "ui" / "dist"
 
 
 def ui_folder(folder: Path | None = None) -> Path | None:
-    """The built UI's folder (``folder``, else the installed one) when it has an index.html."""
-    found = folder or BUILT
-    return found if (found / "index.html").is_file() else None
+    """The built UI's folder when it has an index.html: ``folder``, else the one installed
+    with the package, else (in a source checkout) ``apps/ui/dist``."""
+    candidates = [folder] if folder is not None else [BUILT, WORKSPACE_BUILD]
+    for found in candidates:
+        if (found / "index.html").is_file():
+            return found
+    return None
 
 
 def ui_router(folder: Path) -> Router:

@@ -172,6 +172,8 @@ class _PostgresDB:
 class PostgresStateStore(SQLiteStateStore):
     """The shared state store logic on one PostgreSQL connection (thread-safe, like SQLite's)."""
 
+    several_schedulers = True  # slots are claimed by primary key: any number of servers
+
     def __init__(self, config: PostgresStateConfig, name: str = "state store") -> None:
         self.config = config
         self.name = name

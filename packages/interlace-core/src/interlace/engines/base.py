@@ -36,9 +36,17 @@ class Capabilities:
     # "rename_swap": DDL commits implicitly (MySQL): the staged table is complete before the
     #   publish, and the swap is one rename statement;
     # "table_format": a table format commits a new snapshot (Delta, Iceberg, DuckLake);
+    # "versioned_view": neither transactions nor a rename onto an existing table (plain Spark
+    #   tables): each write goes to a new, never-reused table `<model>__v<version>`, and one
+    #   CREATE OR REPLACE VIEW of the model's name publishes it (interlace.materialize.versions);
     # "none": no atomic publish: a failure between statements can leave a gap (the next run
     #   converges), said in docs/resilience.md.
-    publish: Literal["transaction", "rename_swap", "table_format", "none"] = "transaction"
+    publish: Literal["transaction", "rename_swap", "table_format", "versioned_view", "none"] = (
+        "transaction"
+    )
+    # publish "versioned_view": how many versions older than the published one are kept (a
+    # reader that resolved the view just before a publish still finds its table)
+    versions_kept: int = 1
     rename_table: bool = True
     arrow_scan: bool = False
     # an incremental write (merge, SCD2, append into an existing table) stages its batch in a
@@ -128,6 +136,11 @@ class Session(ABC):
         from interlace.file_writer import write_arrow_file
 
         write_arrow_file(self.fetch_batches(query), path, file_format, options)
+
+    def view_query(self, schema: str, name: str) -> str | None:
+        """The SQL text of view ``schema.name``, or None when it is no view (or the engine
+        cannot tell). Versioned publishing reads which version a model's view shows."""
+        return None
 
     def unique_integers(self, table: exp.Table, column: str) -> bool | None:
         """Whether the non-NULL values of an integer ``column`` are all distinct, when the

@@ -58,6 +58,54 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _is_reader(data: Any) -> bool:
+    return type(data).__name__ == "RecordBatchReader" and type(data).__module__.startswith(
+        "pyarrow"
+    )
+
+
+# how much of an Arrow stream a session keeps in memory before spilling the rest to a file
+SPOOL_MEMORY = 64 * 1024 * 1024
+
+
+def detached(reader: pa.RecordBatchReader, limit: int | None = None) -> pa.Table:
+    """All of ``reader``, read before DuckDB scans it: in memory up to ``limit`` bytes, the rest
+    spilled to an Arrow IPC file that is memory-mapped back (so memory stays bounded).
+
+    A stream must be read to its end before the session's cursor runs anything else: a reader
+    the model took from that same cursor (``context.connection.sql(...).arrow()``) is a pending
+    result of it, which another statement silently empties, and which a scan on the same cursor
+    waits for forever (each needs the cursor's lock).
+    """
+    import pyarrow as pa
+
+    limit = SPOOL_MEMORY if limit is None else limit
+    batches: list[pa.RecordBatch] = []
+    size = 0
+    for batch in reader:
+        batches.append(batch)
+        size += batch.nbytes
+        if size > limit:
+            return _spilled(reader.schema, batches, reader)
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _spilled(schema: pa.Schema, head: list[pa.RecordBatch], rest: pa.RecordBatchReader) -> pa.Table:
+    import tempfile
+
+    import pyarrow as pa
+
+    with tempfile.NamedTemporaryFile(prefix="interlace-spool-", suffix=".arrow") as file:
+        with pa.ipc.new_file(file.name, schema) as writer:
+            for batch in head:
+                writer.write_batch(batch)
+            head.clear()
+            for batch in rest:
+                writer.write_batch(batch)
+        # the mapping outlives the file's name (deleted on leaving this block)
+        return pa.ipc.open_file(pa.memory_map(file.name)).read_all()
+
+
 def _in_schema(schema: str) -> str:
     """information_schema filter for a schema of the database, or ``attachment.schema``."""
     catalog, _, db = schema.rpartition(".")
@@ -108,7 +156,7 @@ class DuckDBSession(Session):
 
     def load_temp(self, name: str, data: pa.RecordBatchReader) -> None:
         source = f"{name}__src"
-        self.cursor.register(source, data)
+        self.cursor.register(source, detached(data))
         try:
             quoted = name.replace('"', '""')
             self.cursor.execute(
@@ -118,6 +166,8 @@ class DuckDBSession(Session):
             self.cursor.unregister(source)
 
     def register(self, name: str, data: Any) -> None:
+        if _is_reader(data):
+            data = detached(data)
         self.cursor.register(name, data)
 
     def unregister(self, name: str) -> None:

@@ -171,9 +171,10 @@ class Executor:
                     if self.recorder is not None:
                         self.recorder.begin_model(self.run_id, spec.name, time.time())
                 runner = ModelRunner(spec, self.catalog, session)
+                write_started = time.time()
                 outcome = runner.run()
                 finished = self._finished_event(
-                    spec, outcome, time.perf_counter() - started, attempt
+                    spec, outcome, time.perf_counter() - started, attempt, write_started
                 )
                 if self.recorder is not None:
                     try:
@@ -280,7 +281,12 @@ class Executor:
         return f"{decision.reason} (built meanwhile by another run)"
 
     def _finished_event(
-        self, spec: ModelSpec, outcome: Outcome, duration: float, attempts: int
+        self,
+        spec: ModelSpec,
+        outcome: Outcome,
+        duration: float,
+        attempts: int,
+        write_started: float | None = None,
     ) -> ModelFinished:
         catalog = self.catalog
         name = spec.name
@@ -311,6 +317,7 @@ class Executor:
             columns=outcome.columns,
             schema_change="; ".join(outcome.schema_notes) or None,
             watermark=None if catalog.window.is_backfill else outcome.watermark,
+            write_started=write_started,
         )
 
     def _remember(self, spec: ModelSpec, finished: ModelFinished) -> None:

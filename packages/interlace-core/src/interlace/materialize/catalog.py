@@ -79,6 +79,9 @@ class RunCatalog:
     # written it), and PROCESS_LOCKS.generation when the run read its state
     store: StateStore | None = None
     lock_generation: int = 0
+    # the SQL (and its dialect) each Python model's ibis expression compiled to: its column
+    # lineage is traced from it after the run (interlace.project_lineage.record_run)
+    ibis_queries: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def run_schema(self) -> str:

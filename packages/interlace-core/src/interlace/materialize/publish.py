@@ -8,6 +8,7 @@ read out of order.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from contextlib import nullcontext
 from dataclasses import replace
@@ -23,6 +24,7 @@ from interlace.errors import (
     first_line,
 )
 from interlace.incremental import cursor_text, first_row
+from interlace.materialize import versions
 from interlace.materialize.catalog import STAGING_PREFIX, Outcome, RunCatalog
 from interlace.materialize.compile import columns_of, project_result, relation_of
 from interlace.quality import CheckResult, QualityCheckError
@@ -96,6 +98,8 @@ class TablePublisher:
         publish in a transaction of its own."""
         spec = self.spec
         session = self.session
+        if self.catalog.engines[self.conn].capabilities.publish == "versioned_view":
+            return self._publish_version(source)
         self._ensure_schema(spec.schema)
         staging = st.table(spec.schema, f"{STAGING_PREFIX}{spec.name}_{self.catalog.run_id[:8]}")
         transactional = self.catalog.engines[self.conn].capabilities.publish == "transaction"
@@ -128,6 +132,76 @@ class TablePublisher:
         checks = outcome.checks + self._audit(st.table(spec.schema, spec.name), "warn")
         return replace(outcome, checks=checks)
 
+    def _publish_version(self, source: Source) -> Outcome:
+        """Write a new version table, audit it, and publish it with one CREATE OR REPLACE VIEW
+        (:mod:`interlace.materialize.versions`): a failure anywhere before the view statement
+        leaves the published version as it was."""
+        spec = self.spec
+        session = self.session
+        catalog = self.catalog
+        self._ensure_schema(spec.schema)
+        key = (self.conn, spec.schema, spec.name)
+        kind = catalog.relations.get(key)
+        shown = None
+        if kind == "view":
+            text = session.view_query(spec.schema, spec.name)
+            shown = versions.shown_version(spec.name, text, session.dialect) if text else None
+        existing = [
+            n
+            for (c, schema, n) in list(catalog.relations)
+            if c == self.conn and schema == spec.schema and versions.is_version(spec.name, n)
+        ]
+        for name in versions.leftovers(spec.name, existing, shown):  # a write that died
+            session.execute(st.drop(st.table(spec.schema, name)))
+            catalog.relations.pop((self.conn, spec.schema, name), None)
+            existing.remove(name)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        new = st.table(spec.schema, versions.version_name(spec.name, now))
+        view = st.table(spec.schema, spec.name)
+        incremental = get_strategy(spec.strategy).incremental and not catalog.full_refresh
+        base: exp.Table | None = None
+        if incremental and shown is not None:
+            base = st.table(spec.schema, shown)
+        elif incremental and kind == "table":  # a table written before publishing by version
+            base = view
+        staging = st.table(spec.schema, f"{STAGING_PREFIX}{spec.name}_{catalog.run_id[:8]}")
+        self._register(source)
+        try:
+            if base is not None:  # the new version starts as a copy of the published one
+                session.execute(st.create_table_as(new, st.select_all(base)))
+            outcome = self._stage_and_publish(
+                source,
+                staging,
+                in_transaction=False,
+                version=(new, "table" if base is not None else None),
+            )
+        except BaseException as exc:
+            for leftover in (staging, new):
+                try:
+                    session.execute(st.drop(leftover))
+                except Exception:
+                    pass  # the connection may be gone (interrupt); the next write cleans up
+            if isinstance(exc, _Unchanged):
+                return exc.outcome
+            raise
+        finally:
+            self._unregister(source)
+        if kind == "table":  # once: a plain table of the model's name gives way to the view
+            session.execute(st.drop(view))
+        session.execute(st.create_view(view, st.select_all(new)))  # the publish
+        self.published = True
+        catalog.relations[key] = "view"
+        catalog.relations[(self.conn, spec.schema, new.name)] = "table"
+        kept = catalog.engines[self.conn].capabilities.versions_kept
+        for name in versions.expired(spec.name, [*existing, new.name], new.name, kept):
+            try:
+                session.execute(st.drop(st.table(spec.schema, name)))
+                catalog.relations.pop((self.conn, spec.schema, name), None)
+            except Exception:
+                pass  # still read by someone, or gone: a later write retries
+        checks = outcome.checks + self._audit(view, "warn")
+        return replace(outcome, checks=checks)
+
     def _stages_apart(self) -> bool:
         """Stage in a temporary table, committed before the publish transaction, where the
         engine asks for it (``Capabilities.temporary_staging``). Only when the staged table
@@ -144,13 +218,25 @@ class TablePublisher:
         )
 
     def _stage_and_publish(
-        self, source: Source, staging: exp.Table, *, in_transaction: bool, temporary: bool = False
+        self,
+        source: Source,
+        staging: exp.Table,
+        *,
+        in_transaction: bool,
+        temporary: bool = False,
+        version: tuple[exp.Table, str | None] | None = None,
     ) -> Outcome:
+        """``version``: the strategy writes into this unpublished version table (and whether
+        it already holds the published rows, ``'table'``, or not yet exists, None) instead of
+        the model's table."""
         spec = self.spec
         session = self.session
         strategy = get_strategy(spec.strategy)
-        target = st.table(spec.schema, spec.name)
-        target_kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
+        if version is None:
+            target = st.table(spec.schema, spec.name)
+            target_kind = self.catalog.relations.get((self.conn, spec.schema, spec.name))
+        else:
+            target, target_kind = version
         if source.empty:
             self._create_empty(staging, target, target_kind, temporary=temporary)
             rows = 0
@@ -191,7 +277,7 @@ class TablePublisher:
                 )
         full_refresh = self.catalog.full_refresh and target_kind == "table"
         target_columns = (
-            session.describe(spec.schema, spec.name)
+            session.describe(spec.schema, target.name)
             if target_kind == "table" and not full_refresh
             else []
         )
@@ -233,7 +319,7 @@ class TablePublisher:
         ctx = PublishContext(
             spec=spec,
             target=target,
-            target_name=spec.name,
+            target_name=target.name,
             staging=staging,
             target_kind=target_kind,
             staged_columns=staged_columns,

@@ -156,6 +156,12 @@ class ModelRunner(TablePublisher):
             cancelled=self.catalog.cancelled,
         )
         self._source = source
+        if source is not None and source.is_sql and source.query is not None:
+            try:  # kept for the model's column lineage (traced after the run)
+                dialect = self.session.dialect
+                self.catalog.ibis_queries[spec.name] = (source.query.sql(dialect=dialect), dialect)
+            except Exception:
+                pass
         if source is None:
             if spec.options.fields and spec.materialize == "table":
                 return self._write_table(Source(query=exp.select("*"), empty=True))

@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from contextlib import AbstractContextManager
 
     from interlace.quality import CheckResult
     from interlace.state.run_history import Pruned
     from interlace.state.run_queue import RunRequest
+    from interlace.state.schedule_state import (
+        ScheduleRecord,
+        SchedulerLease,
+        SlotOutcome,
+        SlotRecord,
+    )
     from interlace.status import (
         DeadLetterStatus,
         ModelRunStatus,
@@ -250,9 +256,43 @@ class StateStore(Protocol):
         self, request_id: str, status: RunRequestStatus, *, at: float, error: str | None = None
     ) -> None: ...
     def expire_run_requests(self, now: float) -> list[RunRequest]: ...
+    def take_over_run_requests(self, now: float, max_takeovers: int = 3) -> list[RunRequest]: ...
     def release_run_requests(self, owner: str, at: float, reason: str) -> list[str]: ...
     def request_cancel(self, request_id: str, at: float) -> RunRequest | None: ...
     def cancel_requested(self, owner: str) -> list[str]: ...
+
+    # the scheduler (interlace.state.schedule_state)
+    several_schedulers: bool
+
+    def schedule_records(self, env: str) -> dict[str, ScheduleRecord]: ...
+    def schedule_record(self, env: str, name: str) -> ScheduleRecord | None: ...
+    def sync_schedule(
+        self, env: str, name: str, selection: Sequence[str], fingerprint: str, now: float
+    ) -> ScheduleRecord: ...
+    def set_schedule_paused(
+        self, env: str, name: str, paused: bool, now: float, *, fingerprint: str = ""
+    ) -> ScheduleRecord: ...
+    def set_next_slot(self, env: str, name: str, next_slot: float | None) -> None: ...
+    def claim_slot(
+        self,
+        env: str,
+        name: str,
+        slot: float,
+        *,
+        at: float,
+        outcome: SlotOutcome,
+        request_id: str | None = None,
+        next_slot: float | None = None,
+    ) -> bool: ...
+    def pass_slots(self, env: str, name: str, up_to: float, next_slot: float | None) -> bool: ...
+    def schedule_fires(
+        self, env: str, name: str | None = None, limit: int = 100
+    ) -> list[SlotRecord]: ...
+    def acquire_scheduler(
+        self, env: str, owner: str, *, now: float, ttl: float
+    ) -> SchedulerLease | None: ...
+    def release_scheduler(self, env: str, owner: str) -> None: ...
+    def schedulers(self, env: str, now: float) -> list[SchedulerLease]: ...
     def close(self) -> None: ...
 
 

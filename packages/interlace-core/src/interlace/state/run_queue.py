@@ -6,7 +6,8 @@ submitted to a running server, a dead-letter retry; later the scheduler and stre
 server *claims* a request atomically (a conditional ``UPDATE ... WHERE status = 'queued'``: two
 workers never take the same one, on SQLite or PostgreSQL), renews its lease while the run goes
 on, and records how it ended. A request whose lease ran out belongs to a server that stopped
-without finishing it: :meth:`RunQueue.expire_run_requests` marks it failed.
+without finishing it: :meth:`RunQueue.take_over_run_requests` puts it back in the queue for
+another server (at most a few times), :meth:`RunQueue.expire_run_requests` marks it failed.
 
 Requests whose targets overlap wait for each other in the order they were made: a queued
 request is taken only when none of its models is a target of a running request or of a request
@@ -269,6 +270,55 @@ class RunQueue:
                     (now, EXPIRED, request.id, now),
                 )
         return expired
+
+    def take_over_run_requests(self, now: float, max_takeovers: int = 3) -> list[RunRequest]:
+        """Put running requests whose lease ran out (their server died: killed, crashed, cut
+        off) back in the queue, so another server runs them again; returns them as they are
+        now. A request already taken over ``max_takeovers`` times fails instead (a run that
+        kills its server every time must not go round forever). Each take-over counts in the
+        request's ``options["takeovers"]``; the runs the dead server started are marked
+        ``killed``. Running again is right for Interlace's materializations: a model's write is
+        atomic and idempotent, so a run cut short either published or left the table as it
+        was."""
+        if not self._query(
+            "SELECT id FROM run_requests WHERE status = 'running' AND lease_expires < ? LIMIT 1",
+            (now,),
+        ):
+            return []  # the usual case: no write lock taken
+        with self.transaction():
+            rows = self._db.execute(
+                f"{_SELECT} WHERE status = 'running' AND lease_expires < ?", (now,)
+            ).fetchall()
+            changed: list[RunRequest] = []
+            for request in (_decode(r) for r in rows):
+                count = int(request.options.get("takeovers", 0)) + 1
+                if count > max_takeovers:
+                    self._db.execute(
+                        "UPDATE run_requests SET status = 'failed', finished_at = ?, error = ?, "
+                        "lease_owner = NULL, lease_expires = NULL "
+                        "WHERE id = ? AND status = 'running' AND lease_expires < ?",
+                        (now, f"{EXPIRED}, {max_takeovers} times", request.id, now),
+                    )
+                else:
+                    options = json.dumps(
+                        {**request.options, "takeovers": count}, sort_keys=True, default=str
+                    )
+                    self._db.execute(
+                        "UPDATE run_requests SET status = 'queued', started_at = NULL, "
+                        "lease_owner = NULL, lease_expires = NULL, options = ? "
+                        "WHERE id = ? AND status = 'running' AND lease_expires < ?",
+                        (options, request.id, now),
+                    )
+                for run_id in request.run_ids:
+                    self._db.execute(
+                        "UPDATE runs SET status = 'killed', finished_at = ?, error = ? "
+                        "WHERE run_id = ? AND status = 'running'",
+                        (now, EXPIRED, run_id),
+                    )
+                after = self._db.execute(f"{_SELECT} WHERE id = ?", (request.id,)).fetchone()
+                if after is not None:
+                    changed.append(_decode(after))
+        return changed
 
     def release_run_requests(self, owner: str, at: float, reason: str) -> list[str]:
         """A stopping server lets go of what it still holds: its running requests fail with

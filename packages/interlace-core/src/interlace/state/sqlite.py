@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from interlace.errors import StateStoreError
 from interlace.quality import CheckResult
+from interlace.state.alert_state import MIGRATION as ALERTS_MIGRATION
+from interlace.state.alert_state import AlertStateMixin
 from interlace.state.api_keys import MIGRATION as API_KEYS_MIGRATION
 from interlace.state.api_keys import ApiKeysMixin
 from interlace.state.base import (
@@ -31,9 +33,15 @@ from interlace.state.base import (
     Watermark,
     where_clause,
 )
+from interlace.state.lineage import MIGRATION as LINEAGE_MIGRATION
+from interlace.state.lineage import LineageMixin
 from interlace.state.run_history import RunHistory
 from interlace.state.run_queue import MIGRATION as RUN_QUEUE_MIGRATION
 from interlace.state.run_queue import RunQueue
+from interlace.state.schedule_state import MIGRATION as SCHEDULE_MIGRATION
+from interlace.state.schedule_state import ScheduleState
+from interlace.state.stream_cursors import MIGRATION as STREAM_CURSORS_MIGRATION
+from interlace.state.stream_cursors import StreamCursorsMixin
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -194,6 +202,15 @@ MIGRATIONS: list[str] = [
     RUN_QUEUE_MIGRATION,
     # API keys (digests only) and browser sessions of the HTTP servers (state/api_keys.py)
     API_KEYS_MIGRATION,
+    # scheduler state: schedules, fired slots, scheduler leases (state/schedule_state.py)
+    SCHEDULE_MIGRATION,
+    # alert incidents, their deliveries (an outbox) and event cursors (state/alert_state.py)
+    ALERTS_MIGRATION,
+    # column lineage per model version, and what each model was when it last ran
+    # (state/lineage.py)
+    LINEAGE_MIGRATION,
+    # stream consumer cursors and their leases (state/stream_cursors.py)
+    STREAM_CURSORS_MIGRATION,
 ]
 
 
@@ -245,7 +262,15 @@ def _column_pairs(text: str) -> list[tuple[str, str]]:
     return [(name, kind) for name, kind in json.loads(text)]
 
 
-class SQLiteStateStore(RunQueue, RunHistory, ApiKeysMixin):
+class SQLiteStateStore(
+    RunQueue,
+    RunHistory,
+    ApiKeysMixin,
+    ScheduleState,
+    AlertStateMixin,
+    LineageMixin,
+    StreamCursorsMixin,
+):
     """The state store in one SQLite file. Safe to share between threads of one process."""
 
     _depth = 0  # nesting of transaction() on the thread holding the lock

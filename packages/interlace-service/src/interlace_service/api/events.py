@@ -92,6 +92,7 @@ async def events(request: web.Request, query: EventFilter) -> web.StreamResponse
             for event in await service.io(_replay, service, match, after):
                 await stream.send(public_event(event), event=public_type(event), id=event.id)
                 sent = event.id
+        feed = service.feed
         while True:
             try:
                 item = await asyncio.wait_for(subscriber.queue.get(), KEEP_ALIVE)
@@ -102,7 +103,7 @@ async def events(request: web.Request, query: EventFilter) -> web.StreamResponse
                 break
             if (replay and item.id <= sent) or not match(item):
                 continue
-            await stream.send(public_event(item), event=public_type(item), id=item.id)
+            await stream.send_encoded(feed.encoded(item))  # encoded once for every client
         return stream.response
     finally:
         service.feed.unsubscribe(subscriber)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from typing import TYPE_CHECKING, Any, Literal
 
+from aiohttp import web
 from interlace_http.errors import HTTPError
 from interlace_http.routing import Router
 from pydantic import BaseModel, Field
@@ -20,7 +22,6 @@ from interlace_service.schemas import Query, Task, TaskList, TaskState, when
 from interlace_service.service import service_of
 
 if TYPE_CHECKING:
-    from aiohttp import web
     from interlace.project import Project
     from interlace.spec import ModelSpec
     from interlace.state.base import StateStore
@@ -82,14 +83,43 @@ class ModelFilter(Query):
     )
 
 
+class _Summaries:
+    """The model summaries of the project last served, in run order, and the JSON of the whole
+    list: built once per project load (``--reload`` makes a new project), not per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._project: Project | None = None
+        self._items: list[tuple[ModelSpec, ModelSummary]] = []
+        self._everything = b""
+
+    def of(self, project: Project) -> tuple[list[tuple[ModelSpec, ModelSummary]], bytes]:
+        with self._lock:
+            if self._project is not project:
+                items = [
+                    (project.models[name], ModelSummary.of(project, project.models[name]))
+                    for name in project.graph.order
+                ]
+                listed = ModelList(items=[summary for _, summary in items], total=len(items))
+                self._everything = listed.model_dump_json(by_alias=True).encode()
+                self._items, self._project = items, project
+            return self._items, self._everything
+
+
+_SUMMARIES = _Summaries()
+
+
 @router.get("/models", query=ModelFilter, response=ModelList)
-async def list_models(request: web.Request, query: ModelFilter) -> ModelList:
+async def list_models(request: web.Request, query: ModelFilter) -> ModelList | web.Response:
     """The project's models in run order, filtered."""
     project = service_of(request).project
+    items, everything = _SUMMARIES.of(project)
+    if query == _NO_FILTER:  # the common request: the prepared JSON of every model
+        return web.Response(body=everything, content_type="application/json")
     found = []
     text = (query.search or "").lower()
-    for name in project.graph.order:
-        spec = project.models[name]
+    for spec, summary in items:
+        name = spec.name
         if query.tag and not set(query.tag) & set(spec.tags):
             continue
         if query.schema_ is not None and spec.schema != query.schema_:
@@ -102,8 +132,11 @@ async def list_models(request: web.Request, query: ModelFilter) -> ModelList:
             continue
         if text and text not in name.lower() and text not in (spec.description or "").lower():
             continue
-        found.append(ModelSummary.of(project, spec))
+        found.append(summary)
     return ModelList(items=found, total=len(found))
+
+
+_NO_FILTER = ModelFilter()
 
 
 class DeclaredCheck(BaseModel):
@@ -121,6 +154,7 @@ class ModelDetail(ModelSummary):
     cursor: str | None = None
     schedule: dict[str, Any] | None = None
     sql: str | None = None
+    source: str | None = Field(default=None, description="A Python model's function source")
     checks: list[DeclaredCheck]
     options: dict[str, Any] = Field(description="The options it sets (others are defaults)")
 
@@ -140,6 +174,7 @@ async def get_model(request: web.Request, name: str) -> ModelDetail:
         cursor=options.cursor.column if options.cursor else None,
         schedule=_json(options.schedule),
         sql=spec.sql,
+        source=_source(spec),
         checks=[
             DeclaredCheck(
                 name=str(getattr(check, "label", None) or getattr(check, "name", "") or check),
@@ -156,6 +191,19 @@ async def get_model(request: web.Request, name: str) -> ModelDetail:
             }
         ),
     )
+
+
+def _source(spec: ModelSpec) -> str | None:
+    """The source of a Python model's function (None for SQL models, or when unavailable)."""
+    if spec.fn is None or spec.sql is not None:
+        return None
+    import inspect
+    import textwrap
+
+    try:
+        return textwrap.dedent(inspect.getsource(spec.fn))
+    except (OSError, TypeError):
+        return None
 
 
 class TaskFilter(Query):
@@ -218,6 +266,7 @@ async def model_stats(request: web.Request, name: str) -> ModelStats:
 class Column(BaseModel):
     name: str
     type: str
+    description: str | None = Field(default=None, description="As declared in fields")
 
 
 class ColumnList(BaseModel):
@@ -238,7 +287,14 @@ async def model_columns(request: web.Request, name: str) -> ColumnList:
     latest = versions[-1] if versions else None
     return ColumnList(
         model=spec.name,
-        declared=[Column(name=c, type=str(t)) for c, t in spec.options.fields.items()],
+        declared=[
+            Column(
+                name=c,
+                type=str(t),
+                description=getattr(spec.column_docs.get(c), "description", None),
+            )
+            for c, t in spec.options.fields.items()
+        ],
         recorded=[Column(name=c, type=t) for c, t in latest.columns] if latest else [],
         version=latest.version if latest else None,
     )

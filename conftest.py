@@ -1,0 +1,25 @@
+"""Workspace-wide pytest set-up (the README's test command collects from here).
+
+pytest rewrites the asserts of every module of a distribution that provides a plugin, and
+interlace-core provides one (``interlace.testing.plugin``), so the whole ``interlace`` package
+would be parsed into Python ASTs by pytest when first imported. Many of its modules are
+imported lazily in worker threads (a run's thread, a server's executor), and CPython 3.11.7's
+``ast`` module is not thread-safe there (python/cpython#106905: "AST constructor recursion depth
+mismatch", fixed in 3.11.8). Our library code has no asserts worth rewriting: only the tests
+and conftest files keep pytest's rewriting.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    from _pytest.assertion.rewrite import assertstate_key
+
+    state = config.stash.get(assertstate_key, None)
+    hook = getattr(state, "hook", None)
+    if hook is not None:
+        hook._must_rewrite.discard("interlace")
+        hook._marked_for_rewrite_cache.clear()
