@@ -270,6 +270,10 @@ class RunWorker:
                 lock_timeout=options.get("lock_timeout"),
             )
             with session:
+                # the event feed reads the store at once when this run publishes (an event is
+                # stored before the bus hears of it), not at its next poll
+                feed = self.service.feed
+                session.bus.subscribe(lambda _event: feed.nudge())
                 with self._lock:
                     active.session = session
                     cancelled = active.cancelled
