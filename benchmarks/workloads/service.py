@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import REPO_ROOT, Bench, Figure, median, subprocess_env, write_files
+from benchmarks.served import discovered, latency_figures
 from benchmarks.workloads.startup import interlace_command
 
 QUICKSTART = REPO_ROOT / "examples" / "quickstart"
@@ -65,18 +66,7 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        discovery = root / ".interlace" / "server-dev.json"
-        deadline = time.monotonic() + 120
-        info: dict[str, Any] | None = None
-        while info is None:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"interlace serve exited: {log_file.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("interlace serve did not start within 120 s")
-            try:
-                info = json.loads(discovery.read_text())
-            except (OSError, ValueError):
-                time.sleep(0.05)
+        info = discovered(self.process, root, log_file)
         self.url: str = info["url"]
         self.headers = {"Authorization": f"Bearer {info['token']}"}
 
@@ -138,15 +128,8 @@ async def _load(server: Server, seconds: float, warm_up: float) -> dict[str, Any
         await asyncio.gather(*(worker(until, True) for _ in range(CONNECTIONS)))
         wall = time.perf_counter() - wall0
         cpu, server1 = time.process_time() - cpu0, server.cpu_seconds()
-    latencies.sort()
-    count = len(latencies)
     return {
-        "requests": count,
-        "errors": errors,
-        "seconds": wall,
-        "rps": count / wall,
-        "p50": latencies[count // 2] if count else None,
-        "p99": latencies[min(count - 1, int(count * 0.99))] if count else None,
+        **latency_figures(latencies, errors, wall),
         "client_cpu": 100 * cpu / wall,
         "server_cpu": None
         if server0 is None or server1 is None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import Bench, Figure, median, subprocess_env, write_files
+from benchmarks.served import latency_figures
 from benchmarks.workloads.service import load_average
 
 CONFIG = """\
@@ -211,15 +212,8 @@ async def _post_loop(
         await asyncio.gather(*(worker(until, True) for _ in range(clients)))
         wall = time.perf_counter() - wall0
         cpu, server1 = time.process_time() - cpu0, server.cpu_seconds()
-    latencies.sort()
-    count = len(latencies)
     return {
-        "requests": count,
-        "errors": errors,
-        "seconds": wall,
-        "rps": count / wall,
-        "p50": latencies[count // 2] if count else 0.0,
-        "p99": latencies[min(count - 1, int(count * 0.99))] if count else 0.0,
+        **latency_figures(latencies, errors, wall),
         "client_cpu": 100 * cpu / wall,
         "server_cpu": None
         if server0 is None or server1 is None

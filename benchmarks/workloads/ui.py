@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import REPO_ROOT, Bench, Figure, median, subprocess_env, write_files
+from benchmarks.served import discovered
 from benchmarks.workloads.dag import generate, write_project
 from benchmarks.workloads.startup import interlace_command
 
@@ -53,18 +54,7 @@ class UIServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        discovery = root / ".interlace" / "server-dev.json"
-        deadline = time.monotonic() + 120
-        info: dict[str, Any] | None = None
-        while info is None:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"interlace serve exited: {self.log_path.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("interlace serve did not start within 120 s")
-            try:
-                info = json.loads(discovery.read_text())
-            except (OSError, ValueError):
-                time.sleep(0.05)
+        info = discovered(self.process, root, self.log_path)
         self.url: str = info["url"]
         self.token: str = info["token"]
 

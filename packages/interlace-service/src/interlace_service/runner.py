@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from interlace.errors import InterlaceError, first_line
 
 if TYPE_CHECKING:
+    from interlace.events import Event
     from interlace.project import Project
     from interlace.run_session import RunSession
     from interlace.state.base import StateStore
@@ -272,8 +273,7 @@ class RunWorker:
             with session:
                 # the event feed reads the store at once when this run publishes (an event is
                 # stored before the bus hears of it), not at its next poll
-                feed = self.service.feed
-                session.bus.subscribe(lambda _event: feed.nudge())
+                session.bus.subscribe(self._nudge_feed)
                 with self._lock:
                     active.session = session
                     cancelled = active.cancelled
@@ -296,6 +296,9 @@ class RunWorker:
             if status != "done":
                 break
         return status, error
+
+    def _nudge_feed(self, _event: Event) -> None:
+        self.service.feed.nudge()
 
     @staticmethod
     def _windows(project: Project, request: RunRequest) -> list[tuple[str | None, str | None]]:
