@@ -149,11 +149,13 @@ def appended(raw_events):
 """
 
 WATCH = """
-import json, sys
+import json, sys, threading
 import interlace
+lock = threading.Lock()  # events come from several worker threads: one whole line each
 def show(event):
     if event.type == "lock.waiting":
-        print(json.dumps([event.model, event.target, event.holder]), flush=True)
+        with lock:
+            print(json.dumps([event.model, event.target, event.holder]), flush=True)
 result = interlace.run_sync(sys.argv[1], on_event=show)
 print(json.dumps({"status": result.status,
                   "models": {n: [m.status, m.skip_reason] for n, m in result.models.items()}}))
