@@ -5,8 +5,9 @@ interlace-core provides one (``interlace.testing.plugin``), so the whole ``inter
 would be parsed into Python ASTs by pytest when first imported. Many of its modules are
 imported lazily in worker threads (a run's thread, a server's executor), and CPython 3.11.7's
 ``ast`` module is not thread-safe there (python/cpython#106905: "AST constructor recursion depth
-mismatch", fixed in 3.11.8). Our library code has no asserts worth rewriting: only the tests
-and conftest files keep pytest's rewriting.
+mismatch", fixed in 3.11.8). The same holds for the other plugins' packages (schemathesis imports
+modules lazily while a served app's thread runs). No library's asserts need rewriting: only the
+tests and conftest files keep pytest's rewriting.
 """
 
 from __future__ import annotations
@@ -21,5 +22,5 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash.get(assertstate_key, None)
     hook = getattr(state, "hook", None)
     if hook is not None:
-        hook._must_rewrite.discard("interlace")
+        hook._must_rewrite.clear()
         hook._marked_for_rewrite_cache.clear()
