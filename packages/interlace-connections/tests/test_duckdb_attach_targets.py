@@ -46,6 +46,7 @@ MODELS = {
         -- @schema: marts
         -- @strategy: merge_by_key
         -- @primary_key: id
+        -- @exact_counts: true
         SELECT id, v FROM raw
         -- @name: lite_orders
         -- @database: lite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from interlace.state.run_queue import RunRequest
+from interlace.state.run_queue import REQUEST_ENDED, RunRequest
 from interlace_connections.postgres.config import PostgresStateConfig
 from interlace_connections.postgres.state import PostgresStateStore
 
@@ -97,6 +97,8 @@ def test_queue_cancel_expiry_and_history_on_postgres(
         store.add_request_run("a1", "a1")
         done = store.get_run_request("a1")
         assert done is not None and (done.status, done.run_ids) == ("failed", ("a1",))
+        ended = {e.run_id: e.data["status"] for e in store.events() if e.type == REQUEST_ENDED}
+        assert ended == {"a2": "cancelled", "a1": "failed", "b1": "failed"}
 
         store.start_run("a1", "shop", "dev", "orders", 1, 5.0)
         store.finish_run("a1", "failed", 9.0, 0, 1, 0, "x")

@@ -30,9 +30,13 @@ def items():
 
 
 def merge_project(
-    make_project: MakeProject, key: str | list[str] = "id", delete_mode: str | None = None
+    make_project: MakeProject,
+    key: str | list[str] = "id",
+    delete_mode: str | None = None,
+    exact_counts: bool = False,
 ) -> ProjectDir:
     extra = f", delete_mode={delete_mode!r}" if delete_mode else ""
+    extra += ", exact_counts=True" if exact_counts else ""
     return make_project({"models/items.py": MERGE_MODEL.format(key=key, extra=extra)})
 
 
@@ -129,6 +133,26 @@ def test_merge_by_key_duplicate_integer_keys_fail_naming_a_sample_key(
         f"{{'id': {7 * step}}} appears 2 times",
     )
     assert run_batch(project, batch) == counts(inserted=49, updated=1)
+
+
+@pytest.mark.parametrize(("exact", "updated"), [(False, 3), (True, 1)], ids=["rewritten", "exact"])
+def test_merge_by_key_counts_rewritten_rows_unless_exact_counts_asks_for_changed_ones(
+    make_project: MakeProject, exact: bool, updated: int
+) -> None:
+    project = merge_project(make_project, exact_counts=exact)
+    run_batch(project, [{"id": i, "v": f"v{i}"} for i in range(3)])
+    # three existing keys (one changed, two the same) and one new key
+    batch = [{"id": 0, "v": "v0"}, {"id": 1, "v": "changed"}, {"id": 2, "v": "v2"}]
+    assert run_batch(project, [*batch, {"id": 3, "v": "v3"}]) == counts(1, updated)
+    rows = sorted((r["id"], r["v"]) for r in project.rows("items"))
+    assert rows == [(0, "v0"), (1, "changed"), (2, "v2"), (3, "v3")]
+
+
+def test_exact_counts_belongs_to_merge_by_key(make_project: MakeProject) -> None:
+    project = make_project({"models/items.sql": "-- @exact_counts: true\nSELECT 1 AS id\n"})
+    with pytest.raises(ModelDefinitionError, match="exact_counts") as failure:
+        project.load()
+    assert "merge_by_key" in str(failure.value)
 
 
 def test_duckdb_session_tells_whether_integer_keys_are_unique() -> None:

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 from interlace.state import SQLiteStateStore
-from interlace.state.run_queue import EXPIRED, RunRequest
+from interlace.state.run_queue import EXPIRED, REQUEST_ENDED, RunRequest
 
 
 def request(id: str, *targets: str, at: float = 1.0, env: str = "dev") -> RunRequest:
@@ -164,3 +164,46 @@ def test_run_history_pages_filters_and_prunes(tmp_path: Path) -> None:
     assert (pruned.runs, pruned.run_requests) == (3, 1)
     assert sorted(r.run_id for r in store.list_runs()) == ["run3", "run4"]
     assert store.get_run_request("run0") is None
+
+
+def test_every_way_a_request_ends_stores_its_end_event_with_the_final_status(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStateStore(tmp_path / "state.db")
+    for at, (id, target) in enumerate((("done", "a"), ("expired", "b"), ("released", "c")), 1):
+        store.enqueue_run(request(id, target, at=at))
+    taken = [
+        store.claim_run(owner, env="dev", lease=lease, now=100.0)
+        for owner, lease in (("server-a", 30), ("server-b", 5), ("server-a", 30))
+    ]
+    assert [t and (t.id, t.lease_owner) for t in taken] == [
+        ("done", "server-a"),
+        ("expired", "server-b"),
+        ("released", "server-a"),
+    ]
+    store.enqueue_run(request("waiting", "d", at=4))
+
+    store.add_request_run("done", "done")
+    store.finish_run_request("done", "done", at=150.0)
+    store.request_cancel("waiting", at=151.0)
+    store.expire_run_requests(now=110.0)  # server-b's lease ran out
+    store.release_run_requests("server-a", at=152.0, reason="stopping")
+
+    ended = {e.run_id: e for e in store.events() if e.type == REQUEST_ENDED}
+    assert ended["done"].data == {
+        "type": REQUEST_ENDED,
+        "run_id": "done",
+        "at": 150.0,
+        "status": "done",
+        "error": None,
+        "run_ids": ["done"],
+    }
+    assert {id: e.data["status"] for id, e in ended.items()} == {
+        "done": "done",
+        "waiting": "cancelled",
+        "expired": "failed",
+        "released": "failed",
+    }
+    assert ended["released"].data["error"] == "stopping"
+    assert ended["expired"].data["error"] == EXPIRED
+    assert len([e for e in store.events() if e.type == REQUEST_ENDED]) == 4

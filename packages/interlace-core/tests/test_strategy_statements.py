@@ -109,7 +109,8 @@ class Case:
 
 SWAP = [("DROP TABLE", ()), ("RENAME", ())]
 FIRST = [("RENAME", ())]
-DELETE_INSERT = [("SELECT", ("updated",)), ("DELETE", ("matched",)), ("INSERT", ("written",))]
+DELETE_INSERT = [("DELETE", ("matched",)), ("INSERT", ("written",))]
+EXACT_DELETE_INSERT = [("SELECT", ("updated",)), *DELETE_INSERT]
 DIFF_MERGE = [
     ("CREATE TEMPORARY TABLE", ()),
     ("SELECT", ("inserted", "updated")),
@@ -171,6 +172,10 @@ CASES = {
     "merge_where_delete_insert_is_faster": Case(MERGE, [*DELETE_INSERT, *DROP_STAGING]),
     "merge_without_merge_deletes_and_inserts": Case(
         MERGE, [*DELETE_INSERT, *DROP_STAGING], capabilities=NO_MERGE
+    ),
+    "merge_with_exact_counts_counts_changed_rows_first": Case(
+        spec("merge_by_key", primary_key="id", exact_counts=True),
+        [*EXACT_DELETE_INSERT, *DROP_STAGING],
     ),
     "merge_with_only_key_columns_counts_nothing_changed": Case(
         MERGE, [("DELETE", ("matched",)), ("INSERT", ("written",)), *DROP_STAGING], staged=("id",)
@@ -280,7 +285,13 @@ def test_append_with_lookback_skips_keys_the_table_has() -> None:
 
 
 def test_merge_delete_insert_counts_changes_with_is_distinct_from() -> None:
-    found = steps(MERGE, staged=("id", "v", "n"))
+    assert [sql(s).split(" ")[0] for s in steps(MERGE, staged=("id", "v", "n"))] == [
+        "DELETE",  # by default: every matching row is rewritten, and counted as updated
+        "INSERT",
+        "DROP",
+    ]
+    exact = spec("merge_by_key", primary_key="id", exact_counts=True)
+    found = steps(exact, staged=("id", "v", "n"))
     assert sql(found[0]) == (
         f'SELECT COUNT(*) AS updated FROM {STAGING} AS "s" JOIN {TARGET} AS "t" '
         'ON "s"."id" = "t"."id" '
@@ -350,7 +361,7 @@ def test_merge_hard_delete_removes_rows_whose_key_the_batch_lacks() -> None:
 
 def test_merge_soft_delete_flags_live_rows_with_the_run_time() -> None:
     found = steps(
-        spec("merge_by_key", primary_key="id", delete_mode="soft"),
+        spec("merge_by_key", primary_key="id", delete_mode="soft", exact_counts=True),
         staged=("id", "v", "_deleted", "_deleted_at"),
     )
     flag = found[-2]

@@ -41,6 +41,21 @@ def test_following_a_run_shows_its_whole_lifecycle_in_order(shop: Served) -> Non
     assert revenue["rows"] == 1
 
 
+def test_the_last_event_of_a_request_is_run_ended_after_its_status_is_recorded(
+    shop: Served,
+) -> None:
+    run = shop.trigger(select=["orders"], force=True)
+    statuses: list[str] = []
+
+    for event in shop.http.events(f"/api/v1/events?run_id={run['id']}", until="run.ended"):
+        if event.event in ("run.completed", "run.ended"):  # what a follower reads then
+            statuses.append(shop.http.call("GET", f"/api/v1/runs/{run['id']}").json["status"])
+        last = event
+
+    assert last.json["status"] == "done" and last.json["run_ids"] == [run["id"]]
+    assert statuses[-1] == "success"  # never "running" once run.ended arrived
+
+
 def test_filters_by_type_patterns_and_failures_have_their_own_types(shop: Served) -> None:
     (shop.root / "broken").write_text("")
     try:
@@ -77,7 +92,7 @@ def test_last_event_id_replays_what_a_client_missed_even_after_a_restart(
     shop: Served,
 ) -> None:
     first = shop.run_ok(select=["orders"], force=True)
-    seen = list(shop.http.events(f"/api/v1/events?run_id={first['id']}", until="run.completed"))
+    seen = list(shop.http.events(f"/api/v1/events?run_id={first['id']}", until="run.ended"))
     last_seen = seen[-1].id
     second = shop.run_ok(select=["customers"], force=True)
 
@@ -87,7 +102,7 @@ def test_last_event_id_replays_what_a_client_missed_even_after_a_restart(
             restarted.http.events(
                 "/api/v1/events?types=run.*",
                 headers={"Last-Event-ID": str(last_seen)},
-                until="run.completed",
+                until="run.ended",
             )
         )
     finally:
@@ -97,5 +112,6 @@ def test_last_event_id_replays_what_a_client_missed_even_after_a_restart(
         ("run.queued", second["id"]),
         ("run.running", second["id"]),
         ("run.completed", second["id"]),
+        ("run.ended", second["id"]),
     ]
     assert all(int(e.id or 0) > int(last_seen or 0) for e in replayed)

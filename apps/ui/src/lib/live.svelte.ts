@@ -125,6 +125,7 @@ const TYPES = [
   "run.completed",
   "run.failed",
   "run.cancelled",
+  "run.ended",
   "run.progress",
   "task.queued",
   "task.running",

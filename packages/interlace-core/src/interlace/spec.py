@@ -182,6 +182,14 @@ class ModelOptions(BaseModel):
     owner: str | None = None
     description: str | None = None
     delete_mode: str | None = None
+    exact_counts: bool = Field(
+        default=False,
+        description=(
+            "merge_by_key: count as `updated` only the rows whose values changed (one more "
+            "join of the batch with the table). By default `updated` counts every batch row "
+            "whose key was already in the table (each is rewritten)."
+        ),
+    )
     scd2: SCD2Options = Field(default_factory=SCD2Options)
     # descriptions, checks and sources of columns, split from `fields` by parse_options
     column_docs: dict[str, ColumnDoc] = Field(default_factory=dict)

@@ -13,6 +13,9 @@ stored              sent as
 run.queued          run.queued
 run.started         run.running
 run.completed       run.completed / run.failed / run.cancelled (by its status)
+request.ended       run.ended: the run request (every window of it) ended and its final
+                    ``status`` (done / failed / cancelled) is recorded: the last event of a
+                    run submitted to a server
 task.queued ...     task.queued, task.running, task.completed, task.failed,
                     task.skipped (unchanged)
 task.retrying       task.progress (``phase: retrying``)
@@ -29,6 +32,8 @@ import collections
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
+
+from interlace.state.run_queue import REQUEST_ENDED
 
 if TYPE_CHECKING:
     from interlace.state.base import StoredEvent
@@ -49,6 +54,8 @@ def public_type(stored: StoredEvent) -> str:
         return "run.running"
     if kind == "run.completed":
         return _RUN_END.get(str(stored.data.get("status")), "run.completed")
+    if kind == REQUEST_ENDED:
+        return "run.ended"
     if kind == "task.retrying":
         return "task.progress"
     if kind == "lock.waiting":

@@ -298,8 +298,17 @@ class StateStore(Protocol):
 
 def where_clause(conditions: Iterable[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
     """`` WHERE a = ? AND ...`` and its parameters, for the ``(sql, value)`` conditions whose
-    value is not None (optional filters of the stores' list queries); ``""`` without any."""
+    value is not None (optional filters of the stores' list queries); ``""`` without any. A
+    tuple value fills as many parameters as it has items (``("status IN (?, ?)", ("a", "b"))``;
+    an empty one none)."""
     kept = [(sql, value) for sql, value in conditions if value is not None]
     if not kept:
         return "", ()
-    return " WHERE " + " AND ".join(sql for sql, _ in kept), tuple(v for _, v in kept)
+    params = tuple(p for _, v in kept for p in (v if isinstance(v, tuple) else (v,)))
+    return " WHERE " + " AND ".join(sql for sql, _ in kept), params
+
+
+def in_list(column: str, values: tuple[Any, ...]) -> str:
+    """``column IN (?, ?)`` for ``values`` (a :func:`where_clause` condition), or a condition no
+    row meets when there are none (``IN ()`` is not SQL)."""
+    return f"{column} IN ({', '.join('?' * len(values))})" if values else "0 = 1"

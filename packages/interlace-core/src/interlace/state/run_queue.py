@@ -32,6 +32,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from interlace.state.base import in_list, where_clause
+
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterable, Sequence
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 ACTIVE: tuple[RunRequestStatus, ...] = ("queued", "running")
 FINISHED: tuple[RunRequestStatus, ...] = ("done", "failed", "cancelled")
+REQUEST_ENDED = "request.ended"  # the event stored with a request's final status
 
 # the SQLite store's migration that creates the queue's table (appended to its MIGRATIONS)
 MIGRATION = """
@@ -141,6 +144,7 @@ class RunQueue:
 
         def transaction(self) -> AbstractContextManager[None]: ...
         def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
+        def add_event(self, env: str, run_id: str, kind: str, at: float, payload: str) -> int: ...
 
     # ------------------------------------------------------------------ requests
 
@@ -171,17 +175,9 @@ class RunQueue:
     @staticmethod
     def _filters(
         env: str | None, statuses: Iterable[RunRequestStatus] | None
-    ) -> tuple[str, list[Any]]:
-        where: list[str] = []
-        params: list[Any] = []
-        if env is not None:
-            where.append("env = ?")
-            params.append(env)
-        if statuses is not None:
-            wanted = list(statuses)
-            where.append(f"status IN ({', '.join('?' * len(wanted))})" if wanted else "0 = 1")
-            params.extend(wanted)
-        return (f" WHERE {' AND '.join(where)}" if where else ""), params
+    ) -> tuple[str, tuple[Any, ...]]:
+        wanted = None if statuses is None else tuple(statuses)
+        return where_clause([("env = ?", env), (in_list("status", wanted or ()), wanted)])
 
     # ------------------------------------------------------------------ taking and leases
 
@@ -253,6 +249,7 @@ class RunQueue:
                 "lease_owner = NULL, lease_expires = NULL WHERE id = ?",
                 (status, at, error, request_id),
             )
+            self._record_end(request_id)
 
     def expire_run_requests(self, now: float) -> list[RunRequest]:
         """Mark running requests whose lease ran out as failed (their server stopped); returns
@@ -269,6 +266,7 @@ class RunQueue:
                     "WHERE id = ? AND status = 'running' AND lease_expires < ?",
                     (now, EXPIRED, request.id, now),
                 )
+                self._record_end(request.id)
         return expired
 
     def take_over_run_requests(self, now: float, max_takeovers: int = 3) -> list[RunRequest]:
@@ -299,6 +297,7 @@ class RunQueue:
                         "WHERE id = ? AND status = 'running' AND lease_expires < ?",
                         (now, f"{EXPIRED}, {max_takeovers} times", request.id, now),
                     )
+                    self._record_end(request.id)
                 else:
                     options = json.dumps(
                         {**request.options, "takeovers": count}, sort_keys=True, default=str
@@ -334,6 +333,8 @@ class RunQueue:
                 "WHERE lease_owner = ? AND status = 'running'",
                 (at, reason, owner),
             )
+            for row in rows:
+                self._record_end(str(row[0]))
         return [str(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ cancelling
@@ -343,18 +344,43 @@ class RunQueue:
         server cancels the run and records the end). Returns the request as it is now, or
         ``None`` when there is no such request; a finished one is left as it was."""
         with self.transaction():
-            self._db.execute(
+            cancelled = self._db.execute(
                 "UPDATE run_requests SET status = 'cancelled', finished_at = ?, "
                 "cancel_requested = 1, error = 'cancelled before it started' "
                 "WHERE id = ? AND status = 'queued'",
                 (at, request_id),
             )
+            if getattr(cancelled, "rowcount", 0) == 1:
+                self._record_end(request_id)
             self._db.execute(
                 "UPDATE run_requests SET cancel_requested = 1 WHERE id = ? AND status = 'running'",
                 (request_id,),
             )
             row = self._db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone()
         return _decode(row) if row else None
+
+    # ------------------------------------------------------------------ the end event
+
+    def _record_end(self, request_id: str) -> None:
+        """Store the request's ``request.ended`` event in the transaction that recorded its end,
+        so whoever sees the event reads the request's final status (a run's own
+        ``run.completed`` comes before the server records how the request ended)."""
+        row = self._db.execute(f"{_SELECT} WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            return
+        request = _decode(row)
+        if not request.finished:
+            return
+        at = request.finished_at or 0.0
+        payload = {
+            "type": REQUEST_ENDED,
+            "run_id": request.id,
+            "at": at,
+            "status": request.status,
+            "error": request.error,
+            "run_ids": list(request.run_ids),
+        }
+        self.add_event(request.env, request.id, REQUEST_ENDED, at, json.dumps(payload))
 
     def cancel_requested(self, owner: str) -> list[str]:
         """Ids of ``owner``'s running requests that someone asked to cancel."""

@@ -1,9 +1,13 @@
 """`merge_by_key`: upsert the batch by primary key, optionally deleting what it no longer has.
 
-Only new and changed rows are written: a diff of the batch against the table (``IS DISTINCT
-FROM`` on every non-key column) lands in a temporary table, which also yields exact counts of
-inserted and updated rows. The diff is then applied with MERGE where the engine prefers it, or
-DELETE + INSERT (faster on DuckDB for large batches). ``delete_mode``: ``preserve`` keeps rows
+Where the engine prefers MERGE, a diff of the batch against the table (``IS DISTINCT FROM`` on
+every non-key column) lands in a temporary table, which also yields exact counts of inserted and
+updated rows, and is merged in. Elsewhere (DuckDB) the rows whose key the batch has are deleted
+and the batch is appended in one transaction: the shape of a hand-written upsert, where
+``updated`` counts the rows rewritten (their key was in the table); ``exact_counts: true``
+counts only those whose values changed, at the price of one more join of the batch with the
+table. A table that keeps columns the batch no longer has only rewrites changed rows (so the
+others keep those values), and counts them exactly. ``delete_mode``: ``preserve`` keeps rows
 missing from the batch, ``hard`` deletes them, ``soft`` flags them ``_deleted``/``_deleted_at``.
 """
 
@@ -55,6 +59,7 @@ class MergeByKey(Strategy):
     name = "merge_by_key"
     needs_keys = True
     delete_modes = ("preserve", "hard", "soft")
+    own_options = frozenset({"exact_counts"})
     requires = ("joined_dml",)  # DELETE ... USING, UPDATE ... FROM
 
     def staged_extras(self, spec: ModelSpec, run_ts: dt.datetime) -> list[tuple[str, exp.Expr]]:
@@ -106,6 +111,7 @@ class MergeByKey(Strategy):
             written = stats.pop("written")
             replaced = stats.pop("matched", stats.get("updated", 0))  # rows deleted to rewrite
             stats["inserted"] = written - replaced
+            stats.setdefault("updated", replaced)  # without exact_counts: the rows rewritten
         return stats
 
     def _delete_and_insert(
@@ -113,16 +119,17 @@ class MergeByKey(Strategy):
     ) -> list[Step]:
         """Delete the rows the batch changes (their count is ``updated``), then write the batch.
 
-        When the batch carries every column of the table, the changed rows are counted, every
-        matching row is deleted and the whole batch is appended: the shape of a hand-written
-        upsert (hash joins and a plain append). When the table keeps columns the batch no longer has, only rows whose
-        key is absent are inserted, so unchanged rows keep those columns' values.
+        When the batch carries every column of the table, every matching row is deleted and the
+        whole batch is appended: the shape of a hand-written upsert (hash joins and a plain
+        append); the changed rows are counted first only with ``exact_counts``. When the table
+        keeps columns the batch no longer has, only changed rows are deleted and only rows whose
+        key is then absent are inserted, so unchanged rows keep those columns' values.
         """
         keys = ctx.keys
         steps: list[Step] = []
         kept = {c.name for c in ctx.target_columns} - set(names)
         if not kept:
-            changed = any_distinct(compared, "s", "t")
+            changed = any_distinct(compared, "s", "t") if ctx.spec.options.exact_counts else None
             if changed is not None:  # counting is a cheaper join than deleting with a filter
                 steps.append(
                     Step(

@@ -2,8 +2,9 @@
 
 Each event is sent with its state-store id (``id:``), its public type (``event:``, see
 :mod:`interlace_service.events_feed`) and its fields as JSON (``data:``). Filters: ``types``
-(exact types or ``run.*``-style patterns) and ``run_id`` (a run, with every window of a window
-backfill). A client that reconnects with ``Last-Event-ID`` (browsers do it by themselves) gets
+(exact types or ``run.*``-style patterns) and ``run_id`` (a run request, with every run it
+started: the windows of a backfill, the runs again after a take-over; its last event is
+``run.ended``). A client that reconnects with ``Last-Event-ID`` (browsers do it by themselves) gets
 what it missed from the state store first, even across server restarts, for as long as events
 are kept (``state.event_retention``). A client that names a ``run_id`` without a
 ``Last-Event-ID`` gets that run's events from its start.
@@ -49,7 +50,7 @@ class _Match:
         self.run_id = query.run_id
 
     def run(self, run_id: str) -> bool:
-        return self.run_id is None or run_id == self.run_id or run_id.startswith(f"{self.run_id}-w")
+        return self.run_id is None or run_id == self.run_id or run_id.startswith(f"{self.run_id}-")
 
     def __call__(self, event: StoredEvent) -> bool:
         if not self.run(event.run_id):
