@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from interlace_cli.console import make_console
+from interlace_cli.console import make_console, print_table
 
 if TYPE_CHECKING:
     from interlace.project import Project
@@ -58,12 +58,8 @@ def show_project(project: Project, *, check: bool) -> None:
             target = engines[name].url()
         connections.add_row(name, cfg.type, target or "", status)
     console.print(connections)
-    models = Table(title=f"models ({len(project.models)})", title_justify="left")
-    for column in ("name", "kind", "materialize", "strategy", "schema", "upstream", "tags", "file"):
-        models.add_column(column)
-    for name in project.graph.order:
-        spec = project.models[name]
-        models.add_row(
+    rows = [
+        (
             name,
             spec.kind,
             spec.materialize,
@@ -73,7 +69,14 @@ def show_project(project: Project, *, check: bool) -> None:
             ", ".join(spec.tags),
             spec.location or "",
         )
-    console.print(models)
+        for name, spec in ((n, project.models[n]) for n in project.graph.order)
+    ]
+    print_table(
+        console,
+        f"models ({len(project.models)})",
+        ("name", "kind", "materialize", "strategy", "schema", "upstream", "tags", "file"),
+        rows,
+    )
 
 
 def show_model(project: Project, name: str) -> None:

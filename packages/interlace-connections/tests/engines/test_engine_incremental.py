@@ -76,6 +76,8 @@ def stored(project: EngineProject, model: str) -> tuple[str, str, str] | None:
 
 def incremental_project(project: EngineProject, strategy: str = "merge_by_key") -> EngineProject:
     sql = INC_SQL.format(strategy=strategy)
+    if strategy == "merge_by_key":  # counts of changed rows on every engine
+        sql = sql.replace("-- @primary_key: id\n", "-- @primary_key: id\n-- @exact_counts: true\n")
     if strategy == "append":
         sql = sql.replace("-- @primary_key: id\n", "")
     return project.write({"models/events.py": EVENTS, "models/inc.sql": sql})
@@ -435,6 +437,7 @@ def test_lookback_merges_rows_that_arrive_late(project: EngineProject, strategy:
                 -- @strategy: {strategy}
                 -- @primary_key: id
                 -- @cursor: {{column: ts, lookback: 2h}}
+                {"-- @exact_counts: true" if strategy == "merge_by_key" else ""}
                 SELECT id, ts, v FROM events
             """,
         }

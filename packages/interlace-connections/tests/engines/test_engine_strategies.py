@@ -214,7 +214,8 @@ def test_strategy_none_writes_nothing(project: EngineProject) -> None:
 def merge_project(
     project: EngineProject, key: str | list[str] = "id", delete_mode: str | None = None
 ) -> EngineProject:
-    extra = f", delete_mode={delete_mode!r}" if delete_mode else ""
+    # exact counts on every apply path (by default DELETE+INSERT counts each rewritten row)
+    extra = ", exact_counts=True" + (f", delete_mode={delete_mode!r}" if delete_mode else "")
     return project.write({"models/items.py": MERGE_MODEL.format(key=key, extra=extra)})
 
 
@@ -417,6 +418,7 @@ def test_merge_by_key_sql_model_merges_its_query_result(
                 -- @strategy: merge_by_key
                 -- @primary_key: id
                 -- @delete_mode: hard
+                -- @exact_counts: true
                 SELECT id, upper(v) AS v FROM source
             """,
         }

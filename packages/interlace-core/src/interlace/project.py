@@ -219,7 +219,6 @@ def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Pr
                     ) from None
                 dialect = dialect_of(config, resolved["connection"])
                 facts = parse_cache.lookup(dialect, block.sql)
-                query = None
                 if facts is None:
                     query = parse_query(
                         block.sql,
@@ -228,7 +227,9 @@ def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Pr
                         model=str(name),
                         dialect=dialect,
                     )
-                    facts = describe_sql(query, dialect)
+                    # the AST is consumed: a model that runs parses its SQL again, which costs
+                    # less than copying the tree (and models that do not run never do)
+                    facts = describe_sql(query, dialect, consume=True)
                     parse_cache.store(dialect, block.sql, facts)
                 if resolved["materialize"] != "none" and not facts.is_query:
                     raise ModelDefinitionError(
@@ -239,7 +240,7 @@ def _load(root: Path, env: str | None, kinds: Mapping[str, InstalledKind]) -> Pr
                         hint="a table/view/ephemeral model is one SELECT; use `-- @materialize: "
                         "none` for a statement run for its side effect",
                     )
-                queries.add(str(name), block.sql, dialect, rel, block.sql_line, query)
+                queries.add(str(name), block.sql, dialect, rel, block.sql_line)
                 sql_facts[str(name)] = facts
                 add(
                     ModelSpec(

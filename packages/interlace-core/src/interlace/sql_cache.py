@@ -36,13 +36,17 @@ class ParsedSQL:
     canonical: str  # formatting- and comment-free SQL (for fingerprints)
 
 
-def describe(query: exp.Expr, dialect: str) -> ParsedSQL:
+def describe(query: exp.Expr, dialect: str, *, consume: bool = False) -> ParsedSQL:
+    """The load's facts of a parsed query. ``consume=True`` lets the canonical SQL be generated
+    from ``query`` itself, which the generator rewrites (names normalized): cheaper than the
+    copy it otherwise makes (copying an AST costs more than parsing it), but the caller must
+    not use ``query`` afterwards."""
     refs = tuple(st.reference(t) for t in table_references(query))
     return ParsedSQL(
         kind=query.key,
         is_query=isinstance(query, QUERY_TYPES),
         refs=refs,
-        canonical=query.sql(dialect=dialect, comments=False, normalize=True),
+        canonical=query.sql(dialect=dialect, comments=False, normalize=True, copy=not consume),
     )
 
 
@@ -143,6 +147,20 @@ class LazyQueries(Mapping[str, "exp.Expr"]):
         )
         with self._lock:
             return self._parsed.setdefault(name, query)
+
+    def fresh(self, name: str) -> exp.Expr:
+        """A tree of the model's query the caller may change: parsed again from its SQL,
+        which is cheaper than copying a parsed tree."""
+        source = self._sources.get(name)
+        if source is None:
+            return self[name].copy()
+        return parse_query(
+            source.sql,
+            file=source.file,
+            line_offset=source.line,
+            model=name,
+            dialect=source.dialect,
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._sources)

@@ -45,7 +45,9 @@ _COPY_OPTIONS = {
 
 
 def _sql(statement: exp.Expr | str) -> str:
-    return statement if isinstance(statement, str) else statement.sql(dialect="duckdb")
+    # statements are built for one execution: the generator may rewrite them in place (its
+    # rewrites keep the meaning), which spares a deep copy of each tree
+    return statement if isinstance(statement, str) else statement.sql(dialect="duckdb", copy=False)
 
 
 def _literal(value: str) -> str:

@@ -12,6 +12,7 @@ from interlace import statements as st
 from interlace.errors import ModelExecutionError
 from interlace.file_paths import anchor_file_table, anchor_reader, is_reader
 from interlace.incremental import CursorFilters
+from interlace.sql_cache import LazyQueries
 from interlace.strategies import get_strategy
 from interlace.types import to_sql_type
 
@@ -56,7 +57,11 @@ def _rewrite(
     filters: CursorFilters | None = None,
 ) -> exp.Expr:
     project = catalog.project
-    query = project.queries[spec.name].copy()
+    queries = project.queries
+    # the tree is rewritten in place: a fresh parse (cheaper than a copy) or a copy
+    query = (
+        queries.fresh(spec.name) if isinstance(queries, LazyQueries) else queries[spec.name].copy()
+    )
     own_ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
 
     def transform(node: exp.Expr) -> exp.Expr:
