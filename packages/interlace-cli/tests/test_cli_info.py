@@ -146,3 +146,27 @@ def test_info_unknown_model_exits_1_with_a_hint(project: Folder) -> None:
     assert "matches no model" in result.stderr
     assert "did you mean customer_names" in result.stderr
     assert not result.has_traceback, result
+
+
+def test_info_of_a_big_project_lists_every_model_in_aligned_columns(project: Folder) -> None:
+    models = {f"models/m_{i:03d}.sql": f"select {i} as n" for i in range(150)}
+    project.write(
+        {"config.yaml": PROJECT["config.yaml"], **models, "models/top.sql": "select * from m_007"}
+    )
+
+    result = project.interlace("info", "--no-check")
+
+    assert result.code == 0, result
+    lines = result.stdout.splitlines()
+    title = lines.index("models (151)")
+    header = lines[title + 1]
+    assert header.split() == [
+        "name", "kind", "materialize", "strategy", "schema", "upstream", "tags", "file"
+    ]  # fmt: skip
+    rows = {line.split()[0]: line for line in lines[title + 2 :] if line.strip()}
+    assert set(rows) == {f"m_{i:03d}" for i in range(150)} | {"top"}
+    top = rows["top"]
+    assert top.split()[:6] == ["top", "sql", "table", "replace", "main", "m_007"]
+    # every column starts where its header does
+    assert top.index("m_007") == header.index("upstream")
+    assert top.index("models/top.sql") == header.index("file")
