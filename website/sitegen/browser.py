@@ -1,13 +1,15 @@
 """Debian's chromium, driven by playwright: the one way the site's tests and
-``./dev screenshots`` open a browser (never a browser that playwright downloads).
+``./dev screenshots`` open a browser (never a browser that playwright downloads). Which
+chromium is :func:`interlace.testing.prerequisites.find_chromium`'s, as in every package's
+browser tests.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from interlace.testing.prerequisites import CHROMIUM_HINT, find_chromium
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,20 +26,6 @@ FLAGS = (
     "--disable-sync",
     "--no-first-run",
 )
-INSTALL_HINT = "install Debian's chromium (as root: apt-get install -y chromium)"
-
-
-def find_chromium() -> str | None:
-    """The chromium executable: ``$CHROMIUM`` if set (None when it is not there), else
-    Debian's."""
-    configured = os.environ.get("CHROMIUM")
-    if configured:
-        return shutil.which(configured)
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @contextmanager
@@ -47,7 +35,7 @@ def chromium() -> Iterator[Browser]:
 
     executable = find_chromium()
     if executable is None:
-        raise RuntimeError(f"chromium is not installed: {INSTALL_HINT}")
+        raise RuntimeError(f"chromium is not installed: {CHROMIUM_HINT}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=list(FLAGS))
         try:

@@ -17,8 +17,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the `sitegen` helpers
 
+from interlace.testing.prerequisites import CHROMIUM_HINT, find_chromium, require
 from playwright.sync_api import Browser
-from sitegen.browser import INSTALL_HINT, chromium, find_chromium
+from sitegen.browser import chromium
 from sitegen.build import build_site
 
 
@@ -43,10 +44,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's chromium; without it the browser tests skip, except in CI where they fail."""
-    if find_chromium() is None:
-        message = f"chromium is not installed: {INSTALL_HINT}"
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(f"{message} (CI must run the browser tests)", pytrace=False)
-        pytest.skip(message)
+    require(find_chromium() is not None, "chromium", CHROMIUM_HINT)
     with chromium() as instance:
         yield instance

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING
 
 import pytest
+from interlace.testing.prerequisites import CHROMIUM_HINT, find_chromium, require
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -166,15 +166,13 @@ def test_state_modified_builds_only_what_changed_and_reads_the_rest_from_prod(
 
 @pytest.fixture
 def chromium_page():  # type: ignore[no-untyped-def]
-    if not os.path.exists("/usr/bin/chromium"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (/usr/bin/chromium)")
-        pytest.skip("chromium is not installed")
+    executable = find_chromium()
+    require(executable is not None, "chromium", CHROMIUM_HINT)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
         )
         try:
             yield browser.new_page()

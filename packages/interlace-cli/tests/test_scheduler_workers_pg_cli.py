@@ -4,7 +4,7 @@ worker is killed (SIGKILL) the other takes its run over once the lease runs out.
 
 Each worker has its own copy of the project folder (as on two machines). The server comes from
 ``INTERLACE_TEST_PG_*`` (default ``127.0.0.1:5432``, user ``postgres``); every test gets a fresh
-database. An unreachable server fails the tests (never skips).
+database. An unreachable server skips the tests, except in CI (``CI=true``), where it fails them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+from interlace.testing.prerequisites import require
 
 if TYPE_CHECKING:
     from conftest import Folder
@@ -45,10 +46,13 @@ def conninfo(dbname: str) -> str:
 def database() -> Iterator[str]:
     """A fresh database on the test server, dropped afterwards."""
     name = f"interlace_sched_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(conninfo(PG["dbname"]), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL test server unreachable ({conninfo(PG['dbname'])}): {exc}")
+    require(
+        lambda: psycopg.connect(conninfo(PG["dbname"]), connect_timeout=5).close(),
+        f"the PostgreSQL test server ({conninfo(PG['dbname'])})",
+        "start it (e.g. `pg_ctlcluster 15 main start`) or point INTERLACE_TEST_PG_HOST/_PORT/"
+        "_USER/_PASSWORD/_DATABASE at one",
+    )
+    admin = psycopg.connect(conninfo(PG["dbname"]), autocommit=True, connect_timeout=5)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

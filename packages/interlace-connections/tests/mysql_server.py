@@ -1,6 +1,7 @@
 """The MySQL/MariaDB test server (``INTERLACE_TEST_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``,
-default ``127.0.0.1:3306`` as root without a password). Tests that use it fail, never skip,
-when it cannot be reached. Each test gets a fresh database, dropped afterwards."""
+default ``127.0.0.1:3306`` as root without a password). Tests that use it skip when it cannot
+be reached, except in CI (``CI=true``), where they fail. Each test gets a fresh database,
+dropped afterwards."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from interlace.testing.prerequisites import require
 
 MYSQL = {
     "host": os.environ.get("INTERLACE_TEST_MYSQL_HOST", "127.0.0.1"),
@@ -52,18 +54,12 @@ def mysql_fetch(database: str, query: str) -> tuple[list[str], list[tuple[Any, .
 
 @pytest.fixture(scope="session")
 def mysql_server() -> dict[str, Any]:
-    import MySQLdb
-
-    try:
-        mysql_connect().close()
-    except MySQLdb.Error as exc:
-        where = f"{MYSQL['host']}:{MYSQL['port']} as {MYSQL['user']}"
-        pytest.fail(
-            f"MySQL/MariaDB test server unreachable at {where}: {exc}\n"
-            "start it (e.g. `start-stop-daemon --start --background --exec /usr/sbin/mariadbd`) "
-            "or set INTERLACE_TEST_MYSQL_*",
-            pytrace=False,
-        )
+    require(
+        lambda: mysql_connect().close(),
+        f"the MySQL/MariaDB test server at {MYSQL['host']}:{MYSQL['port']} as {MYSQL['user']}",
+        "start it (e.g. `start-stop-daemon --start --background --exec /usr/sbin/mariadbd`) "
+        "or point INTERLACE_TEST_MYSQL_HOST/_PORT/_USER/_PASSWORD at one",
+    )
     return MYSQL
 
 

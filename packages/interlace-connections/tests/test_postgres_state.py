@@ -12,7 +12,7 @@ from interlace.api import open_state
 from interlace.errors import ConfigError
 from interlace.quality import CheckResult
 from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Watermark
-from interlace.state.sqlite import MIGRATIONS
+from interlace.state.schema import MIGRATIONS
 from interlace_connections.postgres.config import PostgresStateConfig
 from interlace_connections.postgres.state import PostgresStateStore, to_postgres
 

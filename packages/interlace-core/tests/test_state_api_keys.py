@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from interlace.state import SQLiteStateStore
 from interlace.state.api_keys import MIGRATION, ApiKey, ApiKeyError
-from interlace.state.sqlite import MIGRATIONS
+from interlace.state.schema import MIGRATIONS
 
 T0 = 1_800_000_000.0
 

@@ -17,7 +17,7 @@ from interlace.errors import StateStoreError
 from interlace.results import RunResult
 from interlace.state import SQLiteStateStore
 from interlace.state.base import ModelState, Watermark
-from interlace.state.sqlite import MIGRATIONS
+from interlace.state.schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from conftest import MakeProject

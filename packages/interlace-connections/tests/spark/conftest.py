@@ -5,7 +5,7 @@ in-memory catalog (a Derby metastore takes tens of seconds to create and admits 
 each project starts from an empty catalog. Tests that need the Hive catalog or several
 processes start ``interlace`` in subprocesses of their own.
 
-Java missing fails every test here (never skips) when ``CI=true``.
+Without Java every test here skips, except in CI (``CI=true``), where it fails.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Self
 import pytest
 from interlace.testing import ProjectFolder
 from interlace.testing.folder import Fetched
+from interlace.testing.prerequisites import require
 
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
@@ -29,14 +30,13 @@ SPARK_CONF = {
 }
 
 
-def java_or_fail() -> None:
-    """Fail (CI=true) or skip when no Java runtime is installed."""
-    if os.environ.get("JAVA_HOME") or shutil.which("java"):
-        return
-    message = "Spark tests need a Java 17 runtime (openjdk-17-jre-headless); none was found"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: Spark tests must run)")
-    pytest.skip(message)
+def require_java() -> None:
+    """Skip (fail when ``CI=true``) when no Java runtime is installed."""
+    require(
+        bool(os.environ.get("JAVA_HOME") or shutil.which("java")),
+        "a Java 17 runtime for Spark (java on the PATH, or JAVA_HOME)",
+        "install one (apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,7 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def spark(spark_warehouse: Path) -> Iterator[Any]:
     """The worker's Spark session (local[2], in-memory catalog)."""
-    java_or_fail()
+    require_java()
     from pyspark.sql import SparkSession
 
     builder = (

@@ -19,7 +19,7 @@ from typing import Any
 
 from interlace.testing import ProjectFolder
 
-from .conftest import java_or_fail
+from .conftest import require_java
 
 INTERLACE = str(Path(sys.executable).parent / "interlace")
 
@@ -85,7 +85,7 @@ def gone(pgid: int) -> bool:
 
 
 def test_kill_during_a_write_and_a_second_process(tmp_path: Path) -> None:
-    java_or_fail()
+    require_java()
     root = tmp_path / "project"
     project = ProjectFolder.create(root, config=CONFIG).write(
         {

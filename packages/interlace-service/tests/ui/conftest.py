@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from interlace.testing.prerequisites import CHROMIUM_HINT, find_chromium, require
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -31,27 +31,7 @@ REPO = Path(__file__).resolve().parents[4]
 UI_DIST = REPO / "apps" / "ui" / "dist"
 INTERLACE = Path(sys.executable).parent / "interlace"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-BUILD_HINT = "build the web UI first: cd apps/ui && npm ci && npm run build (./dev test does it)"
-
-
-def require(ok: bool, message: str) -> None:
-    """Skip without ``ok``, except in CI, where a missing prerequisite is a failure."""
-    if ok:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def find_chromium() -> str | None:
-    configured = os.environ.get("CHROMIUM")
-    if configured:
-        return shutil.which(configured)
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+BUILD_HINT = "cd apps/ui && npm ci && npm run build (./dev test does it)"
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -173,14 +153,14 @@ class Server:
 
 @pytest.fixture(scope="session")
 def ui_build() -> Path:
-    require((UI_DIST / "index.html").is_file(), f"the web UI is not built: {BUILD_HINT}")
+    require((UI_DIST / "index.html").is_file(), "the built web UI (apps/ui/dist)", BUILD_HINT)
     return UI_DIST
 
 
 @pytest.fixture(scope="module")
 def browser(ui_build: Path) -> Iterator[Browser]:
     executable = find_chromium()
-    require(executable is not None, "chromium is not installed (apt-get install -y chromium)")
+    require(executable is not None, "chromium", CHROMIUM_HINT)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

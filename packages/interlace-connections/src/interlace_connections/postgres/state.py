@@ -1,7 +1,7 @@
 """The state store in PostgreSQL: for teams, and several processes sharing one history.
 
 It shares everything with core's SQLite store (:class:`interlace.state.sqlite.SQLiteStateStore`):
-the schema (its ``MIGRATIONS``), every query and the upgrade logic. Only the connection differs,
+the schema (``MIGRATIONS`` of :mod:`interlace.state.schema`), every query and the upgrade logic. Only the connection differs,
 and the few SQLite spellings in that SQL are translated once per statement by
 :func:`to_postgres`:
 
@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interlace.errors import StateStoreError
-from interlace.state.sqlite import MIGRATIONS, SQLiteStateStore
+from interlace.state.schema import MIGRATIONS
+from interlace.state.sqlite import SQLiteStateStore
 
 from interlace_connections.postgres.connect import connect
 from interlace_connections.postgres.views import quote
