@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import REPO_ROOT, Bench, Figure, median, subprocess_env, write_files
-from benchmarks.served import discovered, latency_figures
+from benchmarks.served import discovered, http_load, load_average
 from benchmarks.workloads.startup import interlace_command
 
 QUICKSTART = REPO_ROOT / "examples" / "quickstart"
@@ -42,13 +41,6 @@ service:
   rate_limit:
     per_key: {rate: 1000000/s, burst: 1000000}
 """
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 class Server:
@@ -69,14 +61,6 @@ class Server:
         info = discovered(self.process, root, log_file)
         self.url: str = info["url"]
         self.headers = {"Authorization": f"Bearer {info['token']}"}
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU of the server process so far (Linux /proc), else None."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -101,49 +85,23 @@ def copy_quickstart(target: Path) -> Path:
 # ---------------------------------------------------------------------------- load
 
 
-async def _load(server: Server, seconds: float, warm_up: float) -> dict[str, Any]:
-    import aiohttp
-
-    url = server.url + "/api/v1/models"
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=CONNECTIONS, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, headers=server.headers) as session:
-
-        async def worker(until: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < until:
-                started = time.perf_counter()
-                async with session.get(url) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-                if record:
-                    latencies.append(time.perf_counter() - started)
-
-        until = time.perf_counter() + warm_up
-        await asyncio.gather(*(worker(until, False) for _ in range(CONNECTIONS)))
-        cpu0, server0, wall0 = time.process_time(), server.cpu_seconds(), time.perf_counter()
-        until = wall0 + seconds
-        await asyncio.gather(*(worker(until, True) for _ in range(CONNECTIONS)))
-        wall = time.perf_counter() - wall0
-        cpu, server1 = time.process_time() - cpu0, server.cpu_seconds()
-    return {
-        **latency_figures(latencies, errors, wall),
-        "client_cpu": 100 * cpu / wall,
-        "server_cpu": None
-        if server0 is None or server1 is None
-        else 100 * (server1 - server0) / wall,
-    }
-
-
 def load(bench: Bench) -> list[Figure]:
     project = copy_quickstart(bench.folder("quickstart"))
     seconds = float(bench.options.get("seconds", bench.pick(30, 10, 2)))
     server = Server(project, bench.tmp / "load-server.log")
     try:
         bench.log(f"load: {CONNECTIONS} connections, {seconds:g} s; load average {load_average()}")
-        result = asyncio.run(_load(server, seconds, warm_up=1.0))
+        result = asyncio.run(
+            http_load(
+                method="GET",
+                url=server.url + "/api/v1/models",
+                clients=CONNECTIONS,
+                seconds=seconds,
+                warm_up=1.0,
+                headers=server.headers,
+                server_pid=server.process.pid,
+            )
+        )
     finally:
         server.stop()
     if result["errors"]:
@@ -223,7 +181,7 @@ async def _follow(
     raw: list[list[tuple[bytes, float]]] = [[] for _ in range(clients)]
     connected = asyncio.Event()
     ready = 0
-    ends = (b"event: run.completed\n", b"event: run.failed\n", b"event: run.cancelled\n")
+    ends = (b"event: run.ended\n",)  # the request's last event: its end is recorded
     timeout = aiohttp.ClientTimeout(total=600, sock_read=120)
     connector = aiohttp.TCPConnector(limit=clients + 4)
     async with aiohttp.ClientSession(

@@ -10,10 +10,6 @@ which sets it as text, never as HTML.
 
 from __future__ import annotations
 
-import html
-import inspect
-import json
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +95,8 @@ def site_data(project: Project) -> dict[str, Any]:
             source = None
             if spec.fn is not None:
                 try:
+                    import inspect
+
                     source = inspect.getsource(spec.fn)
                 except (OSError, TypeError):
                     source = None
@@ -164,6 +162,10 @@ def search_index(models: dict[str, Any]) -> list[dict[str, str]]:
 
 def build_site(project: Project, out: Path) -> Path:
     """Write the site into ``out`` (created; files of an earlier build are replaced)."""
+    import html  # here, not at the top: every `interlace` command imports this module
+    import json
+    from importlib import resources
+
     data = site_data(project)
     out.mkdir(parents=True, exist_ok=True)
     assets = resources.files("interlace_cli") / "docs_assets"

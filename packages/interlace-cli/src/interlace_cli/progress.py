@@ -67,18 +67,26 @@ def _detail(event: ModelFinished) -> str:
     return "  ".join(p for p in parts if p)
 
 
+UNCHANGED_LINES = 50  # a longer burst of unchanged models is summed up (see ProgressView.flush)
+UNCHANGED_NAMES = 5
+
+
 class ProgressView:
     """Prints a line per finished model and shows the running ones live (on a terminal)."""
 
-    def __init__(self, console: Console, total: int) -> None:
+    def __init__(self, console: Console, total: int, *, verbose: bool = False) -> None:
         self.console = console
         self.total = total
+        self.verbose = verbose  # every unchanged model on its own line
         self.running: dict[str, float] = {}
         self.done = 0
         self.counts = {"success": 0, "failed": 0, "skipped": 0}
         # check results arrive before their model's line: printed under it
         self.checks: dict[str, list[CheckFinished]] = {}
         self.printed: set[str] = set()  # models whose line is out (later checks are audits)
+        # lines of models skipped as unchanged: they come in bursts (a no-op run of a thousand
+        # models), printed together before the next other event and at the end
+        self._pending: list[tuple[str, str]] = []
 
     def __rich__(self) -> Group:
         now = time.perf_counter()
@@ -103,6 +111,11 @@ class ProgressView:
             ModelStarted,
         )
 
+        if isinstance(event, ModelSkipped) and event.kind == "unchanged":
+            self._end(event.model, "skipped")
+            self._pending.append((event.model, event.reason))
+            return
+        self.flush()
         if isinstance(event, ModelStarted):
             self.running[event.model] = time.perf_counter()
         elif isinstance(event, ModelFinished):
@@ -139,13 +152,12 @@ class ProgressView:
                 self.checks.setdefault(event.model, []).append(event)
         elif isinstance(event, ModelSkipped):
             self._end(event.model, "skipped")
-            style = "dim" if event.kind == "unchanged" else "yellow"
             self._line(
                 Text.assemble(
-                    ("  - ", style),
+                    ("  - ", "yellow"),
                     (event.model, "bold"),
                     "  ",
-                    (f"skipped: {event.reason}", style),
+                    (f"skipped: {event.reason}", "yellow"),
                 )
             )
         elif isinstance(event, LockWaiting):
@@ -191,6 +203,38 @@ class ProgressView:
 
     def _line(self, text: Text) -> None:
         self.console.print(text, highlight=False, soft_wrap=True)
+
+    def flush(self) -> None:
+        """Print the unchanged models held back: a line each, or, for a burst of more than
+        ``UNCHANGED_LINES`` (a no-op run of a big project), a line per reason with the count
+        and the first names (``-v`` lists each)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        lines: list[Text] = []
+        if self.verbose or len(pending) <= UNCHANGED_LINES:
+            for model, reason in pending:
+                lines.append(
+                    Text.assemble(
+                        ("  - ", "dim"), (model, "bold"), "  ", (f"skipped: {reason}", "dim")
+                    )
+                )
+        else:
+            by_reason: dict[str, list[str]] = {}
+            for model, reason in pending:
+                by_reason.setdefault(reason, []).append(model)
+            for reason, models in by_reason.items():
+                shown = ", ".join(models[:UNCHANGED_NAMES])
+                more = f", … (-v lists all {len(models)})" if len(models) > UNCHANGED_NAMES else ""
+                lines.append(
+                    Text.assemble(
+                        ("  - ", "dim"),
+                        (f"{len(models)} model(s)", "bold"),
+                        "  ",
+                        (f"skipped: {reason}: {shown}{more}", "dim"),
+                    )
+                )
+        self._line(Text("\n").join(lines))
 
 
 def run_with_progress(
@@ -241,7 +285,7 @@ def run_with_progress(
             ),
             soft_wrap=True,
         )
-    view = ProgressView(console, len(names))
+    view = ProgressView(console, len(names), verbose=verbose)
     started = time.perf_counter()
 
     def cancelling(signum: int) -> None:
@@ -271,9 +315,12 @@ def run_with_progress(
         if console.is_terminal:
             with Live(view, console=console, refresh_per_second=8, transient=True):
                 result = execute()
+                view.flush()
         else:
             result = execute()
+            view.flush()
     except KeyboardInterrupt as exc:
+        view.flush()
         stop = exc if isinstance(exc, Interrupted) else Interrupted()
         how = "terminated (SIGTERM), run cancelled" if stop.terminated else "cancelled"
         console.print(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -199,6 +199,17 @@ class Publisher(Protocol):
     (which numbers and stores each event first)."""
 
     def publish(self, event: Event) -> None: ...
+
+
+def publish_all(publisher: Publisher, events: Sequence[Event]) -> None:
+    """Publish ``events`` in order, in one go where the publisher can (a run's event log
+    stores them in one commit)."""
+    many = getattr(publisher, "publish_many", None)
+    if many is not None:
+        many(events)
+        return
+    for event in events:
+        publisher.publish(event)
 
 
 class EventBus:

@@ -36,7 +36,7 @@ from interlace.retry import CircuitBreaker
 from interlace.state.recorder import StateRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from types import TracebackType
 
     from interlace.engines.base import Engine
@@ -68,6 +68,23 @@ class EventLog:
         else:
             event = replace(event, id=event_id)
         self.bus.publish(event)
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish a burst of events (a run's queued models, the unchanged models a no-op run
+        skips) stored in one commit; if the store cannot take them, all go without ids."""
+        ids: list[int] = []
+        try:
+            with self.store.transaction():
+                for event in events:
+                    payload = json.dumps(event.to_dict(), default=str)
+                    ids.append(
+                        self.store.add_event(self.env, event.run_id, event.type, event.at, payload)
+                    )
+        except Exception as exc:
+            log.warning("the state store did not keep %d events: %s", len(events), first_line(exc))
+            ids = []
+        for n, event in enumerate(events):
+            self.bus.publish(replace(event, id=ids[n]) if ids else event)
 
 
 class Subscription:

@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +40,7 @@ from interlace.events import (
     ModelSkipped,
     ModelStarted,
     Publisher,
+    publish_all,
 )
 from interlace.execution.failures import engine_error, short_message
 from interlace.locks import PROCESS_LOCKS, LockWait, hold_target
@@ -345,6 +346,15 @@ class Executor:
                 self.record_errors.append(exc)
         self.bus.publish(event)
 
+    def _emit_many(self, events: Sequence[Event]) -> None:
+        """:meth:`_emit` for a burst of events: one commit of their records, one of the events."""
+        if self.recorder is not None:
+            try:
+                self.recorder.record_many(events)
+            except StateStoreError as exc:
+                self.record_errors.append(exc)
+        publish_all(self.bus, events)
+
     # ------------------------------------------------------------------ change detection
 
     def decide(self, name: str) -> Decision:
@@ -372,8 +382,7 @@ class Executor:
         waiting = {n: {p for p in project.graph.parents[n] if p in selected} for n in names}
         results: dict[str, ModelResult] = {}
         ready = [n for n in names if not waiting[n]]
-        for name in names:
-            self.bus.publish(ModelQueued(run_id=self.run_id, model=name))
+        publish_all(self.bus, [ModelQueued(run_id=self.run_id, model=name) for name in names])
         loop = asyncio.get_running_loop()
         running: dict[asyncio.Future[Attempted], str] = {}
         pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="interlace")
@@ -388,15 +397,19 @@ class Executor:
 
         try:
             while ready or running:
+                unchanged: list[ModelSkipped] = []  # told in one go (a no-op run has a thousand)
                 while ready and len(running) < self.max_workers and not self.cancelled:
                     name = ready.pop(0)
                     decision = self.decide(name)
                     if not decision.run:
-                        results[name] = self._unchanged(name, decision.reason)
+                        unchanged.append(self._skip_event(name, decision.reason))
+                        results[name] = self._unchanged_result(name, decision.reason)
                         release(name)
                         continue
                     self._emit(ModelStarted(run_id=self.run_id, model=name))
                     running[loop.run_in_executor(pool, self._execute, name)] = name
+                if unchanged:
+                    self._emit_many(unchanged)
                 if not running:
                     if ready and not self.cancelled:
                         continue
@@ -465,7 +478,14 @@ class Executor:
 
     def _unchanged(self, name: str, reason: str) -> ModelResult:
         """A model change detection skips (before dispatch, or after waiting for its lock)."""
-        self._emit(ModelSkipped(run_id=self.run_id, model=name, reason=reason))
+        self._emit(self._skip_event(name, reason))
+        return self._unchanged_result(name, reason)
+
+    def _skip_event(self, name: str, reason: str) -> ModelSkipped:
+        return ModelSkipped(run_id=self.run_id, model=name, reason=reason)
+
+    @staticmethod
+    def _unchanged_result(name: str, reason: str) -> ModelResult:
         return ModelResult(name=name, status="skipped", skip_reason=reason, skip_kind="unchanged")
 
     def _succeeded(self, name: str, attempted: Attempted) -> ModelResult:

@@ -27,6 +27,8 @@ from interlace.events import (
 from interlace.state.base import DeadLetter, ModelRunRecord, ModelState, Watermark
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from interlace.state.base import StateStore
 
 log = logging.getLogger("interlace.state")
@@ -72,6 +74,10 @@ def describe_schema_change(old: list[tuple[str, str]], new: list[tuple[str, str]
     return ", ".join(parts) or "column order"
 
 
+# the events whose facts the store keeps (others only notify)
+_RECORDED = (RunStarted, ModelFinished, ModelFailed, ModelSkipped, CheckFinished, RunFinished)
+
+
 class StateRecorder:
     """Records events in a state store: ``recorder.record(event)`` (retried; raises
     :class:`StateStoreError`), or subscribed to a bus (``bus.subscribe(recorder)``) where a run
@@ -90,10 +96,7 @@ class StateRecorder:
         if isinstance(event, ModelStarted):
             self._started[(event.run_id, event.model)] = event.at
             return
-        if not isinstance(
-            event,
-            (RunStarted, ModelFinished, ModelFailed, ModelSkipped, CheckFinished, RunFinished),
-        ):
+        if not isinstance(event, _RECORDED):
             return
         model = getattr(event, "model", None)
         what = f"{event.type} of model '{model}'" if model else event.type
@@ -103,6 +106,20 @@ class StateRecorder:
                 self._write(event)
 
         with_retry(self.store, write, what)
+
+    def record_many(self, events: Sequence[Event]) -> None:
+        """:meth:`record` for a burst of events (the unchanged models of a no-op run): one
+        commit, retried as a whole."""
+        kept = [e for e in events if isinstance(e, _RECORDED)]
+        if not kept:
+            return
+
+        def write() -> None:
+            with self.store.transaction():
+                for event in kept:
+                    self._write(event)
+
+        with_retry(self.store, write, f"{len(kept)} {kept[0].type} events")
 
     def begin_model(self, run_id: str, model: str, at: float) -> None:
         """Before a model writes its table: see :meth:`StateStore.begin_model`."""
