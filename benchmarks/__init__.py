@@ -27,7 +27,12 @@ WORKLOADS = (
     "streams",
     "ui",
     "spark",
+    "process",
+    "peers",
 )
+# what runs when no workload is named: every one but `peers`, which installs dbt, SQLMesh and
+# dlt from PyPI into a venv of its own the first time (network)
+DEFAULT_WORKLOADS = tuple(w for w in WORKLOADS if w != "peers")
 
 
 def run_workload(
@@ -44,8 +49,9 @@ def run_workload(
     """Run one workload and return its figures (medians in seconds, ratios, targets).
 
     ``quick`` shrinks the data (``size="quick"``); ``size="smoke"`` shrinks it further, for the
-    test suite. ``options`` override workload parameters, e.g. ``sf=0.01`` for tpch or
-    ``models=(100,)`` for dag.
+    test suite. ``options`` override workload parameters, e.g. ``sf=0.01`` for tpch,
+    ``models=(100,)`` for dag or ``data="wide"`` for merge and scd2. Reports a workload makes
+    beside its figures (slowest imports, peer versions, profiles) are printed.
     """
     from benchmarks.core import Bench
 
@@ -62,23 +68,22 @@ def run_workload(
         log=log,
     )
     try:
-        if name not in ("startup", "service"):
+        if name not in ("startup", "service", "process", "peers"):
             from benchmarks.core import warm_up
 
             warm_up(bench.tmp)
         figures: list[Figure] = module.run(bench)
     finally:
         bench.cleanup()
-    if profile:
-        from benchmarks.core import shorten_paths
+    from benchmarks.core import shorten_paths
 
-        for label, profiler in bench.profiles.items():
-            print(f"\n===== profile: {name} / {label} ({profiler.kind}) =====")
-            print(shorten_paths(profiler.report()))
-        for text in bench.reports.values():
-            print()
-            print(shorten_paths(text))
+    for label, profiler in bench.profiles.items():
+        print(f"\n===== profile: {name} / {label} ({profiler.kind}) =====")
+        print(shorten_paths(profiler.report()))
+    for text in bench.reports.values():  # the workload's own reports (imports, versions, ...)
+        print()
+        print(shorten_paths(text))
     return figures
 
 
-__all__ = ["WORKLOADS", "run_workload"]
+__all__ = ["DEFAULT_WORKLOADS", "WORKLOADS", "run_workload"]

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import WORKLOADS, run_workload
+from benchmarks import DEFAULT_WORKLOADS, WORKLOADS, run_workload
 from benchmarks.core import Figure, format_table
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "workloads",
         nargs="*",
         metavar="workload",
-        help=f"which to run (default: all): {', '.join(WORKLOADS)}",
+        help=f"which to run: {', '.join(WORKLOADS)} (default: all but peers)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small data (whole suite in well under a minute)"
@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         help="scratch and cache folder (default: $TMPDIR/interlace-bench; generated data is "
         "cached there between invocations)",
     )
+    parser.add_argument(
+        "--data",
+        choices=("narrow", "wide", "both"),
+        default=None,
+        help="merge and scd2: the regular data, the wide random rows, or both (default both)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
         )
     selected = list(dict.fromkeys(args.workloads)) or (
-        [args.profile] if args.profile else list(WORKLOADS)
+        [args.profile] if args.profile else list(DEFAULT_WORKLOADS)
     )
     if args.profile and args.profile not in selected:
         selected.append(args.profile)
@@ -107,8 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         t0 = time.perf_counter()
         try:
+            options = {"data": args.data} if args.data else {}
             figures += run_workload(
-                name, reps=reps, size=size, profile=profile, workdir=args.workdir, log=log
+                name,
+                reps=reps,
+                size=size,
+                profile=profile,
+                workdir=args.workdir,
+                log=log,
+                **options,
             )
         except Exception as exc:  # keep going: one broken workload should not hide the others
             failures.append(f"{name}: {type(exc).__name__}: {exc}")

@@ -41,6 +41,8 @@ class Figure:
     * ``rate``: ``value`` (per second, e.g. requests/s) must be at least ``target``
     * ``ms``: ``value`` (milliseconds, e.g. a latency) must be at most ``target``
     * ``kb``: ``value`` (kilobytes, e.g. a download) must be at most ``target``
+    * ``factor``: ``value`` (a ratio of something other than seconds, e.g. peak RSS interlace /
+      raw) must be at most ``target``
     * ``info``: printed for comparison, no target
     """
 
@@ -72,7 +74,7 @@ class Figure:
             if self.interlace is None or self.raw is None:
                 return None
             return (self.interlace - self.raw) / self.n * 1000
-        if self.kind in ("mb", "rate", "ms", "kb"):
+        if self.kind in ("mb", "rate", "ms", "kb", "factor"):
             return self.value
         return None
 
@@ -99,6 +101,7 @@ class Figure:
             "rate": f"{m:,.0f}/s",
             "ms": f"{m:.1f} ms",
             "kb": f"{m:.1f} KB",
+            "factor": f"{m:.2f}x",
         }.get(self.kind, "")
 
     def target_text(self) -> str:
@@ -112,6 +115,7 @@ class Figure:
             "rate": f">= {self.target:,.0f}/s",
             "ms": f"<= {self.target:g} ms",
             "kb": f"<= {self.target:g} KB",
+            "factor": f"<= {self.target:g}x",
         }[self.kind]
 
     def as_dict(self) -> dict[str, Any]:

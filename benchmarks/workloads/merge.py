@@ -5,6 +5,10 @@ The model is a SQL model over a batch table prepared in the same database file
 DELETE+INSERT or MERGE) and not data generation. The 10M-row target and the 1M-row batch are
 built once (cached between invocations); every repetition starts from a fresh copy of that file.
 
+Two data sets, both by default (``data="narrow"`` / ``"wide"`` picks one): the narrow one
+above (sequential ids, regular values) and the wide random rows of :mod:`benchmarks.wide`
+(eight columns from ``hash(i, k)``, the updated half picked at random over the table).
+
 Raw baselines, each on its own fresh copy, connect + statements + close (checkpoint) timed:
 
 * DELETE+INSERT in one transaction (the usual fastest upsert in DuckDB)
@@ -18,6 +22,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
+from benchmarks import wide
 from benchmarks.core import (
     Bench,
     Figure,
@@ -54,12 +59,7 @@ INSERT INTO target SELECT * FROM batch;
 COMMIT;
 """
 
-RAW_MERGE = """
-MERGE INTO target AS t USING batch AS b ON t.id = b.id
-WHEN MATCHED THEN UPDATE SET name = b.name, amount = b.amount, qty = b.qty,
-    updated_at = b.updated_at
-WHEN NOT MATCHED THEN INSERT VALUES (b.id, b.name, b.amount, b.qty, b.updated_at);
-"""
+NARROW_SUMMARY = "SELECT count(*), round(sum(amount), 2) FROM target"
 
 
 def build(path: Path, target_rows: int, batch_rows: int) -> None:
@@ -100,14 +100,25 @@ def build(path: Path, target_rows: int, batch_rows: int) -> None:
         con.close()
 
 
-def summary(db: Path) -> tuple[int, float]:
+def merge_into_sql(columns: tuple[str, ...]) -> str:
+    """``MERGE INTO target`` from ``batch`` on ``id``, every other column updated."""
+    updates = ", ".join(f"{c} = b.{c}" for c in columns if c != "id")
+    values = ", ".join(f"b.{c}" for c in columns)
+    return f"""
+MERGE INTO target AS t USING batch AS b ON t.id = b.id
+WHEN MATCHED THEN UPDATE SET {updates}
+WHEN NOT MATCHED THEN INSERT VALUES ({values});
+"""
+
+
+def summary(db: Path, sql: str = NARROW_SUMMARY) -> tuple[object, ...]:
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        row = con.execute("SELECT count(*), sum(amount) FROM target").fetchone()
+        row = con.execute(sql).fetchone()
         assert row is not None
-        return int(row[0]), round(float(row[1]), 2)
+        return tuple(row)
     finally:
         con.close()
 
@@ -125,38 +136,70 @@ def raw_run(db: Path, sql: str) -> None:
 def run(bench: Bench) -> list[Figure]:
     target_rows = int(bench.options.get("target_rows") or bench.pick(10_000_000, 500_000, 200_000))
     batch_rows = int(bench.options.get("batch_rows") or target_rows // 10)
+    data = bench.options.get("data") or "both"
     label = f"{_n(batch_rows)} into {_n(target_rows)}"
-    bench.log(f"preparing {label}")
-    prepared = cached(
-        bench.cache / f"merge_{target_rows}_{batch_rows}.duckdb",
-        lambda p: build(p, target_rows, batch_rows),
-    )
+    figures: list[Figure] = []
+    if data in ("narrow", "both"):
+        bench.log(f"preparing {label}")
+        prepared = cached(
+            bench.cache / f"merge_{target_rows}_{batch_rows}.duckdb",
+            lambda p: build(p, target_rows, batch_rows),
+        )
+        figures += measure(bench, label, prepared, batch_rows, COLUMNS, NARROW_SUMMARY)
+    if data in ("wide", "both"):
+        bench.log(f"preparing {label}, wide random rows")
+        prepared = cached(
+            bench.cache / f"merge_wide_{target_rows}_{batch_rows}.duckdb",
+            lambda p: wide.build_upsert(p, target_rows, batch_rows),
+        )
+        figures += measure(
+            bench,
+            f"{label} wide",
+            prepared,
+            batch_rows,
+            wide.UPSERT_COLUMNS,
+            wide.upsert_summary_sql(),
+        )
+    return figures
+
+
+def measure(
+    bench: Bench,
+    label: str,
+    prepared: Path,
+    batch_rows: int,
+    columns: tuple[str, ...],
+    summary_sql: str,
+) -> list[Figure]:
+    """Interleaved repetitions of the raw upserts and the Interlace run on copies of
+    ``prepared`` (tables ``target`` and ``batch``)."""
     project = bench.folder("project")
     write_files(project, {"config.yaml": CONFIG, "models/target.sql": MODEL})
     db = project / "data" / "bench.duckdb"
     raw_db = bench.tmp / "raw.duckdb"
     times: dict[str, list[float]] = {"interlace": [], "delete_insert": [], "merge_into": []}
-    checks: dict[str, tuple[int, float]] = {}
-    bench.log(f"{bench.reps} repetition(s)")
+    checks: dict[str, tuple[object, ...]] = {}
+    bench.log(f"{label}: {bench.reps} repetition(s)")
+    raw_sql = {"delete_insert": RAW_DELETE_INSERT, "merge_into": merge_into_sql(columns)}
     for rep in range(bench.reps):
-        for name, sql in (("delete_insert", RAW_DELETE_INSERT), ("merge_into", RAW_MERGE)):
+        for name, sql in raw_sql.items():
             copy_file(prepared, raw_db)
             times[name].append(bench.raw(name, partial(raw_run, raw_db, sql)))
             if rep == 0:
-                checks[name] = summary(raw_db)
+                checks[name] = summary(raw_db, summary_sql)
         copy_file(prepared, db)
         _reset_state(project)
         seconds, result = bench.run_interlace(f"merge_by_key {label}", project)
         times["interlace"].append(seconds)
         check_run(result)
         if rep == 0:
-            checks["interlace"] = summary(db)
+            checks["interlace"] = summary(db, summary_sql)
             stats = result.models["target"].stats
             expected = {"inserted": batch_rows - batch_rows // 2, "updated": batch_rows // 2}
             if {k: stats.get(k) for k in expected} != expected:
                 raise RuntimeError(f"merge_by_key counted {stats}, expected {expected}")
-    if len({v for v in checks.values()}) != 1:
-        raise RuntimeError(f"interlace and raw upserts disagree: {checks}")
+    if len(set(checks.values())) != 1:
+        raise RuntimeError(f"interlace and raw upserts disagree ({label}): {checks}")
     medians = {k: median(v) for k, v in times.items()}
     fastest = min(("delete_insert", "merge_into"), key=lambda k: medians[k] or float("inf"))
     names = {"delete_insert": "DELETE+INSERT", "merge_into": "MERGE INTO"}

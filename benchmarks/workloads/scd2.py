@@ -5,6 +5,10 @@ current version is closed) and adds 1% new keys. The first load is an Interlace 
 so both sides start from the same table (valid_from / valid_to / is_current / _scd_hash);
 every repetition starts from a fresh copy of that database and state.
 
+Two data sets, both by default (``data="narrow"`` / ``"wide"`` picks one): the regular one
+built here and the wide random dimension of :mod:`benchmarks.wide` (``id, name, city, score,
+amount`` from ``hash(i, k)``, one random tracked column changed per changed key).
+
 The model is a SQL model over a view ``source`` that points at the second batch, so the timing
 covers the strategy, not data generation. Raw = the hand-written version in one transaction:
 find new and changed keys (column-by-column comparison with the current versions), close their
@@ -16,6 +20,7 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
+from benchmarks import wide
 from benchmarks.core import (
     Bench,
     Figure,
@@ -86,18 +91,19 @@ def build(path: Path, rows: int) -> None:
         con.close()
 
 
-def _hash_sql(alias: str) -> str:
-    parts = ", ".join(f"coalesce(CAST({alias}.{c} AS TEXT), '{NULL_MARK}')" for c in TRACKED)
+def _hash_sql(alias: str, tracked: tuple[str, ...]) -> str:
+    parts = ", ".join(f"coalesce(CAST({alias}.{c} AS TEXT), '{NULL_MARK}')" for c in tracked)
     return f"md5(concat_ws('|', {parts}))"
 
 
-def raw_sql(run_ts: str) -> str:
-    changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in TRACKED)
-    cols = ", ".join(("id", *TRACKED))
+def raw_sql(run_ts: str, tracked: tuple[str, ...] = TRACKED) -> str:
+    """The hand-written second batch: one transaction over the view ``source`` and ``dim``."""
+    changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in tracked)
+    cols = ", ".join(("id", *tracked))
     return f"""
 BEGIN TRANSACTION;
 CREATE TEMP TABLE __changed AS
-    SELECT s.*, {_hash_sql("s")} AS _scd_hash
+    SELECT s.*, {_hash_sql("s", tracked)} AS _scd_hash
     FROM source AS s LEFT JOIN dim AS t ON t.id = s.id AND t.is_current
     WHERE t.id IS NULL OR {changed};
 UPDATE dim SET valid_to = TIMESTAMP '{run_ts}', is_current = false
@@ -136,13 +142,28 @@ def raw_run(db: Path, sql: str) -> None:
 
 
 def run(bench: Bench) -> list[Figure]:
+    rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 50_000))
+    data = bench.options.get("data") or "both"
+    figures: list[Figure] = []
+    if data in ("narrow", "both"):
+        bench.log(f"preparing a {rows}-key dimension")
+        source = cached(bench.cache / f"scd2_{rows}.duckdb", lambda p: build(p, rows))
+        figures += measure(bench, f"{_n(rows)} keys", source, TRACKED)
+    if data in ("wide", "both"):
+        bench.log(f"preparing a {rows}-key dimension, wide random rows")
+        source = cached(
+            bench.cache / f"scd2_wide_{rows}.duckdb", lambda p: wide.build_scd2(p, rows)
+        )
+        figures += measure(bench, f"{_n(rows)} keys wide", source, wide.SCD2_TRACKED)
+    return figures
+
+
+def first_load(bench: Bench, source: Path) -> Path:
+    """A project whose ``dim`` holds the first batch (an untimed Interlace run) and whose view
+    ``source`` now points at the second batch."""
     import duckdb
     import interlace
 
-    rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 50_000))
-    bench.log(f"preparing a {rows}-key dimension")
-    source = cached(bench.cache / f"scd2_{rows}.duckdb", lambda p: build(p, rows))
-    # the first load, by Interlace, then point `source` at the second batch
     template = bench.folder("template")
     write_files(template, {"config.yaml": CONFIG, "models/dim.sql": MODEL})
     copy_file(source, template / "data" / "bench.duckdb")
@@ -152,13 +173,17 @@ def run(bench: Bench) -> list[Figure]:
         con.execute("CREATE OR REPLACE VIEW source AS SELECT * FROM batch2")
     finally:
         con.close()
+    return template
 
+
+def measure(bench: Bench, label: str, source: Path, tracked: tuple[str, ...]) -> list[Figure]:
+    template = first_load(bench, source)
     project = bench.tmp / "project"
     raw_db = bench.tmp / "raw.duckdb"
     times: dict[str, list[float]] = {"interlace": [], "raw": []}
     checks: dict[str, tuple[int, ...]] = {}
-    sql = raw_sql("2030-01-01 00:00:00")
-    bench.log(f"{bench.reps} repetition(s)")
+    sql = raw_sql("2030-01-01 00:00:00", tracked)
+    bench.log(f"{label}: {bench.reps} repetition(s)")
     for rep in range(bench.reps):
         copy_file(template / "data" / "bench.duckdb", raw_db)
         times["raw"].append(bench.raw("scd2", lambda: raw_run(raw_db, sql)))
@@ -166,20 +191,19 @@ def run(bench: Bench) -> list[Figure]:
             checks["raw"] = summary(raw_db)
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(template, project)
-        seconds, result = bench.run_interlace("scd_type_2 second batch", project)
+        seconds, result = bench.run_interlace(f"scd_type_2 second batch, {label}", project)
         times["interlace"].append(seconds)
         check_run(result)
         if rep == 0:
             checks["interlace"] = summary(project / "data" / "bench.duckdb")
     if checks["raw"] != checks["interlace"]:
         raise RuntimeError(
-            f"interlace and raw SCD2 disagree (rows, current, closed, hashes): {checks}"
+            f"interlace and raw SCD2 disagree ({label}; rows, current, closed, hashes): {checks}"
         )
-    n = f"{rows // 1_000_000}M" if rows >= 1_000_000 else f"{rows // 1000}k"
     return [
         Figure(
             "scd2",
-            f"{n} keys, 10% changed, 1% deleted, 1% new",
+            f"{label}, 10% changed, 1% deleted, 1% new",
             median(times["interlace"]),
             median(times["raw"]),
             kind="ratio",
@@ -187,3 +211,7 @@ def run(bench: Bench) -> list[Figure]:
             samples=times,
         )
     ]
+
+
+def _n(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows >= 1_000_000 else f"{rows // 1000}k"

@@ -34,19 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.core import Bench, Figure, subprocess_env, write_files
+from benchmarks.served import load_average
 from benchmarks.workloads.startup import interlace_command
 
 if TYPE_CHECKING:
     from interlace_service.scheduler import Scheduler
 
 CONFIG = "name: sched\nconnections:\n  default:\n    type: duckdb\n    path: data/{env}.duckdb\n"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 def _project(root: Path, schedules: list[str]) -> Path:

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.core import Bench, Figure, median, subprocess_env, write_files
-from benchmarks.served import latency_figures
-from benchmarks.workloads.service import load_average
+from benchmarks.served import http_load, load_average
 
 CONFIG = """\
 name: stream_bench
@@ -136,13 +135,6 @@ class StreamServer:
                     raise RuntimeError("the stream server did not start within 120 s") from None
                 time.sleep(0.05)
 
-    def cpu_seconds(self) -> float | None:
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def peak_rss_mb(self) -> float | None:
         try:
             for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -176,51 +168,6 @@ def _project(bench: Bench, name: str) -> Path:
     return root
 
 
-async def _post_loop(
-    server: StreamServer,
-    clients: int,
-    seconds: float,
-    warm_up: float,
-    body: Any,
-    content_type: str,
-) -> dict[str, Any]:
-    import aiohttp
-
-    url = server.url + "/api/v1/streams/events"
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=clients)
-    headers = {"Content-Type": content_type}
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
-
-        async def worker(until: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < until:
-                started = time.perf_counter()
-                async with session.post(url, data=body()) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-                        continue
-                if record:
-                    latencies.append(time.perf_counter() - started)
-
-        until = time.perf_counter() + warm_up
-        await asyncio.gather(*(worker(until, False) for _ in range(clients)))
-        cpu0, server0, wall0 = time.process_time(), server.cpu_seconds(), time.perf_counter()
-        until = wall0 + seconds
-        await asyncio.gather(*(worker(until, True) for _ in range(clients)))
-        wall = time.perf_counter() - wall0
-        cpu, server1 = time.process_time() - cpu0, server.cpu_seconds()
-    return {
-        **latency_figures(latencies, errors, wall),
-        "client_cpu": 100 * cpu / wall,
-        "server_cpu": None
-        if server0 is None or server1 is None
-        else 100 * (server1 - server0) / wall,
-    }
-
-
 def ndjson(bench: Bench, hooks: str | None) -> list[Figure]:
     root = _project(bench, "ndjson")
     seconds = float(bench.options.get("seconds", bench.pick(20, 8, 2)))
@@ -236,8 +183,15 @@ def ndjson(bench: Bench, hooks: str | None) -> list[Figure]:
             f"ndjson: 4 clients, batches of 1000 events of {size:.0f} B; load {load_average()}"
         )
         result = asyncio.run(
-            _post_loop(
-                server, 4, seconds, 1.0, lambda: batches[next(cycle) % 20], "application/x-ndjson"
+            http_load(
+                method="POST",
+                url=server.url + "/api/v1/streams/events",
+                clients=4,
+                seconds=seconds,
+                warm_up=1.0,
+                headers={"Content-Type": "application/x-ndjson"},
+                body=lambda: batches[next(cycle) % 20],
+                server_pid=server.process.pid,
             )
         )
         state = server.state()
@@ -296,13 +250,15 @@ def single(bench: Bench, hooks: str | None) -> list[Figure]:
     try:
         bench.log(f"single: 50 clients, one event per POST; load {load_average()}")
         result = asyncio.run(
-            _post_loop(
-                server,
-                50,
-                seconds,
-                1.0,
-                lambda: json.dumps(_event(next(counter))).encode(),
-                "application/json",
+            http_load(
+                method="POST",
+                url=server.url + "/api/v1/streams/events",
+                clients=50,
+                seconds=seconds,
+                warm_up=1.0,
+                headers={"Content-Type": "application/json"},
+                body=lambda: json.dumps(_event(next(counter))).encode(),
+                server_pid=server.process.pid,
             )
         )
         state = server.state()

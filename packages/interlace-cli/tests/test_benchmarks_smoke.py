@@ -41,3 +41,34 @@ def test_workload_reports_positive_times(name: str, workdir: Path) -> None:
             assert times, as_dict
         for value in times:
             assert value > 0 and math.isfinite(value), as_dict
+
+
+def test_process_workload_compares_whole_processes(workdir: Path) -> None:
+    """The whole-process variants: every figure of the `interlace` command against a raw
+    python process is measured (both sides positive), and the results of both sides agreed
+    (the workload raises otherwise)."""
+    figures = run_workload("process", reps=1, size="smoke", workdir=workdir)
+    by_variant = {f.variant: f for f in figures}
+    for variant in (
+        "dag 20 models cold, 1 worker",
+        "dag 20 models cold, default workers",
+        "upsert wide 20k into 200k",
+        "scd2 wide 20k keys, 2nd batch",
+    ):
+        figure = by_variant[variant]
+        assert figure.interlace and figure.raw, figure.as_dict()
+        assert figure.interlace > 0 and figure.raw > 0, figure.as_dict()
+    rss = by_variant["upsert wide 20k into 200k: peak RSS, interlace / raw"]
+    assert rss.measure is not None and rss.measure > 0, rss.as_dict()
+    first = by_variant["start to first model (Python model)"]
+    assert first.interlace is not None and first.raw is not None
+    assert 0 < first.raw < first.interlace < 60, first.as_dict()
+
+
+def test_peers_is_not_a_default_workload() -> None:
+    """`python -m benchmarks` without workload names never builds the peers' venv."""
+    from benchmarks import DEFAULT_WORKLOADS, WORKLOADS
+
+    assert "peers" in WORKLOADS
+    assert "peers" not in DEFAULT_WORKLOADS
+    assert "process" in DEFAULT_WORKLOADS
