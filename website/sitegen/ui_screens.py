@@ -15,10 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -31,7 +32,16 @@ quality:
   checks:
     stg_orders:
       - {accepted_values: {column: status, values: [completed]}, severity: warn}
+streams:
+  page_views:
+    fields: {user: string, page: string, seconds: float64}
+    validate_schema: quarantine
 """
+# what the streams pages show: events published over HTTP (two do not fit the fields)
+PAGE_VIEWS = [
+    {"user": f"u{i % 7}", "page": page, "seconds": round(1.5 + i * 0.7, 1)}
+    for i, page in enumerate(["/", "/pricing", "/docs", "/", "/blog", "/docs/streams"] * 4)
+] + [{"user": 42, "page": "/"}, {"user": "u3", "page": ["/", "/pricing"]}]
 
 
 class _Session:
@@ -76,6 +86,9 @@ def serve_ui() -> Iterator[str]:
         _Session.key = _interlace(
             root, "apikey", "create", "screenshots", "--scope", "execute", "--quiet"
         ).strip()
+        publisher = _interlace(
+            root, "apikey", "create", "publisher", "--scope", "write", "--quiet"
+        ).strip()
         port = _free_port()
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "interlace"), "serve", "--port", str(port)],
@@ -90,10 +103,37 @@ def serve_ui() -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("interlace serve did not start")
                 time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}/"
+            base = f"http://127.0.0.1:{port}"
+            _publish_page_views(base, publisher)
+            yield base + "/"
         finally:
             process.terminate()
             process.wait(timeout=60)
+
+
+def _call(base: str, key: str, path: str, body: object = None) -> dict[str, Any]:
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return dict(json.loads(response.read()))
+
+
+def _publish_page_views(base: str, key: str) -> None:
+    """Events in the ``page_views`` stream, committed, and a consumer that read some."""
+    for start in range(0, len(PAGE_VIEWS), 6):
+        _call(base, key, "/api/v1/streams/page_views", PAGE_VIEWS[start : start + 6])
+    deadline = time.monotonic() + 30
+    consume = "/api/v1/streams/page_views/consume?consumer=analytics&batch_size=15"
+    batch = _call(base, key, consume)
+    while not batch["events"] and time.monotonic() < deadline:
+        time.sleep(0.2)  # the committer has not moved the events into the table yet
+        batch = _call(base, key, f"{consume}&lease={batch['lease']}")  # the lease is ours
+    ack = {"consumer": "analytics", "lease": batch["lease"], "offset": batch["next_offset"]}
+    _call(base, key, "/api/v1/streams/page_views/ack", ack)
 
 
 def _ready(discovery: Path) -> bool:
@@ -180,6 +220,17 @@ def ui_shots(shot: Callable[..., object]) -> tuple[object, ...]:
         ),
         shot("ui-runs", "#/runs", prepare=showing("[data-testid=runs-table]")),
         shot("ui-run", "#/runs", prepare=showing("[data-testid=runs-table]", _latest_run)),
+        shot(
+            "ui-column-lineage",
+            "#/lineage/customer_lifetime_value?column=segment",
+            prepare=showing("[data-testid=lineage-graph] [data-column-node]"),
+        ),
+        shot("ui-streams", "#/streams", prepare=showing("[data-testid=streams-table]")),
+        shot(
+            "ui-stream",
+            "#/streams/page_views",
+            prepare=showing("[data-testid=recent-events] tbody tr"),
+        ),
         shot("ui-trigger", "#/graph", prepare=showing(dag, _trigger)),
         shot("ui-dark", "#/graph", prepare=showing(dag, _dark)),
     )

@@ -9,6 +9,17 @@ describe("the hash router", () => {
     expect(parse("#/models")).toMatchObject({ page: "models", param: "" });
     expect(parse("#/runs/abc123")).toMatchObject({ page: "run", param: "abc123" });
     expect(parse("#/nowhere")).toMatchObject({ page: "notfound" });
+    expect(parse("#/streams")).toMatchObject({ page: "streams", param: "" });
+    expect(parse("#/streams/orders")).toMatchObject({ page: "stream", param: "orders" });
+    expect(parse("#/lineage")).toMatchObject({ page: "lineage", param: "" });
+  });
+
+  it("keeps a lineage link's model, column and direction", () => {
+    const link = href("lineage", "stg orders", { column: "amount%", direction: "upstream" });
+    const route = parse(link);
+    expect(route).toMatchObject({ page: "lineage", param: "stg orders" });
+    expect(route.query.get("column")).toBe("amount%");
+    expect(route.query.get("direction")).toBe("upstream");
   });
 
   it("round-trips model names with odd characters", () => {

@@ -134,6 +134,7 @@ const TYPES = [
   "task.skipped",
   "task.progress",
   "check.completed",
+  "stream.committed",
 ];
 
 function resumeFrom(): number {

@@ -2,7 +2,17 @@
 // can be shared and the back button works. Model names are encoded (any character is safe).
 
 export interface Route {
-  page: "graph" | "models" | "model" | "runs" | "run" | "scheduler" | "notfound";
+  page:
+    | "graph"
+    | "models"
+    | "model"
+    | "runs"
+    | "run"
+    | "scheduler"
+    | "streams"
+    | "stream"
+    | "lineage"
+    | "notfound";
   param: string;
   query: URLSearchParams;
 }
@@ -22,6 +32,10 @@ export function parse(hash: string): Route {
       return { page: param ? "run" : "runs", param, query };
     case "scheduler":
       return { page: "scheduler", param: "", query };
+    case "streams":
+      return { page: param ? "stream" : "streams", param, query };
+    case "lineage":
+      return { page: "lineage", param, query };
     default:
       return { page: "notfound", param: path, query };
   }
@@ -37,7 +51,7 @@ function safeDecode(text: string): string {
 
 /** The link to a page: `href("models", "orders")` is `#/models/orders`. */
 export function href(
-  page: "graph" | "models" | "runs" | "scheduler",
+  page: "graph" | "models" | "runs" | "scheduler" | "streams" | "lineage",
   param?: string,
   query?: Record<string, string | number | undefined | null>,
 ): string {
