@@ -24,3 +24,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if hook is not None:
         hook._must_rewrite.clear()
         hook._marked_for_rewrite_cache.clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep ``--dist loadgroup`` working on pytest 9: pytest-xdist 3.8 marks an item's group by
+    suffixing ``item._nodeid`` with ``@group``, but pytest 9 reads the node id from ``item._id``,
+    so the groups were ignored and a module's served app was started on every worker. The same
+    suffix is put where pytest 9 reads it (runs after xdist's hook)."""
+    if not getattr(config.option, "loadgroup", False) or not hasattr(config, "workerinput"):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest before 9: the node id is ``_nodeid`` itself
+        return
+    for item in items:
+        suffixed = item.__dict__.get("_nodeid")
+        if isinstance(suffixed, str) and "@" in suffixed and "@" not in item.nodeid:
+            item._id = NodeId.parse(suffixed)  # type: ignore[attr-defined]

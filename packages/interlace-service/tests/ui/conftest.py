@@ -86,19 +86,22 @@ class Server:
     def start(self) -> None:
         discovery = self.root / ".interlace" / "server-dev.json"
         discovery.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [str(INTERLACE), "serve", "--port", str(self.port)],
-            cwd=self.root,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # the output goes to a file: a busy server fills a pipe nobody reads, and freezes
+        self.log = self.root / f"serve-{self.port}.log"
+        with self.log.open("a") as out:
+            self.process = subprocess.Popen(
+                [str(INTERLACE), "serve", "--port", str(self.port)],
+                cwd=self.root,
+                env=cli_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
 
         def ready() -> dict[str, Any] | None:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise AssertionError(f"interlace serve exited: {self.process.communicate()[0]}")
+                raise AssertionError(f"interlace serve exited: {self.log.read_text()[-4000:]}")
             try:
                 return dict(json.loads(discovery.read_text()))
             except (OSError, ValueError):
@@ -111,10 +114,10 @@ class Server:
             (self.root / "slow.gate").write_text("")
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.communicate(timeout=60)
+                self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.communicate()
+                self.process.wait()
         (self.root / "slow.gate").unlink(missing_ok=True)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -5,9 +5,7 @@ with each consumer's lag and the quarantined events' reasons."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,22 +69,6 @@ class Streams:
         return self.call("GET", f"/api/v1/streams/{stream}")
 
 
-def drain(server: Server) -> deque[str]:
-    """Read the server's output as it comes (its last lines, for a failure's message): every
-    publish, commit and triggered run logs a line, and a full pipe would stop the server."""
-    lines: deque[str] = deque(maxlen=200)
-    process = server.process
-    assert process is not None and process.stdout is not None
-    output = process.stdout
-
-    def read() -> None:
-        for line in output:
-            lines.append(line)
-
-    threading.Thread(target=read, name="serve-output", daemon=True).start()
-    return lines
-
-
 @pytest.fixture(scope="module")
 def streams(
     tmp_path_factory: pytest.TempPathFactory, ui_build: Path, ui: type[UI]
@@ -98,8 +80,7 @@ def streams(
         "-- @strategy: append\n-- @cursor: _stream_offset\n"
         "SELECT _stream_offset, id, amount * 2 AS doubled FROM orders\n"
     )
-    server = ui.Server(root)
-    drain(server)
+    server = ui.Server(root)  # its output goes to a file (every publish logs a line)
     publisher = ui.interlace(root, "apikey", "create", "publisher", "--scope", "write", "--quiet")
     yield Streams(server, publisher.strip())
     server.stop()
