@@ -38,7 +38,7 @@ from interlace_connections.postgres.types import (
 from interlace_connections.postgres.views import DEPENDENT_VIEWS, SavedView, quote
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     import psycopg
@@ -298,14 +298,15 @@ class PostgresSession(Session):
         ).fetchall()
         return [Column(r[0], canonical_type(r[1])) for r in rows]
 
-    def content_hash(self, table: exp.Table) -> str | None:
+    def content_hash(self, table: exp.Table, columns: Sequence[Column] | None = None) -> str | None:
         """Row count plus the sum of each row's 64-bit md5 prefix: order-insensitive."""
         name = table.sql(dialect=DIALECT)
         row = self.conn.execute(
             "SELECT count(*), coalesce(sum(('x' || substr(md5(__il_row::text), 1, 16))"
             f"::bit(64)::bigint::numeric), 0) FROM {name} AS __il_row"
         ).fetchone()
-        columns = self.describe(table.db, table.name)
+        if columns is None:
+            columns = self.describe(table.db, table.name)
         payload = repr(
             ((row[0], str(row[1])) if row else None, [(c.name, c.type) for c in columns])
         )

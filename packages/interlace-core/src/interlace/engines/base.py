@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from contextlib import AbstractContextManager
 
     import pyarrow as pa
@@ -148,9 +148,10 @@ class Session(ABC):
         sparse, or no such shortcut)."""
         return None
 
-    def content_hash(self, table: exp.Table) -> str | None:
+    def content_hash(self, table: exp.Table, columns: Sequence[Column] | None = None) -> str | None:
         """An order-insensitive hash of a table's rows and column types, or None when the
-        engine cannot compute one cheaply (then every write counts as a data change)."""
+        engine cannot compute one cheaply (then every write counts as a data change).
+        ``columns``: the table's columns when the caller has just described it."""
         return None
 
     def target_lock(self, schema: str, name: str, wait: LockWait) -> AbstractContextManager[None]:

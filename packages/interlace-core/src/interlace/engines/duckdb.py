@@ -17,7 +17,7 @@ from interlace.engines.base import Capabilities, Column, Engine, Session
 from interlace.errors import InterlaceConnectionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     import duckdb
     import pyarrow as pa
@@ -269,15 +269,16 @@ class DuckDBSession(Session):
         )
         return distinct is not None and distinct[0] == count
 
-    def content_hash(self, table: exp.Table) -> str | None:
+    def content_hash(self, table: exp.Table, columns: Sequence[Column] | None = None) -> str | None:
         import hashlib
 
         name = table.sql(dialect="duckdb")
         row = self.cursor.execute(
             f"SELECT count(*), sum(hash(__il_row)::HUGEINT) FROM {name} AS __il_row"
         ).fetchone()
-        types = self.cursor.execute(f"DESCRIBE {name}").fetchall()
-        digest = hashlib.sha256(repr((row, [(t[0], t[1]) for t in types])).encode())
+        if columns is None:
+            columns = self.describe_relation(table)
+        digest = hashlib.sha256(repr((row, [(c.name, c.type) for c in columns])).encode())
         return digest.hexdigest()[:32]
 
     def interrupt(self) -> None:

@@ -262,7 +262,7 @@ class TablePublisher:
             and self.catalog.project.graph.children[spec.name]
         ):
             # only worth a scan when downstream models could skip on identical data
-            content_hash = session.content_hash(staging)
+            content_hash = session.content_hash(staging, staged_columns)
             previous = self.catalog.states.get(spec.name)
             if (
                 content_hash is not None
