@@ -114,7 +114,9 @@ def build_scd2(path: Path, rows: int) -> None:
                    CASE WHEN pick < 10 AND col = 0 THEN name || '_renamed' ELSE name END AS name,
                    CASE WHEN pick < 10 AND col = 1 THEN city || '_moved' ELSE city END AS city,
                    CASE WHEN pick < 10 AND col = 2 THEN score + 1 ELSE score END AS score,
-                   CASE WHEN pick < 10 AND col = 3 THEN amount + 1 ELSE amount END AS amount
+                   -- the same type as batch1 (amount + 1 alone would widen to DECIMAL(13, 2))
+                   CASE WHEN pick < 10 AND col = 3 THEN (amount + 1)::DECIMAL(12, 2)
+                        ELSE amount END AS amount
             FROM b WHERE pick <> 10
             UNION ALL
             SELECT {rows} + range AS id,

@@ -416,7 +416,7 @@ def upsert_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
 
 def scd2_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
     rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 20_000))
-    source = cached(bench.cache / f"scd2_wide_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
+    source = cached(bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
     folder = bench.folder("scd2")
     templates = bench.folder("scd2_templates")
     il_template = scd2.first_load(bench, source)  # Interlace's first load (untimed)

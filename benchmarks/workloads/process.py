@@ -519,7 +519,7 @@ def scd2_wide(bench: Bench, sides: Sides) -> list[Figure]:
     rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 20_000))
     label = f"scd2 wide {_n(rows)} keys, 2nd batch"
     bench.log(f"preparing {label}")
-    source = cached(bench.cache / f"scd2_wide_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
+    source = cached(bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
     template = scd2.first_load(bench, source)
     project = bench.tmp / "scd2_project"
     raw_db = bench.folder("scd2_raw") / "raw.duckdb"

@@ -152,7 +152,7 @@ def run(bench: Bench) -> list[Figure]:
     if data in ("wide", "both"):
         bench.log(f"preparing a {rows}-key dimension, wide random rows")
         source = cached(
-            bench.cache / f"scd2_wide_{rows}.duckdb", lambda p: wide.build_scd2(p, rows)
+            bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows)
         )
         figures += measure(bench, f"{_n(rows)} keys wide", source, wide.SCD2_TRACKED)
     return figures
