@@ -1,5 +1,6 @@
 """The UI's contract and packaging: the committed OpenAPI copy its TypeScript types come from
-is what the service generates, and a wheel of interlace-service carries the built UI."""
+is what the service generates, and a wheel of interlace-service (built directly or from its
+sdist) carries the built UI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -42,26 +44,39 @@ def test_the_snapshot_command_writes_the_document_and_explains_its_usage(
     assert "usage: python -m interlace_service.openapi_snapshot" in capsys.readouterr().err
 
 
-@pytest.mark.xdist_group("ui-wheel")
-def test_the_wheel_carries_the_built_ui(tmp_path: Path, ui_build: Path) -> None:
+def _build(out: Path, *flags: str) -> None:
     uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
-    command = [
-        uv,
-        "build",
-        "--wheel",
-        "--offline",
-        "-o",
-        str(tmp_path),
-        "packages/interlace-service",
-    ]
+    command = [uv, "build", *flags, "--offline", "-o", str(out), "packages/interlace-service"]
     if not Path(uv).exists():
+        if flags != ("--wheel",):
+            pytest.skip("building an sdist needs uv (./dev installs it into .tools/)")
         command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                   "-w", str(tmp_path), "packages/interlace-service"]  # fmt: skip
+                   "-w", str(out), "packages/interlace-service"]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
-    wheel = next(tmp_path.glob("interlace_service-*.whl"))
+
+def _assert_ui_in(wheel: Path, ui_build: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "interlace_service/ui/index.html" in names
     built = {p.relative_to(ui_build).as_posix() for p in ui_build.rglob("*") if p.is_file()}
     assert {f"interlace_service/ui/{name}" for name in built} <= set(names)
+
+
+@pytest.mark.xdist_group("ui-wheel")
+def test_the_wheel_carries_the_built_ui(tmp_path: Path, ui_build: Path) -> None:
+    _build(tmp_path, "--wheel")
+
+    _assert_ui_in(next(tmp_path.glob("interlace_service-*.whl")), ui_build)
+
+
+@pytest.mark.xdist_group("ui-wheel")
+def test_the_sdist_carries_the_built_ui_into_the_wheel_built_from_it(
+    tmp_path: Path, ui_build: Path
+) -> None:
+    _build(tmp_path)  # an sdist, then a wheel from the unpacked sdist (no repository around)
+
+    sdist = next(tmp_path.glob("interlace_service-*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        assert any(n.endswith("/ui_dist/index.html") for n in archive.getnames())
+    _assert_ui_in(next(tmp_path.glob("interlace_service-*.whl")), ui_build)
