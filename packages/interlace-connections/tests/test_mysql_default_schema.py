@@ -38,6 +38,10 @@ mysql_database = _mysql.mysql_database
             "ALTER TABLE `shop`.__il_stage_t RENAME `shop`.t",
         ),
         ("ALTER TABLE archive.staged RENAME t", "ALTER TABLE archive.staged RENAME archive.t"),
+        (  # the atomic swap of a replace: both names change in one statement
+            "RENAME TABLE `main`.`t` TO `main`.`__il_stage_t_old`, `main`.`__il_stage_t` TO `main`.`t`",
+            "RENAME TABLE `shop`.`t` TO `shop`.`__il_stage_t_old`, `shop`.`__il_stage_t` TO `shop`.`t`",
+        ),
     ],
 )
 def test_mysql_statements_name_the_default_schema_as_the_connection_database(

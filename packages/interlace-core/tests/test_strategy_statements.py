@@ -242,6 +242,25 @@ CASES = {
 }
 
 
+def test_replace_where_ddl_commits_at_once_swaps_both_names_in_one_rename() -> None:
+    swap = Capabilities(merge=False, create_or_replace=False, publish="rename_swap")
+    found = steps(spec("replace"), capabilities=swap)
+
+    # quoted in the context's dialect (DuckDB's here; MySQL's backticks on MySQL)
+    assert [sql(s, "mysql") for s in found] == [
+        'RENAME TABLE "main"."items" TO "main"."__il_stage_items_old", '
+        '"main"."__il_stage_items" TO "main"."items"',
+        "DROP TABLE IF EXISTS `main`.`__il_stage_items_old`",
+    ]
+    pairs = st.renamed_tables(found[0].statement, "duckdb")
+    assert [(a.name, b.name) for a, b in pairs or []] == [
+        ("items", "__il_stage_items_old"),
+        ("__il_stage_items", "items"),
+    ]
+    # a first write has nothing to swap with: a plain rename
+    assert shape(steps(spec("replace"), capabilities=swap, kind=None)) == FIRST
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_each_strategy_builds_its_statements_for_the_engine_it_runs_on(case: Case) -> None:
     found = steps(

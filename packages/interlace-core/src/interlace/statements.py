@@ -104,6 +104,34 @@ def rename(source: exp.Table, new_name: str) -> exp.Alter:
     )
 
 
+def rename_tables(pairs: list[tuple[exp.Table, exp.Table]], dialect: str) -> exp.Command:
+    """``RENAME TABLE a TO b, c TO d``: MySQL's multi-table rename, one atomic statement (sqlglot
+    has no node for it: a command whose text :func:`renamed_tables` reads back)."""
+    text = ", ".join(f"{a.sql(dialect=dialect)} TO {b.sql(dialect=dialect)}" for a, b in pairs)
+    return exp.Command(this="RENAME", expression=exp.Literal.string(f"TABLE {text}"))
+
+
+def renamed_tables(statement: exp.Expr, dialect: str) -> list[tuple[exp.Table, exp.Table]] | None:
+    """The ``(old, new)`` pairs of a :func:`rename_tables` statement, or None for any other."""
+    if not (isinstance(statement, exp.Command) and statement.name.upper() == "RENAME"):
+        return None
+    text = statement.text("expression").strip()
+    if not text.upper().startswith("TABLE "):
+        return None
+    pairs = []
+    for pair in text[len("TABLE ") :].split(", "):
+        old, _, new = pair.partition(" TO ")
+        pairs.append((exp.to_table(old, dialect=dialect), exp.to_table(new, dialect=dialect)))
+    return pairs
+
+
+def rename_swap(target: exp.Table, staging: exp.Table, retired: str, dialect: str) -> exp.Command:
+    """``RENAME TABLE target TO retired, staging TO target``: both names swap at once (readers
+    see the old table or the new). ``retired`` is a name in the target's schema."""
+    old = exp.table_(exp.to_identifier(retired, quoted=True), db=target.args.get("db"))
+    return rename_tables([(target, old), (staging, target)], dialect)
+
+
 def add_column(target: exp.Table, name: str, dtype: exp.DataType) -> exp.Alter:
     return exp.Alter(
         this=target,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from interlace.engines.base import Capabilities, Column
 from interlace.errors import InterlaceConnectionError, ModelExecutionError
+from interlace.statements import rename_tables, renamed_tables
 from sqlglot import exp
 
 from interlace_connections.ibis.engine import (
@@ -54,6 +55,13 @@ def in_databases(statement: exp.Expr, database_of: Callable[[str], str]) -> exp.
 
     def in_default(table: exp.Table) -> bool:
         return table.db == DEFAULT_SCHEMA and not table.catalog
+
+    pairs = renamed_tables(statement, "mysql")  # RENAME TABLE a TO b, c TO d (a swap)
+    if pairs is not None:
+        for table in (t for pair in pairs for t in pair):
+            if in_default(table):
+                table.set("db", exp.to_identifier(database_of(DEFAULT_SCHEMA), quoted=True))
+        return rename_tables(pairs, "mysql")
 
     renames = isinstance(statement, exp.Alter) and any(statement.find_all(exp.AlterRename))
     if not renames and not any(in_default(t) for t in statement.find_all(exp.Table)):
@@ -237,7 +245,7 @@ class MySQLEngine(IbisEngine):
         return Capabilities(
             merge=False,  # no MERGE: DELETE + INSERT
             create_or_replace=False,
-            publish="none",  # DDL commits implicitly (a rename swap would make it atomic)
+            publish="rename_swap",  # DDL commits implicitly: RENAME TABLE swaps atomically
             rename_table=True,
             arrow_scan=False,
             full_join=False,
