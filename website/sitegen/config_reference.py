@@ -5,7 +5,10 @@ Every key of :class:`interlace.config.ProjectConfig` and of the models under it,
 type and state store type that an installed distribution registers (entry points
 ``interlace.connections`` and ``interlace.state``) and each top-level section an installed
 extension defines: the key, its type, its default and constraints, and what it means, from the
-field's ``description``, else from the comment the code has beside or above the field.
+field's ``description`` (``Field(description=...)`` or the docstring under the field), else
+from the configuration guide's key tables, else from the comment the code has beside or above
+the field. A section that is a mapping or a list itself (a pydantic ``RootModel``) shows what
+its entries are.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import annotated_types
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 from pydantic_core import PydanticUndefined
 
 from sitegen.distributions import distribution_of
@@ -144,15 +147,23 @@ class Page:
         """Add a section for every model-typed key of ``section`` (recursively); keys that
         hold the same model share one section."""
         holders: dict[type[BaseModel], list[str]] = {}
+        variants: set[type[BaseModel]] = set()  # one of several models a key may hold
         for name, info in _fields(section.model, section.exclude):
             if name in skip:
                 continue
-            for nested, suffix in _nested_models(info.annotation):
+            held = _nested_models(info.annotation)
+            key = "" if _is_root(section.model) else _key(name, info)
+            for nested, suffix in held:
                 if nested not in self.anchors:
-                    holders.setdefault(nested, []).append(_key(name, info) + suffix)
+                    holders.setdefault(nested, []).append(key + suffix)
+                    if len(held) > 1:
+                        variants.add(nested)
         for nested, keys in holders.items():
             path = _join(section.path, keys[0])
             title = " / ".join(f"`{_join(section.path, key)}`" for key in keys)
+            tag = _type_tag(nested) if nested in variants else None
+            if tag is not None:
+                title += f" with `type: {tag}`"
             child = self.section(
                 path,
                 nested,
@@ -282,6 +293,10 @@ class Page:
             rows = list(_fields(section.model, section.exclude))
             if not rows or not section.table:
                 continue
+            if _is_root(section.model):  # the section is a mapping or list itself
+                entries = self._type(section.model.model_fields["root"].annotation)
+                out += [f"`{section.path}` is a {entries}.", ""]
+                continue
             out += ["| Key | Type | Default | Meaning |", "|---|---|---|---|"]
             comments = _comments(section.model)
             for name, info in rows:
@@ -311,6 +326,20 @@ def _fields(model: type[BaseModel], exclude: frozenset[str]) -> list[tuple[str, 
 
 def _key(name: str, info: FieldInfo) -> str:
     return info.alias or name
+
+
+def _is_root(model: type[BaseModel]) -> bool:
+    """Whether the model is a mapping or list itself (``RootModel``), not a set of keys."""
+    return issubclass(model, RootModel)
+
+
+def _type_tag(model: type[BaseModel]) -> str | None:
+    """The value of the model's ``type`` key when it is fixed (``type: Literal["slack"]``)."""
+    info = model.model_fields.get("type")
+    if info is None or typing.get_origin(info.annotation) is not typing.Literal:
+        return None
+    values = typing.get_args(info.annotation)
+    return str(values[0]) if len(values) == 1 else None
 
 
 def _nested_models(annotation: Any) -> list[tuple[type[BaseModel], str]]:
@@ -357,6 +386,13 @@ def type_text(annotation: Any, anchor_of: Any = lambda model: None) -> str:
         simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
         if annotation in simple:
             return simple[annotation]
+        named = {
+            "SecretStr": "string (secret)",
+            "IPv4Network": "IP network",
+            "IPv6Network": "IP network",
+        }
+        if annotation.__name__ in named:
+            return named[annotation.__name__]
         return f"`{annotation.__name__}`"
     return f"`{annotation}`"
 
@@ -447,7 +483,17 @@ def _distribution(model: type) -> str:
 
 
 def _comments(model: type[BaseModel]) -> dict[str, str]:
-    """The comments the code has beside or right above each field of ``model``."""
+    """The comments the code has beside or right above each field of ``model`` and of the
+    models it inherits its fields from."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if issubclass(cls, BaseModel) and cls not in (BaseModel, RootModel):
+            found.update(_own_comments(cls))
+    return found
+
+
+def _own_comments(model: type[BaseModel]) -> dict[str, str]:
+    """The comments beside or right above the fields ``model``'s own class body declares."""
     try:
         source = textwrap.dedent(inspect.getsource(model))
     except (OSError, TypeError):
@@ -485,6 +531,8 @@ def _cell(text: str) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if key.startswith((".", "[")):  # the entries of a section that is a mapping or list
+        return f"{path}{key}"
     return f"{path}.{key}" if path else key
 
 

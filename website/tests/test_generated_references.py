@@ -3,6 +3,8 @@ route; and the Markdown helpers keep the docs' links and docstrings working on t
 
 from __future__ import annotations
 
+import re
+
 import click
 from interlace.plugins import available_connection_types, connection_type
 from pydantic import BaseModel
@@ -36,6 +38,29 @@ def test_configuration_reference_has_every_key_of_every_model() -> None:
             assert f"| `{info.alias or name}` |" in page, f"{model.__name__}.{name} is missing"
     assert "| `max_workers` | integer, ≥ 1 | computed when the config loads |" in page
     assert "### `type:` `duckdb`" in page and "### `type:` `postgres`" in page
+
+
+def test_every_configuration_key_has_a_meaning() -> None:
+    """A key without a description (``Field(description=...)``, the docstring under the field,
+    the configuration guide's key table or a comment beside the field) fails here."""
+    page = config_reference((REPO / "docs" / "configuration.md").read_text())
+
+    section = ""
+    rows: list[tuple[str, str, str]] = []
+    for line in page.splitlines():
+        if line.startswith("#"):
+            section = line
+        elif line.startswith("| `"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            assert len(cells) == 4, f"{section}: a row without 4 cells: {line}"
+            rows.append((section, cells[0], cells[3]))
+
+    assert len(rows) > 150
+    missing = [f"{where} {key}" for where, key, meaning in rows if not meaning]
+    assert not missing, "config keys without a description:\n  " + "\n  ".join(missing)
+    assert "| `root` |" not in page  # a section that is a mapping says what its entries are
+    assert "`schedules` is a mapping of name → [mapping](#schedules-name)." in page
+    assert "### `alerts.channels.NAME` with `type: slack`" in page
 
 
 def test_cli_reference_has_every_command_with_its_options_including_extensions() -> None:

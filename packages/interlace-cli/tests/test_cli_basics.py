@@ -69,3 +69,46 @@ def test_unknown_command_is_a_usage_error(folder: Folder) -> None:
 
     assert result.code == 2, result
     assert "No such command 'runn'" in result.stderr
+
+
+RUN_PATH_LAZY = (
+    "aiohttp",
+    "html",
+    "ibis",
+    "interlace_connections",
+    "interlace_service.schemas",
+    "pandas",
+    "polars",
+    "pyarrow",
+)
+
+
+def test_running_a_sql_project_imports_nothing_it_does_not_use(folder: Folder) -> None:
+    folder.write(
+        {
+            "config.yaml": "name: shop\nconnections:\n  default:\n    type: duckdb\n"
+            "    path: data/dev.duckdb\n",
+            "models/orders.sql": "select 1 as id",
+            "models/totals.sql": "select count(*) as n from orders",
+        }
+    )
+    probe = textwrap.dedent(
+        f"""
+        import json, sys
+        from interlace_cli.main import cli
+
+        try:
+            cli(["run"], prog_name="interlace", standalone_mode=False)
+        except SystemExit:
+            pass
+        print(json.dumps(sorted(m for m in {RUN_PATH_LAZY!r} if m in sys.modules)))
+        """
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=folder.root, capture_output=True, text=True, timeout=60
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "2 succeeded" in completed.stdout, completed.stdout
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"`interlace run` of a SQL project imported {loaded}"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -120,9 +121,16 @@ class EnvironmentsConfig(_Strict):
     ``shared: true`` connection, ``[]`` turns fallback off.
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     names: list[str] | None = None
+    """Every environment of the project; `--env` with another name is an error (default: any
+    name)."""
     production: list[str] = Field(default_factory=lambda: ["prod", "production"])
+    """Environments that build every model themselves and never read from a fallback connection."""
     fallback_connections: list[str] | None = None
+    """Where other environments read upstream models they have not built, in order (default: every
+    `shared: true` connection; `[]`: no fallback)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -18,9 +18,14 @@ class _Strict(BaseModel):
 class CircuitBreakerConfig(_Strict):
     """Fail fast on a connection after repeated engine failures (SPEC §6.4)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     failure_threshold: int = Field(default=5, ge=1)
+    """Engine failures in a row that open the breaker: the connection's next calls fail at once."""
     timeout: float = Field(default=60.0, gt=0)
+    """Seconds the breaker stays open before one trial call is let through."""
     success_threshold: int = Field(default=1, ge=1)
+    """Successful trial calls that close the breaker again."""
 
 
 class RetryConfig(_Strict):
@@ -53,19 +58,29 @@ class AttachConfig(_Strict):
     Its tables are then read as ``name.schema.table`` in SQL and from Python models.
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The catalog name the attached database gets: its tables are `name.schema.table`."""
     type: AttachType
+    """What is attached: `postgres`, `mysql`, `sqlite`, `duckdb` or `ducklake`."""
     path: str | None = None  # sqlite/duckdb file, ducklake catalog file (relative to the project)
     create: bool = False  # sqlite/duckdb: create the file when it is missing
     dsn: str | None = None  # postgres/mysql: a key=value connection string
     host: str | None = None
+    """postgres/mysql: the server's host name."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """postgres/mysql: the server's port."""
     database: str | None = None
+    """postgres/mysql: the database to attach."""
     user: str | None = None
+    """postgres/mysql: the user to log in as."""
     password: str | None = None
+    """postgres/mysql: the password (use `${VAR}` to keep it out of the file)."""
     connect_timeout: float = Field(default=10.0, gt=0)  # seconds (postgres, mysql)
     data_path: str | None = None  # ducklake: where the Parquet data files live
     read_only: bool = False
+    """Attach read-only: models can read the database's tables but not write them."""
 
     @model_validator(mode="after")
     def _keys_fit_type(self) -> AttachConfig:
@@ -105,6 +120,8 @@ class DuckDBConnectionConfig(ConnectionConfig):
     load (from their ``duckdb-extension-<name>`` wheels, never downloaded).
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["duckdb"] = "duckdb"
     path: str = ":memory:"
     read_only: bool = False
@@ -112,7 +129,11 @@ class DuckDBConnectionConfig(ConnectionConfig):
     memory_limit: str | None = None
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
     attach: list[AttachConfig] = Field(default_factory=list)
+    """Other databases (PostgreSQL, MySQL, SQLite, DuckDB files, DuckLake) attached whenever the
+    database opens."""
     extensions: list[str] = Field(default_factory=list)
+    """Extra DuckDB extensions to load, from their installed `duckdb-extension-<name>` packages
+    (never downloaded)."""
 
     @model_validator(mode="after")
     def _unique_attachments(self) -> DuckDBConnectionConfig:

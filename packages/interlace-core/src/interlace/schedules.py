@@ -56,18 +56,32 @@ class ScheduleSpec(BaseModel):
     - ``enabled``: ``false`` keeps the schedule declared but never fires it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     cron: str | None = None
+    """When to fire: a cron expression (`0 6 * * *`), read in `timezone` (give `cron` or
+    `every`)."""
     every: str | None = None
+    """When to fire: an interval (`15m`, `1h`) instead of `cron`."""
     timezone: str = "UTC"
+    """The IANA time zone `cron` is read in (`Europe/Berlin`)."""
     catch_up: CatchUp = "latest"
+    """After downtime: `latest` runs the most recent missed slot once, `all` every missed slot
+    (oldest first), `none` none."""
     max_catch_up: int = Field(default=24, ge=1)
+    """With `catch_up: all`, the most missed slots run."""
     misfire_grace: str = "5m"
+    """How late a slot may fire and still count as on time (later: a missed slot)."""
     jitter: str | None = None
+    """Fire up to this long after the slot (the same delay for a schedule and slot everywhere), to
+    spread schedules due at one instant."""
     force: bool = False
+    """Run even when nothing changed (else change detection decides, as for a run)."""
     overlap: Overlap = "skip"
+    """When the previous run still runs at the next slot: `skip` the slot or `queue` it behind the
+    running one."""
     enabled: bool = True
+    """`false` keeps the schedule declared but never fires it."""
 
     @field_validator("cron")
     @classmethod

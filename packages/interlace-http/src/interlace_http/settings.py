@@ -96,9 +96,15 @@ class AuthSettings(_Strict):
     process takes effect within it (``0``: every request reads the store).
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     enabled: bool = True
+    """Require an API key (or a browser session) on every route that is not public."""
     public_paths: list[str] = Field(default_factory=lambda: ["/api/v1/health"])
+    """Paths anyone may call: exact paths, or prefixes ending in `*` (`/assets/*`)."""
     key_cache_ttl: Seconds = 10.0
+    """Seconds a verified key or session is trusted without reading the state store again (a
+    revocation elsewhere takes effect within it; `0`: every request reads the store)."""
 
     @model_validator(mode="after")
     def _paths(self) -> AuthSettings:
@@ -114,21 +120,35 @@ class AuthSettings(_Strict):
 class SessionSettings(_Strict):
     """Browser sessions: an API key exchanged for an HttpOnly cookie."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     ttl: Seconds = Field(default=12 * 3600.0, gt=0)
+    """How long a browser session lasts after sign-in (seconds, or a duration such as `12h`)."""
     secure_cookies: Literal["auto", "always"] = "auto"
+    """Mark session cookies `Secure`: `auto` when the sign-in came over HTTPS (directly or through a
+    trusted proxy), `always` every time."""
 
 
 class BucketSettings(_Strict):
     """A token bucket: ``burst`` requests at once, refilled at ``rate`` per second."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     rate: PerSecond
+    """Requests per second the bucket refills (a number, or `20/s`, `1000/min`)."""
     burst: int = Field(ge=1)
+    """Requests allowed at once when the bucket is full."""
 
 
 class RateLimitSettings(_Strict):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     enabled: bool = True
+    """Refuse requests over the limits with `429` and a `Retry-After` header."""
     per_key: BucketSettings = Field(default_factory=lambda: BucketSettings(rate=20, burst=100))
+    """The limit of each API key (or session)."""
     per_ip: BucketSettings = Field(default_factory=lambda: BucketSettings(rate=10, burst=50))
+    """The limit of each client address, for requests without an API key or session."""
 
 
 class CorsSettings(_Strict):
@@ -138,11 +158,17 @@ class CorsSettings(_Strict):
     ``"*"`` cannot be combined with ``allow_credentials`` (browsers refuse it).
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     allow_origins: list[str] = Field(default_factory=list)
+    """Origins whose pages may call the API (`https://app.example.com`, no path), or `"*"` for
+    any."""
     allow_credentials: bool = False
+    """Let those pages send cookies and `Authorization` (not with `"*"`)."""
     allow_methods: list[str] = Field(
         default_factory=lambda: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     )
+    """HTTP methods those pages may use."""
     allow_headers: list[str] = Field(
         default_factory=lambda: [
             "Authorization",
@@ -154,8 +180,11 @@ class CorsSettings(_Strict):
             "Idempotency-Key",
         ]
     )
+    """Request headers those pages may send."""
     expose_headers: list[str] = Field(default_factory=lambda: ["X-Request-ID", "Retry-After"])
+    """Response headers those pages may read."""
     max_age: int = Field(default=600, ge=0)
+    """Seconds a browser may cache the answer to a preflight request."""
 
     @model_validator(mode="after")
     def _origins(self) -> CorsSettings:
@@ -174,15 +203,24 @@ class CorsSettings(_Strict):
 
 
 class SecuritySettings(_Strict):
-    """Everything the security middleware reads (see the module docstring for the YAML)."""
+    """Everything the security middleware reads: API keys, browser sessions, rate limits, CORS
+    and trusted proxies (the module docstring shows the YAML)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    """Who may call the API: API keys, public paths."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    """Browser sessions: an API key exchanged for a cookie."""
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    """Requests per second per API key and per client address."""
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    """Which web pages on other origins may call the API."""
     trusted_proxies: list[Annotated[IPv4Network | IPv6Network, BeforeValidator(_network)]] = Field(
         default_factory=list
     )
+    """Reverse proxies (addresses or networks, `10.0.0.0/8`) whose `X-Forwarded-For` names the
+    client."""
 
 
 _M = TypeVar("_M", bound=BaseModel)

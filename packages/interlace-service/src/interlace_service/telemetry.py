@@ -53,21 +53,30 @@ class TracingSettings(_Strict):
     """Where the spans of runs go: nowhere (``none``), standard error (``console``) or an
     OpenTelemetry collector over OTLP/HTTP (``otlp``)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     exporter: Exporter = "none"
+    """`none` (no traces), `console` (standard error) or `otlp` (an OpenTelemetry collector over
+    OTLP/HTTP)."""
     endpoint: str | None = Field(
         default=None,
         description="OTLP/HTTP traces URL; default $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or "
         "http://localhost:4318/v1/traces",
     )
     headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent with each export (a collector's API key)."""
     service_name: str = "interlace"
+    """The `service.name` of the spans."""
     timeout: float = Field(default=10.0, gt=0, description="seconds per OTLP export")
 
 
 class TelemetrySettings(_Strict):
-    """The ``telemetry:`` section of config.yaml (see the module docstring)."""
+    """The ``telemetry:`` section of config.yaml: OpenTelemetry traces of runs."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    """Where the spans of runs (OpenTelemetry traces) go."""
 
 
 def telemetry_settings(sections: dict[str, Any]) -> TelemetrySettings:

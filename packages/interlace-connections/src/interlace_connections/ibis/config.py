@@ -57,16 +57,21 @@ def dialect_for(backend: str) -> str:
 class IbisConnectionConfig(ConnectionConfig):
     """A database reached through ``ibis.<backend>.connect(...)``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     type: str = "ibis"
     backend: str | None = None  # required with `type: ibis`; defaults to `type` otherwise
     dialect: str | None = None  # the SQL dialect of models (default: from the backend)
     host: str | None = None
+    """The server's host name, passed to the backend's `connect()`."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """The server's port, passed to `connect()`."""
     database: str | None = None
+    """The database (or catalog) to use, passed to `connect()`."""
     user: str | None = None
+    """The user to log in as, passed to `connect()`."""
     password: str | None = None
+    """The password, passed to `connect()` (use `${VAR}` to keep it out of the file)."""
     path: str | None = None  # file-based backends (relative to the project)
     options: dict[str, Any] = Field(default_factory=dict)  # other connect() keywords
 

@@ -36,19 +36,27 @@ Setting = str | int | float | bool
 class PostgresParams(BaseModel):
     """Where the server is and how to log in (shared by connections and the state store)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     dsn: str | None = None  # a libpq URL or key=value string; the keys below override it
     host: str | None = None  # localhost unless the dsn names one
     port: int | None = Field(default=None, ge=1, le=65535)  # 5432
     database: str | None = None  # postgres unless the dsn names one
     user: str | None = None
+    """The user to log in as (default: from the dsn, else the operating system user)."""
     password: str | None = None
+    """The password (use `${VAR}` to keep it out of the file; default: from the dsn or
+    ~/.pgpass)."""
     sslmode: SSLMode | None = None
+    """libpq's `sslmode`: `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`
+    (default: from the dsn, else `prefer`)."""
     connect_timeout: float = Field(default=10.0, gt=0)  # seconds, per connection attempt
     statement_timeout: str | float | None = None  # seconds, or a PostgreSQL duration '30min'
     timezone: str | None = "UTC"  # session TimeZone; None keeps the server's default
     application_name: str = "interlace"
+    """The name the server shows for these connections (`pg_stat_activity`)."""
     options: dict[str, Setting] = Field(default_factory=dict)  # other server settings
 
     @field_validator("statement_timeout")
@@ -108,7 +116,9 @@ class PostgresParams(BaseModel):
 class PostgresConnectionConfig(PostgresParams, ConnectionConfig):
     """A PostgreSQL database that models run in (psycopg 3, a pool of connections)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     type: Literal["postgres"] = "postgres"  # type: ignore[assignment]
     # unqualified names resolve here first (``schema`` is accepted as a synonym)
@@ -116,7 +126,9 @@ class PostgresConnectionConfig(PostgresParams, ConnectionConfig):
         default=None, validation_alias=AliasChoices("search_path", "schema")
     )
     pool_min_size: int = Field(default=1, ge=0)
+    """Connections the pool keeps open while idle."""
     pool_max_size: int = Field(default=10, ge=1)
+    """Connections the pool opens at most (models running at once on this connection share them)."""
     pool_timeout: float = Field(default=60.0, gt=0)  # seconds to wait for a free connection
 
     @field_validator("search_path", mode="before")

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Literal
 
 from interlace.connection_config import ConnectionConfig
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 
 class FilesystemConnectionConfig(ConnectionConfig):
@@ -42,16 +42,24 @@ HostKeyChecking = Literal["strict", "accept_new", "off"]
 class SFTPConnectionConfig(ConnectionConfig):
     """A folder on an SFTP server (SSH), reached with a password or a private key."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["sftp"] = "sftp"
     host: str
+    """The SFTP server's host name."""
     port: int = Field(default=22, ge=1, le=65535)
+    """The server's SSH port."""
     user: str
+    """The user to log in as."""
     password: str | None = None
+    """The password, when no key file is used (use `${VAR}` to keep it out of the file)."""
     key_file: str | None = None  # a private key (OpenSSH or PEM); ~ is expanded
     key_password: str | None = None  # the key file's passphrase
     known_hosts: str | None = None  # an OpenSSH known_hosts file (default ~/.ssh/known_hosts)
     host_key: str | None = None  # the server's public key, "ssh-ed25519 AAAA..." (pins it)
     host_key_checking: HostKeyChecking = "strict"
+    """How the server's key is checked: `strict` (it must be known or pinned), `accept_new`
+    (remember a new one), `off` (never check: tests only)."""
     path: str = "."  # the base folder on the server; relative paths start at the login folder
     connect_timeout: float = Field(default=10.0, gt=0)  # TCP connect, SSH handshake, login
     timeout: float = Field(default=30.0, gt=0)  # each file operation
@@ -75,18 +83,26 @@ class S3ConnectionConfig(ConnectionConfig):
     ``AWS_PROFILE`` and the shared credentials file, instance roles).
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["s3"] = "s3"
     bucket: str = Field(min_length=3, max_length=63)
+    """The bucket's name."""
     prefix: str = ""  # a key prefix every path is under ("raw/" or "raw")
     region: str | None = None  # default: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
     endpoint_url: str | None = None  # an S3-compatible server, e.g. http://minio:9000
     access_key_id: str | None = None
+    """An access key id (default: the standard AWS credential sources)."""
     secret_access_key: str | None = None
+    """The access key's secret (use `${VAR}` to keep it out of the file)."""
     session_token: str | None = None
+    """A session token, with temporary credentials."""
     profile: str | None = None  # a profile of the shared AWS config/credentials files
     path_style: bool | None = None  # default: path style with endpoint_url, else virtual-hosted
     connect_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to open a connection to the server."""
     read_timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for an answer to a request."""
     retries: int = Field(default=2, ge=0, le=10)  # extra attempts after a failed request
 
     @field_validator("bucket")

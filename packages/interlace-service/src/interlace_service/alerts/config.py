@@ -94,10 +94,17 @@ class _Channel(BaseModel):
 class WebhookChannel(_Channel):
     """A generic webhook: a JSON body POSTed to ``url``, signed with ``secret``."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["webhook"]
+    """`webhook`: a JSON body POSTed to `url`."""
     url: str
+    """Where the message is POSTed (`https://...`)."""
     secret: SecretStr | None = None
+    """Signs each body (HMAC-SHA256 in a header) so the receiver can check it came from
+    Interlace."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers sent with each message."""
 
     @field_validator("url")
     @classmethod
@@ -112,8 +119,12 @@ class WebhookChannel(_Channel):
 class SlackChannel(_Channel):
     """A Slack incoming webhook (the URL is the secret: keep it in the environment)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["slack"]
+    """`slack`: a Slack incoming webhook."""
     url: str
+    """The incoming webhook's URL (it is the secret: use `${VAR}`)."""
 
     @field_validator("url")
     @classmethod
@@ -129,15 +140,26 @@ class EmailChannel(_Channel):
     """E-mail over SMTP (``ssl``: TLS from the start, port 465; ``starttls``: upgrade a plain
     connection, port 587; neither: plain, port 25)."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     type: Literal["email"]
+    """`email`: a message over SMTP."""
     host: str
+    """The SMTP server's host name."""
     port: int | None = Field(default=None, ge=1, le=65535)
+    """The SMTP server's port (default: 465 with `ssl`, 587 with `starttls`, else 25)."""
     starttls: bool = False
+    """Upgrade a plain connection to TLS (port 587)."""
     ssl: bool = False
+    """Use TLS from the start (port 465)."""
     username: str | None = None
+    """The SMTP login (with `password`)."""
     password: SecretStr | None = None
+    """The SMTP password (use `${VAR}` to keep it out of the file)."""
     from_: str = Field(alias="from")
+    """The sender's address."""
     to: list[str] = Field(min_length=1)
+    """The recipients' addresses."""
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailChannel:
@@ -182,14 +204,22 @@ class Rule(BaseModel):
     message when the incident clears.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str | None = None
+    """The rule's name (default: its events joined by `+`); incidents are kept by it."""
     events: list[AlertEvent] = Field(min_length=1)
+    """What is sent: `run_failed`, `check_failed`, `schedule_missed`, `schedule_late`,
+    `sla_breach`."""
     channels: list[str] = Field(min_length=1)
+    """Names of channels under `alerts.channels` that receive the messages."""
     models: list[str] = Field(default_factory=list)
+    """Selectors (`orders`, `tag:x`, `+revenue`) that limit run, check and SLA events to those
+    models (default: every model)."""
     late_after: Seconds = 300.0
+    """`schedule_late`: seconds after its slot a schedule may fire before it counts as late."""
     resolve: bool = True
+    """Send a message when the incident clears."""
 
     @field_validator("name")
     @classmethod
@@ -212,13 +242,19 @@ class DeliveryOptions(BaseModel):
     and ``wait``: how long the end of a run from the command line or Python waits for its
     messages (what is not sent by then stays queued in the state store)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     attempts: int = Field(default=6, ge=1, le=100)
+    """Attempts per message and channel before it is given up."""
     backoff: Seconds = 2.0
+    """Seconds before the first retry, doubled at each retry."""
     max_backoff: Seconds = 300.0
+    """The longest wait between two retries, in seconds."""
     timeout: Seconds = 10.0
+    """Seconds each attempt may take."""
     wait: Seconds = 10.0
+    """How long the end of a run from the command line or Python waits for its messages (what is not
+    sent by then stays queued)."""
 
     def delay(self, attempt: int) -> float:
         """Seconds before retry number ``attempt`` (1 = the first retry)."""
@@ -226,15 +262,21 @@ class DeliveryOptions(BaseModel):
 
 
 class AlertsConfig(BaseModel):
-    """The ``alerts:`` section (see the module docstring)."""
+    """The ``alerts:`` section: where messages go (``channels``), which events go where
+    (``rules``) and how they are delivered (``delivery``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     enabled: bool = True
+    """Send alerts at all (`false` keeps the rules but sends nothing)."""
     channels: dict[str, Channel] = Field(default_factory=dict)
+    """Where messages go, by name: webhook, Slack or e-mail."""
     rules: list[Rule] = Field(default_factory=list)
+    """Which events go to which channels."""
     delivery: DeliveryOptions = Field(default_factory=DeliveryOptions)
+    """Retries, timeouts and waiting of the delivery."""
     sla_check_every: Seconds = 60.0
+    """Seconds between two checks of the models' `sla` by `interlace serve`."""
 
     @field_validator("channels")
     @classmethod

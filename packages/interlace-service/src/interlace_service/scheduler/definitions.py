@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from interlace.errors import ConfigError, InterlaceError
 from interlace.schedules import ScheduleSpec
-from pydantic import Field, RootModel, field_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator
 
 if TYPE_CHECKING:
     from interlace.project import Project
@@ -48,12 +48,21 @@ class NamedSchedule(ScheduleSpec):
     backfill into runs of this size.
     """
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     select: tuple[str, ...] = Field(min_length=1)
+    """What to run: selectors as for `interlace run` (`orders`, `+revenue`, `tag:daily`)."""
     exclude: tuple[str, ...] = ()
+    """Selectors of models to leave out."""
     full_refresh: bool = False
+    """Rebuild the selected tables from scratch at each run."""
     backfill: str | None = None
+    """Each run reprocesses incremental models from this long before the slot up to the slot
+    (`3d`)."""
     window: str | None = None
+    """Split that backfill into runs of this size (`1d`)."""
     description: str | None = None
+    """What the schedule is for (shown in the UI and the API)."""
 
     @field_validator("select", "exclude", mode="before")
     @classmethod
