@@ -129,7 +129,12 @@ def init(name: str, force: bool, from_dbt: Path | None) -> None:
 @click.option(
     "--window", default=None, help="Split --since..--until into runs of this size (1d, 6h)."
 )
-@click.option("--verbose", "-v", is_flag=True, help="Show full tracebacks of failed models.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show full tracebacks of failed models, and each unchanged model on its own line.",
+)
 @click.option(
     "--lock-timeout",
     default="10m",
