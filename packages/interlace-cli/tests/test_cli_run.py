@@ -321,3 +321,26 @@ def test_run_with_a_window_but_no_incremental_model_runs_once(project: Folder) -
         ("2024-01-01", 24),
         ("2024-01-02", 24),
     ]
+
+
+def test_a_rerun_of_many_unchanged_models_sums_them_up_and_v_lists_each(
+    project: Folder,
+) -> None:
+    # 60 models reading one root that stays cached (a model reading nothing runs every time)
+    root = "-- @cache: {strategy: if_exists}\nselect 1 as n\n"
+    models = {f"models/m_{i:02d}.sql": f"select n + {i} as n from root" for i in range(60)}
+    project.write({"models/root.sql": root, **models})
+    assert project.interlace("run").code == 0
+
+    again = project.interlace("run")
+    listed = project.interlace("run", "-v")
+
+    assert again.code == 0, again
+    summed = [line for line in again.stdout.splitlines() if "skipped:" in line]
+    assert summed[0].strip().startswith("- root  skipped: cached"), again.stdout
+    assert len(summed) == 2, again.stdout
+    assert "60 model(s)  skipped: unchanged since the last run: m_00, m_01" in summed[1]
+    assert "(-v lists all 60)" in summed[1]
+    assert "61 unchanged" in again.stdout
+    each = [line for line in listed.stdout.splitlines() if "unchanged since the last run" in line]
+    assert len(each) == 60 and each[0].strip() == "- m_00  skipped: unchanged since the last run"

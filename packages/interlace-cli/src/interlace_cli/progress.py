@@ -211,19 +211,20 @@ class ProgressView:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        by_reason: dict[str, list[str]] = {}
+        for model, reason in pending:
+            by_reason.setdefault(reason, []).append(model)
+        each = self.verbose or len(pending) <= UNCHANGED_LINES
         lines: list[Text] = []
-        if self.verbose or len(pending) <= UNCHANGED_LINES:
-            for model, reason in pending:
+        for model, reason in pending:  # in order; a long run of one reason becomes one line
+            models = by_reason[reason]
+            if each or len(models) == 1:
                 lines.append(
                     Text.assemble(
                         ("  - ", "dim"), (model, "bold"), "  ", (f"skipped: {reason}", "dim")
                     )
                 )
-        else:
-            by_reason: dict[str, list[str]] = {}
-            for model, reason in pending:
-                by_reason.setdefault(reason, []).append(model)
-            for reason, models in by_reason.items():
+            elif model == models[0]:
                 shown = ", ".join(models[:UNCHANGED_NAMES])
                 more = f", … (-v lists all {len(models)})" if len(models) > UNCHANGED_NAMES else ""
                 lines.append(
