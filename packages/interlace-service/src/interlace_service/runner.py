@@ -244,6 +244,7 @@ class RunWorker:
                 log.warning("run %s: recording its end failed: %s", request.id, first_line(exc))
             with self._lock:
                 self._active.pop(request.id, None)
+            self.service.feed.nudge()  # its run.ended is stored: clients hear of it at once
             log.info("run %s ended: %s%s", request.id, status, f" ({error})" if error else "")
             self.wake()
 

@@ -133,6 +133,7 @@ def cancel_run_request(service: Service, request_id: str) -> RunRequest:
         raise HTTPError(409, f"run {request_id} already ended ({before.status})")
     after = store.request_cancel(request_id, time.time())
     assert after is not None
+    service.feed.nudge()  # a queued request's run.ended is stored
     if before.status == "queued" and after.status == "cancelled":
         store.add_event(
             after.env,
