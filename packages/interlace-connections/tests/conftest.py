@@ -1,4 +1,5 @@
-"""Tests against a real PostgreSQL server.
+"""Tests against a real PostgreSQL server (and the worker's Spark, for the spark and engine
+suites).
 
 The server comes from ``INTERLACE_TEST_PG_HOST``/``_PORT``/``_USER``/``_PASSWORD``/``_DATABASE``
 (default ``127.0.0.1:5432``, user ``postgres``, database ``test``). Every test gets a fresh
@@ -10,6 +11,7 @@ was tested.
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -131,3 +133,49 @@ class PgProject(ProjectFolder):
 def pg_project(tmp_path: Path, pg_database: str) -> PgProject:
     (tmp_path / "models").mkdir()
     return PgProject(tmp_path, pg_database).config()
+
+
+# -- Spark: one Spark (one JVM, local[2], in-memory catalog) per test worker, shared by the
+# spark tests and the engine suite's spark cases
+SPARK_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def require_java() -> None:
+    """Skip (fail when ``CI=true``) when no Java runtime is installed."""
+    require(
+        bool(os.environ.get("JAVA_HOME") or shutil.which("java")),
+        "a Java 17 runtime for Spark (java on the PATH, or JAVA_HOME)",
+        "install one (apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME",
+    )
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("spark_warehouse")
+
+
+@pytest.fixture(scope="session")
+def spark(spark_warehouse: Path) -> Iterator[Any]:
+    """The worker's Spark session (local[2], in-memory catalog)."""
+    require_java()
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("interlace-tests")
+        .config("spark.sql.warehouse.dir", str(spark_warehouse))
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
+    for key, value in SPARK_CONF.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

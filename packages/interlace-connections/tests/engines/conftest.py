@@ -1,14 +1,16 @@
 """The engine-independent behaviour suite: every test runs once per engine.
 
 In the manner of ibis's backend test suite, a test takes the ``engine`` fixture (directly or
-through ``project``) and runs on DuckDB and on PostgreSQL. Where an engine does not (yet) do
+through ``project``) and runs on DuckDB, on PostgreSQL and on Spark (local mode, one Spark per
+test worker; select its cases with ``-k spark``). Where an engine does not (yet) do
 what the test expects, the test says so with a mark, which turns that one case into a strict
 xfail: it must fail there, and the day it passes the suite says so::
 
     @pytest.mark.notimpl(["duckdb"], reason="DuckDB binds views late: ...")
     def test_a_table_change_that_breaks_a_view_fails(project: EngineProject) -> None: ...
 
-``project`` is an empty project on the engine (DuckDB file, or a fresh PostgreSQL database),
+``project`` is an empty project on the engine (DuckDB file, a fresh PostgreSQL database, or the
+worker's Spark with an emptied in-memory catalog),
 a :class:`interlace.testing.ProjectFolder`: ``write``, ``run_ok``, ``rows``, ``sql``,
 ``execute`` (a statement as another tool would run it), ``columns``, ``kind``, ``relations``.
 """
@@ -25,8 +27,9 @@ import pytest
 from interlace.testing import ProjectFolder
 
 from ..conftest import PgProject, admin_connect
+from ..spark.conftest import SparkProject
 
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 
 DUCKDB_CONFIG = """\
 name: engine_test
@@ -56,6 +59,14 @@ TYPES = {
         "boolean": "boolean",
         "timestamp": "timestamp without time zone",
     },
+    "spark": {
+        "integer": "INT",
+        "bigint": "BIGINT",
+        "double": "DOUBLE",
+        "text": "STRING",
+        "boolean": "BOOLEAN",
+        "timestamp": "TIMESTAMP_NTZ",
+    },
 }
 
 
@@ -81,7 +92,15 @@ class PostgresProject(PgProject):
     engine = "postgres"
 
 
-EngineProject = DuckProject | PostgresProject
+EngineProject = DuckProject | PostgresProject | SparkProject
+
+
+def schema_names(project: EngineProject) -> list[str]:
+    """The schemas of the project's database (Spark has no information_schema)."""
+    if isinstance(project, SparkProject):
+        return project.schemas()
+    rows = project.sql("SELECT schema_name FROM information_schema.schemata")
+    return [str(name) for (name,) in rows]
 
 
 @pytest.fixture(params=ENGINES)
@@ -112,6 +131,9 @@ def new_project(
         root = tmp_path / f"project{next(counter)}"
         if engine == "duckdb":
             return DuckProject.create(root, config=DUCKDB_CONFIG)
+        if engine == "spark":  # the worker's Spark, its catalog emptied for each project
+            session = request.getfixturevalue("spark")
+            return SparkProject.on(root, session, request.getfixturevalue("spark_warehouse"))
         request.getfixturevalue("pg_server")  # fails the test when the server is down
         database = f"interlace_test_{uuid.uuid4().hex[:12]}"
         with admin_connect() as conn:
@@ -143,6 +165,10 @@ def engine_class(engine: str) -> type[Any]:
         from interlace.engines.duckdb import DuckDBEngine
 
         return DuckDBEngine
+    if engine == "spark":
+        from interlace_connections.spark.engine import SparkEngine
+
+        return SparkEngine
     from interlace_connections.postgres.engine import PostgresEngine
 
     return PostgresEngine

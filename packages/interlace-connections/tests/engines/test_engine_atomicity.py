@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .conftest import schema_names
+
 if TYPE_CHECKING:
     from .conftest import EngineProject
 
@@ -48,8 +50,7 @@ def feed():
 def leftovers(project: EngineProject) -> list[str]:
     """Staging tables and run schemas a write left behind."""
     found = [name for name in project.relations() if "__il_" in name]
-    schemas = project.sql("SELECT schema_name FROM information_schema.schemata")
-    found += [str(s) for (s,) in schemas if str(s).startswith("__il_run")]
+    found += [s for s in schema_names(project) if s.startswith("__il_run")]
     if project.engine == "postgres":  # any relation, temporary ones of other sessions too
         relations = project.sql("SELECT relname FROM pg_class WHERE relname LIKE '\\_\\_il%'")
         found += [str(name) for (name,) in relations]
@@ -110,6 +111,12 @@ def test_failed_run_then_fixed_model_converges(project: EngineProject) -> None:
     assert leftovers(project) == []
 
 
+@pytest.mark.notimpl(
+    ["spark"],
+    reason="a DuckDB-dialect model's CAST(column AS INTEGER) is refused on Spark before it "
+    "runs (DuckDB rounds a fraction, Spark truncates, and the column's type is not known when "
+    "the SQL is checked)",
+)
 def test_sql_model_failing_at_run_time_leaves_its_previous_table(project: EngineProject) -> None:
     project.write(
         {

@@ -64,6 +64,25 @@ def feed(project: EngineProject, rows: list[dict[str, Any]]) -> None:
     project.write({"input.json": json.dumps(rows)})
 
 
+# the cursor's type as the engine describes it, and as the watermark stores it (Spark: a
+# timestamp without time zone is TIMESTAMP_NTZ, an instant TIMESTAMP_LTZ)
+STORED_TYPE = {
+    "duckdb": {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"},
+    "postgres": {"VARCHAR": "TEXT"},
+    "spark": {
+        "TIMESTAMP": "TIMESTAMP_NTZ",
+        "TIMESTAMPTZ": "TIMESTAMP_LTZ",
+        "INTEGER": "INT",
+        "VARCHAR": "STRING",
+    },
+}
+
+
+def stamp(project: EngineProject) -> str:
+    """How the engine names the type of a timestamp without time zone."""
+    return STORED_TYPE[project.engine].get("TIMESTAMP", "TIMESTAMP")
+
+
 def stored(project: EngineProject, model: str) -> tuple[str, str, str] | None:
     """The stored watermark: (cursor column, value as text, type)."""
     store = SQLiteStateStore(project.root / ".interlace" / "state.db")
@@ -95,19 +114,19 @@ def test_cursor_processes_only_rows_after_the_watermark(project: EngineProject) 
     feed(project, [event(1, 1), event(2, 2)])
     first = project.run_ok()
     assert first.models["inc"].rows == 2
-    assert stored(project, "inc") == ("ts", "2024-01-02 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-02 00:00:00", stamp(project))
 
     feed(project, [event(1, 1), event(2, 2), event(3, 3)])
     second = project.run_ok()
     assert second.models["inc"].rows == 1  # only the new row; append would duplicate the rest
     assert inc_rows(project) == [(1, ts(1), "x"), (2, ts(2), "x"), (3, ts(3), "x")]
-    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", stamp(project))
 
     # nothing new upstream: skipped, watermark unchanged
     third = project.run_ok()
     assert third.models["inc"].status == "skipped"
     assert inc_rows(project) == [(1, ts(1), "x"), (2, ts(2), "x"), (3, ts(3), "x")]
-    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", stamp(project))
 
 
 def test_sql_and_python_cursor_models_skip_rows_behind_the_watermark_until_a_backfill(
@@ -142,7 +161,7 @@ def test_sql_and_python_cursor_models_skip_rows_behind_the_watermark_until_a_bac
         (2, "x", ts(2)),
         (3, "new", ts(3)),
     ]
-    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-03 00:00:00", stamp(project))
 
 
 def test_since_until_reprocesses_a_window_without_moving_the_watermark(
@@ -151,7 +170,7 @@ def test_since_until_reprocesses_a_window_without_moving_the_watermark(
     incremental_project(project)
     feed(project, [event(i, i) for i in range(1, 5)])
     project.run_ok()
-    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", stamp(project))
 
     # upstream corrects days 2 and 4; only day 2 is inside the window
     feed(project, [event(1, 1), event(2, 2, "fixed"), event(3, 3), event(4, 4, "fixed")])
@@ -165,13 +184,13 @@ def test_since_until_reprocesses_a_window_without_moving_the_watermark(
         (3, ts(3), "x"),
         (4, ts(4), "x"),
     ]
-    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", stamp(project))
 
     # a backfill of old data also runs when nothing changed upstream, and stays put
     again = project.run_ok(since="2024-01-01", until="2024-01-02")
     assert again.models["inc"].status == "success"
     assert again.models["inc"].stats == {"inserted": 0, "updated": 0}
-    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-04 00:00:00", stamp(project))
 
 
 # ---------------------------------------------------------------------------- cursor types
@@ -267,11 +286,6 @@ WATERMARKS = {
     "BIGINT": ("5000000002", "5000000004", "5000000005"),
     "VARCHAR": ("k02", "k04", "k05"),
 }
-# the cursor's type as the engine describes it, and as the watermark stores it
-STORED_TYPE = {
-    "duckdb": {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"},
-    "postgres": {"VARCHAR": "TEXT"},
-}
 
 
 @pytest.mark.parametrize("kind", list(WATERMARKS))
@@ -351,7 +365,7 @@ def test_append_cursor_over_a_migrated_table_appends_each_row_once(
         # a root model (it reads no model) runs every time; only new rows are appended
         assert result.models["page_views"].rows == (5 if run == 0 else 0)
         assert project.sql("SELECT * FROM main.page_views ORDER BY id") == FIRST_FIVE
-    assert stored(project, "page_views") == ("viewed_at", "2024-01-02 10:00:00", "TIMESTAMP")
+    assert stored(project, "page_views") == ("viewed_at", "2024-01-02 10:00:00", stamp(project))
 
     # new rows arrive, and one old row (behind the watermark: not read again without lookback),
     # written by another tool between runs
@@ -366,7 +380,7 @@ def test_append_cursor_over_a_migrated_table_appends_each_row_once(
         (6, "/d", at(3, 8)),
         (7, "/a", at(3, 9, 30)),
     ]
-    assert stored(project, "page_views") == ("viewed_at", "2024-01-03 09:30:00", "TIMESTAMP")
+    assert stored(project, "page_views") == ("viewed_at", "2024-01-03 09:30:00", stamp(project))
     assert project.run_ok().models["page_views"].rows == 0
     assert project.count("page_views") == 7
 
@@ -386,7 +400,7 @@ def test_append_cursor_over_a_table_another_tool_fills(project: EngineProject) -
     )
     assert project.run_ok().models["page_views"].rows == 2
     assert project.sql("SELECT id FROM main.page_views ORDER BY id") == [(i,) for i in range(1, 8)]
-    assert stored(project, "page_views") == ("viewed_at", "2024-01-01 07:30:00", "TIMESTAMP")
+    assert stored(project, "page_views") == ("viewed_at", "2024-01-01 07:30:00", stamp(project))
 
 
 # ---------------------------------------------------------------------------- lookback
@@ -417,7 +431,7 @@ def test_lookback_takes_late_rows_once(project: EngineProject, strategy: str) ->
         (2, "x", ts(3)),
         (3, "late", ts(2)),
     ]
-    assert stored(project, "late") == ("ts", "2024-01-03 00:00:00", "TIMESTAMP")
+    assert stored(project, "late") == ("ts", "2024-01-03 00:00:00", stamp(project))
 
 
 def hour(h: int, minute: int = 0) -> dt.datetime:
@@ -444,7 +458,7 @@ def test_lookback_merges_rows_that_arrive_late(project: EngineProject, strategy:
     )
     feed(project, [arrival(1, hour(10)), arrival(2, hour(12))])
     project.run_ok()
-    assert stored(project, "inc") == ("ts", "2024-01-01 12:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-01 12:00:00", stamp(project))
 
     # 3 arrives late (behind the watermark, inside the lookback); 4 arrives later than 2h;
     # 1 changes at 13:00
@@ -463,7 +477,7 @@ def test_lookback_merges_rows_that_arrive_late(project: EngineProject, strategy:
     current = "WHERE is_current" if strategy == "scd_type_2" else ""
     expected = [(1, hour(13), "new"), (2, hour(12), "x"), (3, hour(11), "late")]
     assert project.sql(f"SELECT id, ts, v FROM main.inc {current} ORDER BY id") == expected
-    assert stored(project, "inc") == ("ts", "2024-01-01 13:00:00", "TIMESTAMP")
+    assert stored(project, "inc") == ("ts", "2024-01-01 13:00:00", stamp(project))
 
     # re-reading the overlap (11:00 to 13:00) changes nothing
     again = project.run_ok(force=True)

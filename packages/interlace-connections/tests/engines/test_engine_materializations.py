@@ -6,19 +6,25 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .conftest import schema_names
+
 if TYPE_CHECKING:
     from .conftest import EngineProject
 
 
 def run_schemas(project: EngineProject) -> list[str]:
     """The scratch schemas of runs (Python ephemeral models live there for one run)."""
-    rows = project.sql("SELECT schema_name FROM information_schema.schemata")
-    return [str(name) for (name,) in rows if str(name).startswith("__il_run")]
+    return [name for name in schema_names(project) if name.startswith("__il_run")]
 
 
 # ---------------------------------------------------------------------------- table and view
 
 
+@pytest.mark.notimpl(
+    ["spark"],
+    reason="a table model's name is a view over its published version on Spark: another tool "
+    "cannot INSERT INTO it (Spark refuses inserts into views)",
+)
 def test_table_is_the_default_and_a_view_reads_upstream_live(project: EngineProject) -> None:
     project.write(
         {
@@ -76,6 +82,11 @@ def test_replacing_a_table_keeps_the_views_that_read_it(project: EngineProject) 
 @pytest.mark.notimpl(
     ["duckdb"],
     reason="DuckDB binds a view when it is queried: the table change is published and the "
+    "view fails later",
+)
+@pytest.mark.notimpl(
+    ["spark"],
+    reason="Spark resolves a view when it is queried: the table change is published and the "
     "view fails later",
 )
 def test_a_table_change_that_breaks_a_view_fails_and_changes_nothing(
@@ -194,7 +205,8 @@ def test_widening_a_column_that_a_view_reads_keeps_the_view(
         }
     )
     result = project.run_ok(["facts"])
-    assert "widened n: INTEGER -> BIGINT" in (result.models["facts"].message or "")
+    integer = "INT" if project.engine == "spark" else "INTEGER"  # as the engine names it
+    assert f"widened n: {integer} -> BIGINT" in (result.models["facts"].message or "")
     assert project.columns("facts") == {"n": types["bigint"]}
     assert project.sql("SELECT n FROM main.facts_view ORDER BY n") == [(1,), (5_000_000_000,)]
 

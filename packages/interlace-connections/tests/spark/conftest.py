@@ -1,4 +1,5 @@
-"""Spark tests: one Spark (one JVM, local[2]) per test worker, shared by every test of it.
+"""Spark tests: one Spark (one JVM, local[2]) per test worker, shared by every test of it
+(the ``spark`` fixture of the parent folder's conftest, which the engine suite uses too).
 
 Projects of these tests point their ``spark`` connection at the worker's warehouse with the
 in-memory catalog (a Derby metastore takes tens of seconds to create and admits one process);
@@ -13,57 +14,16 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
 import pytest
 from interlace.testing import ProjectFolder
 from interlace.testing.folder import Fetched
-from interlace.testing.prerequisites import require
 
-SPARK_CONF = {
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-}
+from ..conftest import SPARK_CONF, require_java
 
-
-def require_java() -> None:
-    """Skip (fail when ``CI=true``) when no Java runtime is installed."""
-    require(
-        bool(os.environ.get("JAVA_HOME") or shutil.which("java")),
-        "a Java 17 runtime for Spark (java on the PATH, or JAVA_HOME)",
-        "install one (apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME",
-    )
-
-
-@pytest.fixture(scope="session")
-def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("spark_warehouse")
-
-
-@pytest.fixture(scope="session")
-def spark(spark_warehouse: Path) -> Iterator[Any]:
-    """The worker's Spark session (local[2], in-memory catalog)."""
-    require_java()
-    from pyspark.sql import SparkSession
-
-    builder = (
-        SparkSession.builder.master("local[2]")
-        .appName("interlace-tests")
-        .config("spark.sql.warehouse.dir", str(spark_warehouse))
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.session.timeZone", "UTC")
-    )
-    for key, value in SPARK_CONF.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+__all__ = ["SPARK_CONF", "SparkProject", "require_java", "spark_config", "spark_sql"]
 
 
 def spark_config(warehouse: Path, extra: str = "") -> str:
@@ -85,9 +45,15 @@ def spark_config(warehouse: Path, extra: str = "") -> str:
 
 def spark_sql(query: str) -> str:
     """A query written the way the test helpers write it (DuckDB's quoting) in Spark SQL."""
-    import sqlglot
+    return spark_statements(query)[0]
 
-    return sqlglot.transpile(query, read="duckdb", write="spark")[0]
+
+def spark_statements(text: str) -> list[str]:
+    """DuckDB SQL text as Spark SQL statements, translated as a spark connection does."""
+    import sqlglot
+    from interlace_connections.spark.sql_checks import adapted
+
+    return [adapted(s).sql(dialect="spark") for s in sqlglot.parse(text, read="duckdb") if s]
 
 
 class SparkProject(ProjectFolder):
@@ -118,23 +84,52 @@ class SparkProject(ProjectFolder):
     def _fetch(self, query: str, connection: str | None, env: str | None) -> Fetched:
         if connection not in (None, "default"):
             return super()._fetch(query, connection, env)
-        frame = self.session.sql(spark_sql(query))
-        return Fetched(list(frame.columns), [tuple(r) for r in frame.collect()])
+        # through Arrow: instants come back aware (UTC), as a spark connection reads them
+        table = self.session.sql(spark_sql(query)).toArrow()
+        columns = [c.to_pylist() for c in table.columns]
+        return Fetched(list(table.column_names), list(zip(*columns, strict=True)))
 
     def execute(
         self, statement: str, *, env: str | None = None, connection: str | None = None
     ) -> list[tuple[Any, ...]]:
         if connection not in (None, "default"):
             return super().execute(statement, env=env, connection=connection)
-        return [tuple(r) for r in self.session.sql(spark_sql(statement)).collect()]
+        # as a tool writing DuckDB SQL through a spark connection would run it (Spark itself
+        # refuses a string literal for a timestamp column, say)
+        from interlace.opening import open_engines
+
+        engine = open_engines(self.load(), ["default"])["default"]
+        session = engine.session()
+        try:
+            return session.fetch_all(statement)
+        finally:
+            session.close()
+            engine.close()
+
+    def schemas(self) -> list[str]:
+        return [str(d.name) for d in self.session.catalog.listDatabases()]
 
     def relations(self, env: str | None = None, connection: str | None = None) -> dict[str, str]:
+        """The relations as models see them: a table model is a view over its published
+        version table on Spark, reported as the ``'table'`` it is (its version tables are
+        left out: :meth:`versions` lists them)."""
+        from interlace.materialize.versions import is_version
+
         out = {}
         for database in self.session.catalog.listDatabases():
-            for table in self.session.catalog.listTables(database.name):
-                if not table.isTemporary:
-                    kind = "view" if table.tableType == "VIEW" else "table"
-                    out[f"{database.name}.{table.name}"] = kind
+            tables = [t for t in self.session.catalog.listTables(database.name)]
+            names = {t.name for t in tables}
+            for table in tables:
+                if table.isTemporary:
+                    continue
+                kind = "view" if table.tableType == "VIEW" else "table"
+                if kind == "table" and "__v" in table.name:
+                    model = table.name.rsplit("__v", 1)[0]
+                    if model in names and is_version(model, table.name):
+                        continue
+                if kind == "view" and self.shown(table.name, database.name) is not None:
+                    kind = "table"
+                out[f"{database.name}.{table.name}"] = kind
         return out
 
     def columns(
@@ -142,7 +137,9 @@ class SparkProject(ProjectFolder):
     ) -> dict[str, str]:
         schema, table, _ = self._parts(name, schema, env)
         frame = self.session.sql(f"SELECT * FROM `{schema}`.`{table}` LIMIT 0")
-        return {f.name: f.dataType.simpleString().upper() for f in frame.schema.fields}
+        from interlace_connections.spark.engine import type_name
+
+        return {f.name: type_name(f.dataType) for f in frame.schema.fields}
 
     def versions(self, model: str, schema: str = "main") -> list[str]:
         """The version tables of ``model``, oldest first."""
@@ -150,10 +147,12 @@ class SparkProject(ProjectFolder):
         return sorted(n for n in names if n.startswith(f"{model}__v"))
 
     def shown(self, model: str, schema: str = "main") -> str | None:
-        """The version table the model's view reads."""
+        """The version table the model's view reads (None: no versioned publish)."""
+        from interlace.materialize.versions import shown_version
+
         for row in self.session.sql(f"DESCRIBE TABLE EXTENDED `{schema}`.`{model}`").collect():
             if row[0] == "View Text":
-                return str(row[1]).rsplit(".", 1)[-1].strip("`")
+                return shown_version(model, str(row[1]), "spark")
         return None
 
 

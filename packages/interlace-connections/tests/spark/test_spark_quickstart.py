@@ -83,7 +83,7 @@ def test_quickstart_runs_on_spark_with_duckdb_results(
     for root in (on_duckdb, on_spark):
         result = interlace.run_sync(root)
         assert result.status == "success", {n: m.error for n, m in result.models.items()}
-        assert len(result.models) == 18
+        assert len(result.models) == 21
 
     assert spark_project.kind("stg_customers", schema="staging") == "view"
     duck = duckdb.connect(str(on_duckdb / "data" / "dev.duckdb"), read_only=True)

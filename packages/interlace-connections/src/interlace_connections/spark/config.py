@@ -40,12 +40,13 @@ class SparkConnectionConfig(ConnectionConfig):
     """An Apache Spark cluster (or local mode) reached through pyspark, or a Spark Connect
     server (``remote: sc://host:15002``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     type: Literal["spark"] = "spark"  # type: ignore[assignment]
     master: str | None = None  # local[*], local[2], spark://host:7077, yarn
     remote: str | None = None  # Spark Connect: sc://host:15002
     app_name: str = "interlace"
+    """The Spark application's name (shown in the Spark UI)."""
     # the dialect SQL models are written in: DuckDB's (translated by sqlglot, refusing the
     # constructs whose meaning would change, see interlace_connections.spark.sql_checks), or
     # Spark SQL as it is
@@ -60,6 +61,7 @@ class SparkConnectionConfig(ConnectionConfig):
     log_level: str = "ERROR"  # what Spark itself prints (WARN, INFO, ... for debugging)
     connect_timeout: float = Field(default=60.0, gt=0)  # seconds to start or reach Spark
     conf: dict[str, Any] = Field(default_factory=dict)
+    """Other Spark settings, passed as they are (`spark.sql.shuffle.partitions: 8`)."""
 
     @field_validator("master")
     @classmethod

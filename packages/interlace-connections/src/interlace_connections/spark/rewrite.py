@@ -1,6 +1,8 @@
-"""Row changes as new tables: how DELETE and UPDATE run on plain Spark tables.
+"""Row changes as new tables: how DELETE, UPDATE, MERGE and a column's new type run on plain
+Spark tables.
 
-Parquet tables of Spark's own catalog have no DELETE, UPDATE or MERGE. Interlace only changes
+Parquet tables of Spark's own catalog have no DELETE, UPDATE or MERGE, and ALTER COLUMN
+cannot change a column's type. Interlace only changes
 rows of a table no reader sees yet (the next version of a model, see
 :mod:`interlace.materialize.versions`), so a change can be written as a query over the old
 rows: the session creates a new table from it and puts it in the old one's place. These
@@ -20,11 +22,12 @@ HIT = "__il_hit"
 @dataclass(frozen=True)
 class Rewrite:
     """A row change as a query: ``kept`` yields the table's rows after the change;
-    ``counted`` (a single-row query) counts the rows the change touches."""
+    ``counted`` (a single-row query) counts the rows the change touches (None: the change
+    applies even to an empty table, a column's new type)."""
 
     table: exp.Table
     kept: exp.Select
-    counted: exp.Select
+    counted: exp.Select | None
 
 
 def _target(statement: exp.Delete | exp.Update) -> tuple[exp.Table, str]:
@@ -147,3 +150,134 @@ def update_as_query(statement: exp.Update, columns: list[str]) -> Rewrite:
         exp.Subquery(this=touched, alias=exp.TableAlias(this=exp.to_identifier("__il_hits")))
     )
     return Rewrite(table, kept, counted)
+
+
+def _source(statement: exp.Merge) -> exp.Expr:
+    using = statement.args.get("using")
+    if not isinstance(using, (exp.Table, exp.Subquery)) or not using.alias:
+        raise ValueError("cannot rewrite a MERGE whose source has no alias")
+    return using.copy()
+
+
+def merge_as_query(statement: exp.Merge, columns: list[str]) -> Rewrite:
+    """``MERGE INTO t AS a USING s AS b ON cond WHEN MATCHED THEN UPDATE SET ... | DELETE
+    WHEN NOT MATCHED THEN INSERT (...) VALUES (...)`` as the rows after it.
+
+    ``columns``: the target's columns, in order. The rows after it are the target rows no
+    source row matches, the matched rows as the WHEN MATCHED clause leaves them (updated, or
+    gone), and the source rows no target row matches as the WHEN NOT MATCHED clause inserts
+    them. Each source row matches at most one target row (Interlace merges by primary key).
+    WHEN clauses with conditions of their own are not rewritten (ValueError).
+    """
+    table, alias = _target(statement)  # type: ignore[arg-type]
+    source = _source(statement)
+    condition = statement.args["on"]
+    whens = statement.args.get("whens")
+    matched: exp.Expr | None = None
+    inserted: exp.Insert | None = None
+    for when in whens.expressions if whens is not None else []:
+        if when.args.get("condition") is not None or when.args.get("source"):
+            raise ValueError("cannot rewrite a MERGE with conditional or BY SOURCE clauses")
+        if when.args.get("matched"):
+            matched = when.args["then"]
+        else:
+            inserted = when.args["then"]
+    target = _aliased(table, alias)
+    a = exp.to_identifier(alias, quoted=True)
+    parts: list[exp.Select] = [
+        exp.select(*[exp.column(exp.to_identifier(c, quoted=True), table=a) for c in columns])
+        .from_(target.copy())
+        .join(source.copy(), on=condition.copy(), join_type="left anti")
+    ]
+    touched: list[exp.Select] = []
+    if isinstance(matched, exp.Update):
+        assigned = {
+            (e.this.name if isinstance(e.this, exp.Column) else str(e.this)): _qualified(
+                e.expression, alias
+            )
+            for e in matched.expressions
+        }
+        projections = [
+            exp.alias_(
+                assigned.get(c) or exp.column(exp.to_identifier(c, quoted=True), table=a),
+                exp.to_identifier(c, quoted=True),
+            )
+            for c in columns
+        ]
+        parts.append(
+            exp.select(*projections)
+            .from_(target.copy())
+            .join(source.copy(), on=condition.copy(), join_type="inner")
+        )
+    elif matched is None:  # matched rows stay as they are
+        parts.append(
+            exp.select(*[exp.column(exp.to_identifier(c, quoted=True), table=a) for c in columns])
+            .from_(target.copy())
+            .join(source.copy(), on=condition.copy(), join_type="left semi")
+        )
+    if matched is not None:
+        touched.append(
+            exp.select(exp.Literal.number(1))
+            .from_(target.copy())
+            .join(source.copy(), on=condition.copy(), join_type="inner")
+        )
+    if inserted is not None:
+        names = [c.name for c in inserted.this.expressions]
+        values = dict(zip(names, inserted.expression.expressions, strict=True))
+        new_rows = (
+            exp.select(
+                *[
+                    exp.alias_(
+                        values[c].copy() if c in values else exp.null(),
+                        exp.to_identifier(c, quoted=True),
+                    )
+                    for c in columns
+                ]
+            )
+            .from_(source.copy())
+            .join(target.copy(), on=condition.copy(), join_type="left anti")
+        )
+        parts.append(new_rows)
+        touched.append(
+            exp.select(exp.Literal.number(1))
+            .from_(source.copy())
+            .join(target.copy(), on=condition.copy(), join_type="left anti")
+        )
+    kept: exp.Query = parts[0]
+    for part in parts[1:]:
+        kept = exp.union(kept, part, distinct=False)
+    if touched:
+        hits: exp.Query = touched[0]
+        for part in touched[1:]:
+            hits = exp.union(hits, part, distinct=False)
+    else:
+        hits = exp.select(exp.Literal.number(1)).where(exp.false())
+    counted = exp.select(exp.Count(this=exp.Star())).from_(
+        exp.Subquery(this=hits, alias=exp.TableAlias(this=exp.to_identifier("__il_hits")))
+    )
+    wrapped = exp.select(exp.Star()).from_(
+        exp.Subquery(this=kept, alias=exp.TableAlias(this=exp.to_identifier("__il_merged")))
+    )
+    return Rewrite(table, wrapped, counted)
+
+
+def retype_as_query(statement: exp.Alter, columns: list[str]) -> Rewrite | None:
+    """``ALTER TABLE t ALTER COLUMN c TYPE x`` (one or more) as the table's rows with the
+    columns cast; None when the statement changes something else (Spark runs it itself)."""
+    actions = statement.args.get("actions") or []
+    if not actions or not all(
+        isinstance(a, exp.AlterColumn) and a.args.get("dtype") is not None for a in actions
+    ):
+        return None
+    table = statement.this.copy()
+    retyped = {a.this.name: a.args["dtype"] for a in actions}
+    projections = [
+        exp.alias_(
+            exp.cast(exp.column(exp.to_identifier(c, quoted=True)), retyped[c].copy())
+            if c in retyped
+            else exp.column(exp.to_identifier(c, quoted=True)),
+            exp.to_identifier(c, quoted=True),
+        )
+        for c in columns
+    ]
+    return Rewrite(table, exp.select(*projections).from_(table.copy()), None)

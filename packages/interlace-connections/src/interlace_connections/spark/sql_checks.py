@@ -148,3 +148,44 @@ def check(query: exp.Expr, connection: str) -> None:
         hint=f"{first.instead}; or write the model in Spark SQL (`dialect: spark` on the "
         "connection)",
     )
+
+
+def adapted(query: exp.Expr) -> exp.Expr:
+    """``query`` with the DuckDB constructs sqlglot translates into SQL Spark cannot run (or
+    runs with another meaning) replaced by Spark's own: ``FROM generate_series(a, b) AS t(n)``
+    (and ``range``) becomes ``FROM explode(sequence(a, b)) AS t(n)`` (sqlglot writes an alias
+    Spark cannot resolve), and a ``TIMESTAMP`` (DuckDB's has no time zone, as in the statements
+    Interlace builds) becomes ``TIMESTAMP_NTZ`` (Spark's ``TIMESTAMP`` is an instant)."""
+    series = [
+        t
+        for t in query.find_all(exp.Table)
+        if isinstance(t.this, exp.GenerateSeries) and t.args.get("alias") is not None
+    ]
+    naive = [d for d in query.find_all(exp.DataType) if d.this == exp.DType.TIMESTAMP]
+    if not series and not naive:
+        return query
+    query = query.copy()
+    for kind in query.find_all(exp.DataType):
+        if kind.this == exp.DType.TIMESTAMP:  # DuckDB's TIMESTAMP has no time zone
+            kind.set("this", exp.DType.TIMESTAMPNTZ)
+    for table in query.find_all(exp.Table):
+        call = table.this
+        if not isinstance(call, exp.GenerateSeries) or table.args.get("alias") is None:
+            continue
+        step = call.args.get("step")
+        end = call.args["end"].copy()
+        if call.args.get("is_end_exclusive"):  # range(a, b): b itself is not in it
+            down = step is not None and step.sql().lstrip("(").startswith("-")
+            end = (exp.Add if down else exp.Sub)(
+                this=exp.paren(end), expression=exp.Literal.number(1)
+            )
+        arguments = [call.args["start"].copy(), end]
+        if step is not None:
+            arguments.append(step.copy())
+        table.set(
+            "this",
+            exp.Anonymous(
+                this="explode", expressions=[exp.Anonymous(this="sequence", expressions=arguments)]
+            ),
+        )
+    return query

@@ -7,10 +7,12 @@ retries an unreachable master for minutes), and Java is looked for before pyspar
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -21,8 +23,21 @@ if TYPE_CHECKING:
     from interlace_connections.spark.config import SparkConnectionConfig
 
 # pyspark keeps one JVM (one SparkContext) per process: every Spark connection of the process
-# shares it, and only the one that started it stops it
+# shares it. The Spark this module starts stays up for the process (a long-lived `interlace
+# serve` opens engines for every run; starting Spark takes seconds) and stops at exit, or when
+# a connection with other settings needs the JVM while no engine uses it.
 _LOCK = threading.Lock()
+
+
+@dataclass
+class _Running:
+    session: Any
+    key: tuple[tuple[str, str], ...]  # master, catalog and every setting it started with
+    users: int = 0
+
+
+_RUNNING: _Running | None = None
+_AT_EXIT = False
 
 DERBY_BUSY = ("XSDB6", "Another instance of Derby", "Failed to start database")
 
@@ -55,8 +70,10 @@ def probe(what: str, url: str, default_port: int, timeout: float) -> None:
 
 
 def start_session(name: str, config: SparkConnectionConfig, root: Path) -> tuple[Any, bool]:
-    """The pyspark ``SparkSession`` for a connection, and whether this call started it
-    (then the engine stops it when it closes)."""
+    r"""The pyspark ``SparkSession`` for a connection, and whether the engine holds it: a
+    Spark Connect session (the engine stops it when it closes), or the Spark this process keeps
+    (the engine :func:`release`\ s it). False: a Spark someone else started in this process
+    (an application's own, a test's), left alone."""
     what = f"connection '{name}' (type spark)"
     if config.remote is not None:
         return _remote(what, config), True
@@ -70,7 +87,17 @@ def start_session(name: str, config: SparkConnectionConfig, root: Path) -> tuple
     master = config.effective_master
     if master.startswith("spark://"):
         probe(what, master, 7077, config.connect_timeout)
+    global _RUNNING, _AT_EXIT
+    wanted = _key(config, root)
     with _LOCK:
+        kept = _RUNNING
+        if kept is not None and (kept.key == wanted or kept.users):
+            _check_same(what, kept.session, config, root)
+            kept.users += 1
+            return kept.session, True
+        if kept is not None:  # started for other settings, and no engine uses it
+            _RUNNING = None
+            _stop_jvm(kept.session)
         active = SparkSession.getActiveSession()
         if active is None:
             from pyspark import SparkContext
@@ -100,7 +127,49 @@ def start_session(name: str, config: SparkConnectionConfig, root: Path) -> tuple
         except Exception as exc:
             raise start_error(what, master, exc) from None
         session.sparkContext.setLogLevel(config.log_level)
+        _RUNNING = _Running(session, wanted, users=1)
+        if not _AT_EXIT:
+            atexit.register(stop_running)
+            _AT_EXIT = True
     return session, True
+
+
+def _key(config: SparkConnectionConfig, root: Path) -> tuple[tuple[str, str], ...]:
+    settings = {"master": config.effective_master, **static_settings(config, root)}
+    settings.update(config.settings())
+    return tuple(sorted(settings.items()))
+
+
+def release(session: Any) -> None:
+    """An engine is done with the Spark :func:`start_session` gave it; Spark keeps running
+    for the next run of this process (:func:`stop_running` stops it)."""
+    with _LOCK:
+        if _RUNNING is not None and _RUNNING.session is session and _RUNNING.users:
+            _RUNNING.users -= 1
+
+
+def running_session() -> Any:
+    """The Spark this process started and keeps (None when none runs)."""
+    return _RUNNING.session if _RUNNING is not None else None
+
+
+def stop_running(*, unused_only: bool = False) -> None:
+    """Stop the Spark this process started (at exit; ``unused_only``: only when no engine
+    holds it)."""
+    global _RUNNING
+    with _LOCK:
+        if _RUNNING is not None and unused_only and _RUNNING.users:
+            return
+        running, _RUNNING = _RUNNING, None
+    if running is not None:
+        _stop_jvm(running.session)
+
+
+def _stop_jvm(session: Any) -> None:
+    try:
+        session.stop()
+    except Exception:
+        pass
 
 
 def static_settings(config: SparkConnectionConfig, root: Path) -> dict[str, str]:

@@ -174,6 +174,7 @@ class TablePublisher:
                 staging,
                 in_transaction=False,
                 version=(new, "table" if base is not None else None),
+                has_data=shown is not None or kind == "table",
             )
         except BaseException as exc:
             for leftover in (staging, new):
@@ -225,10 +226,12 @@ class TablePublisher:
         in_transaction: bool,
         temporary: bool = False,
         version: tuple[exp.Table, str | None] | None = None,
+        has_data: bool | None = None,
     ) -> Outcome:
         """``version``: the strategy writes into this unpublished version table (and whether
         it already holds the published rows, ``'table'``, or not yet exists, None) instead of
-        the model's table."""
+        the model's table; ``has_data``: whether the model has a published table whose data
+        an identical result need not replace (by default: the target is a table)."""
         spec = self.spec
         session = self.session
         strategy = get_strategy(spec.strategy)
@@ -264,9 +267,11 @@ class TablePublisher:
             # only worth a scan when downstream models could skip on identical data
             content_hash = session.content_hash(staging, staged_columns)
             previous = self.catalog.states.get(spec.name)
+            if has_data is None:
+                has_data = target_kind == "table"
             if (
                 content_hash is not None
-                and target_kind == "table"
+                and has_data
                 and previous is not None
                 and previous.content_hash == content_hash
             ):
