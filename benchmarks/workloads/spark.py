@@ -116,7 +116,7 @@ def run(bench: Bench) -> list[Figure]:
     return [
         Figure(
             "spark",
-            "quickstart (18 models): spark local[2] vs duckdb",
+            "quickstart (21 models): spark local[2] vs duckdb",
             median(on_spark),
             median(on_duckdb),
             kind="info",

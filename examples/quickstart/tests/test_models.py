@@ -133,3 +133,28 @@ def test_the_whole_project_builds(run_project):
     assert run.count("daily_revenue") == 366  # every day of 2024
     assert run.count("pipeline_runs") == 1
     assert run.query("select count(*) as n from raw.orders") == [{"n": 100_000}]
+    # the page_views stream has no events without a server: its readers build on zero rows
+    assert run.count("product_views") == 0
+
+
+def test_product_views_counts_views_and_sessions_per_product():
+    views = [
+        {"product_id": 7, "session_id": session, "viewed_at": dt.datetime(2024, 6, 1, 9, minute)}
+        for minute, session in enumerate(["s1", "s1", "s2"])
+    ] + [{"product_id": 42, "session_id": "s3", "viewed_at": dt.datetime(2024, 6, 1, 10)}]
+    products = [
+        {"product_id": 7, "product_name": "Eco Lamp 007", "category": "Kitchen"},
+        {"product_id": 42, "product_name": "Pro Mug 042", "category": "Office"},
+    ]
+
+    result = test_model_sync(
+        PROJECT / "models/marts/product_views.sql",
+        deps={"stg_page_views": views, "stg_products": products},
+    )
+
+    assert result.status == "success", result.error
+    assert [(r["product_id"], r["views"], r["sessions"]) for r in result.rows] == [
+        (7, 3, 2),
+        (42, 1, 1),
+    ]
+    assert result.rows[0]["last_viewed_at"] == dt.datetime(2024, 6, 1, 9, 2)

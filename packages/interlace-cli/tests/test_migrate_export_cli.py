@@ -208,7 +208,7 @@ def test_interlace_test_runs_the_quickstart_tests(folder: Folder) -> None:
     quickstart = type(folder)(QUICKSTART)  # a Folder on the example project, run in place
     outcome = quickstart.interlace("test", "-q", timeout=600)
     assert outcome.code == 0, outcome
-    assert "4 passed" in outcome.stdout
+    assert "5 passed" in outcome.stdout
 
 
 def test_interlace_test_exits_1_when_a_test_fails(project: Folder) -> None:

@@ -87,7 +87,7 @@ def test_quickstart_runs_twice_on_postgres_with_duckdb_results(
     for root in (on_duckdb, on_postgres):
         first = interlace.run_sync(root)
         assert first.status == "success", {n: m.error for n, m in first.models.items()}
-        assert len(first.models) == 18
+        assert len(first.models) == 21
         second = interlace.run_sync(root)
         assert second.status == "success", {n: m.error for n, m in second.models.items()}
 

@@ -19,6 +19,12 @@ any object) that defines some of these functions, each returning a list:
   may return a function called when the session closes;
 - ``service_metrics()``: Prometheus collectors (objects with ``collect()``) that
   ``interlace serve`` adds to its ``/metrics`` registry (streams report throughput this way).
+- ``service_extensions()``: callables ``extend(app, service) -> None`` that ``interlace serve``
+  calls with its aiohttp application (before it starts) and its service, to run something
+  inside the server: they may add startup/cleanup handlers to ``app`` and use
+  ``service.project``, ``service.store`` and ``service.on_reload(callback)`` (``callback(project)``
+  is called, from a worker thread, after ``--reload`` loaded the changed project). Stream
+  ingestion runs inside ``interlace serve`` this way.
 
 Example: a package ``acme-interlace`` with ``acme_interlace/hooks.py``::
 
@@ -150,6 +156,12 @@ def model_kinds() -> list[Any]:
 def run_listeners() -> list[Any]:
     """Functions installed distributions want called with every run session as it opens."""
     return [item for _, item in provided("run_listeners", skip_broken=True)]
+
+
+def service_extensions() -> list[Any]:
+    """Functions ``extend(app, service)`` installed distributions want called by ``interlace
+    serve`` (see the module docstring)."""
+    return collect("service_extensions")
 
 
 def service_metrics() -> list[Any]:

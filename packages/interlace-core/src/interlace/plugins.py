@@ -152,11 +152,24 @@ def runner_or_error(model: str, file: str | None, line: int | None) -> CheckRunn
 class StorageConnection(Protocol):
     """What core asks of a storage connection (``create_storage`` of a ConnectionType).
 
-    The full file interface (list, glob, read, write, ...) is the plugin's; core only reads
-    files into a model's engine and writes exports through it.
+    The full file interface (list, write, open, ...) is the plugin's; core reads files into a
+    model's engine and writes exports through it, and extensions (the stream ``filesystem``
+    adapter) find, read and delete files with the methods below.
     """
 
     name: str
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths (relative to the connection's base) of the files matching ``pattern``."""
+
+    def read_bytes(self, path: str) -> bytes:
+        """The content of the file ``path``."""
+
+    def delete(self, path: str, *, missing_ok: bool = False) -> None:
+        """Delete the file ``path``."""
+
+    def url(self, path: str = "") -> str:
+        """Where ``path`` is, for people (``s3://bucket/key``, ``sftp://user@host/...``)."""
 
     def read_into(
         self, session: Session, pattern: str, file_format: str | None = None, **options: Any

@@ -23,7 +23,7 @@ from interlace_service.service import SERVICE, Service
 from interlace_service.ui import ui_folder, ui_router
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from aiohttp import web
@@ -45,6 +45,14 @@ def extension_routers() -> list[Router]:
     return list(service_routers())
 
 
+def extensions() -> list[Callable[[web.Application, Service], None]]:
+    """What installed distributions run inside the server (``service_extensions()`` hooks:
+    stream ingestion adds its runtime this way)."""
+    from interlace.hooks import service_extensions
+
+    return list(service_extensions())
+
+
 def create_app(
     service: Service,
     *,
@@ -60,7 +68,8 @@ def create_app(
     (:mod:`interlace_http.security`) and declares it in the OpenAPI document (security
     schemes; public routes need none); without it the API is open. ``ui`` is a built UI folder
     (default: the installed build, unless ``service.options.ui`` is off). With ``manage``, the
-    app starts the service's run worker when it starts and drains it when it stops.
+    app starts the service's run worker when it starts and drains it when it stops, and runs
+    the extensions of installed distributions (:func:`extensions`: stream ingestion).
     """
     served = core_routers()
     served += extension_routers() if routers is None else list(routers)
@@ -90,10 +99,9 @@ def create_app(
 
         install_security(app, security, service.store)
     app[SERVICE] = service
-    if manage:  # stream ingestion of the project's streams (logs, committer, adapters)
-        from interlace_stream.runtime import attach
-
-        attach(app, service.project, store=service.store)
+    if manage:  # what installed distributions run inside the server (stream ingestion)
+        for extend in extensions():
+            extend(app, service)
 
     async def start(app: web.Application) -> None:
         if manage:

@@ -1,4 +1,5 @@
-"""How ``interlace run`` finds the ``interlace serve`` of its project.
+"""How ``interlace run`` finds the ``interlace serve`` of its project (the writing side; the
+reader, :func:`read_discovery`, is core's :mod:`interlace.discovery`).
 
 A server writes ``.interlace/server-<env>.json`` in the project folder while it serves
 (readable by the file's owner only) and removes it when it stops::
@@ -22,30 +23,28 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-STATE_DIR = ".interlace"
+# the reader lives in core (every distribution finds a server without importing this one)
+from interlace.discovery import (
+    STATE_DIR,
+    ServerInfo,
+    discovery_path,
+    read_discovery,
+)
+
+__all__ = [
+    "LOCAL_KEY_TTL",
+    "STATE_DIR",
+    "ServerInfo",
+    "discovery_path",
+    "read_discovery",
+    "remove_discovery",
+    "write_discovery",
+]
+
 LOCAL_KEY_TTL = 12 * 3600.0  # seconds
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServerInfo:
-    """What a running server tells the command line about itself."""
-
-    url: str
-    pid: int
-    host: str
-    env: str
-    project: str
-    token: str | None
-    key_id: str | None
-    started_at: float
-
-
-def discovery_path(root: Path, env: str) -> Path:
-    return Path(root) / STATE_DIR / f"server-{env}.json"
 
 
 def write_discovery(root: Path, info: ServerInfo) -> Path:
@@ -60,20 +59,6 @@ def write_discovery(root: Path, info: ServerInfo) -> Path:
     return path
 
 
-def read_discovery(root: Path, env: str) -> ServerInfo | None:
-    """The server serving ``root`` in ``env`` on this host, or None (no file, unreadable, its
-    process gone, another host)."""
-    path = discovery_path(root, env)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        info = ServerInfo(**data)
-    except (OSError, ValueError, TypeError):
-        return None
-    if info.host != socket.gethostname() or not _alive(info.pid):
-        return None
-    return info
-
-
 def remove_discovery(root: Path, env: str, pid: int | None = None) -> None:
     """Remove the file (only when it is the server ``pid``'s, if given)."""
     path = discovery_path(root, env)
@@ -84,13 +69,3 @@ def remove_discovery(root: Path, env: str, pid: int | None = None) -> None:
         except (OSError, ValueError):
             return
     path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

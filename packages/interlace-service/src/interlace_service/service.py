@@ -70,6 +70,7 @@ class Service:
         self.alerts: AlertService | None = None  # started by start() when alerts are configured
         self._files = snapshot(self.root)
         self._reload_lock = threading.Lock()
+        self._reload_listeners: list[Callable[[Project], None]] = []
 
     @classmethod
     def load(
@@ -130,7 +131,18 @@ class Service:
             self.project = project
             self.load_error = None
             log.info("reloaded the project (%d models)", len(project.models))
+            for listener in list(self._reload_listeners):
+                try:
+                    listener(project)
+                except Exception:  # one extension's failure must not stop the reload
+                    log.exception("a reload listener failed")
             return True
+
+    def on_reload(self, callback: Callable[[Project], None]) -> None:
+        """Call ``callback(project)`` after each reload that loaded a changed project (on the
+        thread that reloaded: the run worker's, or a request's). Extensions that run inside the
+        server (``service_extensions()`` hooks, e.g. stream ingestion) follow changes this way."""
+        self._reload_listeners.append(callback)
 
     # ------------------------------------------------------------------ helpers for handlers
 

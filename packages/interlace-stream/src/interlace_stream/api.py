@@ -130,6 +130,13 @@ def runtime_of(request: web.Request) -> StreamRuntime:
     from interlace_stream.runtime import RUNTIME
 
     runtime = request.app.get(RUNTIME)
+    if runtime is not None and runtime.reloading:
+        raise HTTPError(
+            503,
+            "stream ingestion is reloading the project's stream configuration",
+            headers={"Retry-After": "1"},
+            hint="retry in a second (nothing of this request was stored)",
+        )
     if runtime is None or not runtime.started:
         raise HTTPError(
             503,
@@ -330,7 +337,9 @@ def stream_router() -> Router:
         stream = await EventStream.open(request)
         reader = LogReader(writer.log)
         quiet = 0
-        while not runtime.closing.is_set():
+        # ends when the server stops, or when a reload replaced the stream's log writer (the
+        # client reconnects with Last-Event-ID)
+        while not runtime.closing.is_set() and runtime.publisher.writers.get(name) is writer:
             records = await asyncio.to_thread(reader.read, start, 1000)
             for record in records:
                 await stream.send(

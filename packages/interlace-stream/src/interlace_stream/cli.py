@@ -80,6 +80,52 @@ def _auth(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+class _Server:
+    """The server a command asks: ``--url``, else the running ``interlace serve`` of the
+    project (found through its discovery file, with the key it made for this machine)."""
+
+    def __init__(self, url: str, api_key: str | None, *, discovered: bool) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.discovered = discovered
+
+
+def _server(project: Project, url: str | None, api_key: str | None) -> _Server | None:
+    if url:
+        return _Server(url, api_key, discovered=False)
+    from interlace.discovery import read_discovery
+
+    info = read_discovery(project.root, project.env)
+    if info is None:
+        return None
+    return _Server(info.url, api_key or info.token, discovered=True)
+
+
+def _ask(server: _Server, path: str) -> tuple[int, Any]:
+    """``GET`` a route of ``server``: ``(status, body)``; status 0 when it does not answer."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(server.url + path, headers=_auth(server.api_key))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read())
+        except ValueError:
+            return error.code, None
+    except (urllib.error.URLError, OSError):
+        return 0, None
+
+
+NO_SERVER = (
+    "adapter health: no server is running for this project; adapters run only inside a server "
+    "(`interlace serve` or `interlace stream serve`): start one to see their health, or pass "
+    "--url"
+)
+
+
 @click.group()
 def stream() -> None:
     """Event streams: the ingestion server, publishing, state and the quarantine."""
@@ -164,23 +210,47 @@ def _summaries(
     url: str | None,
     api_key: str | None,
     name: str | None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The streams' state and a note on where it came from: from ``--url`` or the running
+    server of the project (adapter health included), else read from disk (adapters: "not
+    running", and the note says that health is known only inside a server)."""
+    path = f"/api/v1/streams/{name}" if name else "/api/v1/streams"
     if url:
-        path = f"/api/v1/streams/{name}" if name else "/api/v1/streams"
         found = _http("GET", url.rstrip("/") + path, headers=_auth(api_key))
-        return [found] if name else list(found["streams"])
+        return ([found] if name else list(found["streams"])), None
     from interlace.errors import InterlaceError
 
     from interlace_stream.status import offline_status
 
     loaded = _project(ctx, project, env)
+    server = _server(loaded, None, api_key)
+    note = NO_SERVER
+    if server is not None:
+        status, found = _ask(server, path)
+        if status == 200 and isinstance(found, dict):
+            rows = [found] if name else list(found["streams"])
+            return rows, f"from the server at {server.url} (adapter health included)"
+        if status == 404 and name is not None:
+            _fail(f"no stream named '{name}' in the server at {server.url}")
+        if status == 0:
+            note = (
+                f"adapter health: the server at {server.url} does not answer; adapters run only "
+                "inside a server"
+            )
+        else:
+            detail = (found or {}).get("error", {}).get("message") if found else None
+            note = f"adapter health: the server at {server.url} answered HTTP {status}" + (
+                f" ({detail})" if detail else ""
+            )
+            if status == 503:  # it serves no stream (yet): its database is its own
+                _fail(f"{note}; it runs no streams")
     try:
         rows = offline_status(loaded, name)
     except InterlaceError as exc:
         _fail(str(exc))
     if name is not None and not rows:
         _fail(f"no stream named '{name}' in {loaded.root}")
-    return rows
+    return rows, note
 
 
 @stream.command("list")
@@ -198,8 +268,11 @@ def list_(
     api_key: str | None,
     as_json: bool,
 ) -> None:
-    """Streams with their rate, lag (log vs table, and per consumer), quarantine and adapters."""
-    rows = _summaries(ctx, project, env, url, api_key, None)
+    """Streams with their rate, lag (log vs table, and per consumer), quarantine and adapters.
+
+    Asks the running server of the project (or --url) when there is one: adapters run only
+    inside a server, so their health is known only there."""
+    rows, note = _summaries(ctx, project, env, url, api_key, None)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -235,6 +308,8 @@ def list_(
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
     for row in table:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    if note is not None:
+        click.echo(note)
 
 
 @stream.command()
@@ -252,8 +327,10 @@ def show(
     url: str | None,
     api_key: str | None,
 ) -> None:
-    """One stream's state as JSON."""
-    click.echo(json.dumps(_summaries(ctx, project, env, url, api_key, name)[0], indent=2))
+    """One stream's state as JSON (from the running server of the project when there is
+    one, with its adapters' health; else read from disk, its adapters "not running")."""
+    rows, _ = _summaries(ctx, project, env, url, api_key, name)
+    click.echo(json.dumps(rows[0], indent=2))
 
 
 @stream.command()
@@ -275,7 +352,10 @@ def publish(
     api_key: str | None,
     idempotency_key: str | None,
 ) -> None:
-    """Publish DATA (a JSON object or array, NDJSON, @file, or stdin when omitted) to NAME."""
+    """Publish DATA (a JSON object or array, NDJSON, @file, or stdin when omitted) to NAME.
+
+    Goes to --url, else to the running server of the project (which holds the stream's log),
+    else straight into the log on disk."""
     from interlace.errors import InterlaceError
 
     from interlace_stream.body import events_of
@@ -291,20 +371,26 @@ def publish(
         events, _ = events_of(raw, "")
     except StreamError as exc:
         _fail(exc.message)
-    if url:
-        headers = {"Content-Type": "application/json", **_auth(api_key)}
+    loaded = None if url else _project(ctx, project, env)
+    server = (
+        _server(loaded, url, api_key)
+        if loaded is not None
+        else _Server(str(url), api_key, discovered=False)
+    )
+    if server is not None:
+        headers = {"Content-Type": "application/json", **_auth(server.api_key)}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         result = _http(
             "POST",
-            f"{url.rstrip('/')}/api/v1/streams/{name}",
+            f"{server.url}/api/v1/streams/{name}",
             body=json.dumps(events).encode(),
             headers=headers,
         )
     else:
         from interlace_stream.publishing import publish_sync
 
-        loaded = _project(ctx, project, env)
+        assert loaded is not None
         try:
             result = publish_sync(
                 name, events, project=loaded, idempotency_key=idempotency_key

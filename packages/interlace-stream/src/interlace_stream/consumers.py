@@ -165,7 +165,24 @@ def consume(
     project: str | Path | Project = ".",
     lease: str | None = None,
 ) -> ConsumedBatch:
-    """The next events of ``stream`` for ``consumer`` (see the module docstring)."""
+    """The next events of ``stream`` for the consumer named ``consumer``: at most
+    ``batch_size`` committed events after its cursor, oldest first, each a dict of the
+    stream's columns with its offset (``_stream_offset``).
+
+    The call takes the consumer's lease for 30 s: until :func:`ack` (or the lease's end),
+    another process consuming under the same name gets :class:`ConsumerBusy`. ``lease`` (a
+    batch's :attr:`ConsumedBatch.lease`) renews an earlier batch's lease instead. An unknown
+    stream raises :class:`~interlace_stream.errors.UnknownStream`.
+
+    Example::
+
+        from interlace_stream import ack, consume
+
+        batch = consume("orders", "billing", batch_size=500, project="shop")
+        for event in batch.events:
+            charge(event["customer"], event["amount"])
+        ack(batch, project="shop")  # the next consume starts after these
+    """
     from interlace.opening import open_state
 
     loaded = _open(project)
@@ -178,7 +195,9 @@ def consume(
 
 
 def ack(batch: ConsumedBatch, *, project: str | Path | Project = ".") -> None:
-    """Acknowledge a batch :func:`consume` returned."""
+    """Acknowledge a batch :func:`consume` returned: the consumer's cursor moves past its
+    events and its lease is released. A batch whose lease expired meanwhile raises
+    :class:`LeaseLost` (its events are delivered again: consume again)."""
     from interlace.opening import open_state
 
     loaded = _open(project)

@@ -49,10 +49,12 @@ SYSTEM_COLUMNS = (OFFSET_COLUMN, ID_COLUMN, RECEIVED_COLUMN)
 class Retention(BaseModel):
     """How long a stream keeps events: ``max_age`` (a duration, ``30d``) and/or ``max_rows``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     max_age: str | None = None
+    """Delete events older than this (a duration, `30d`)."""
     max_rows: int | None = Field(default=None, ge=1)
+    """Keep at most this many events (the oldest go first)."""
 
     @field_validator("max_age")
     @classmethod
@@ -76,27 +78,45 @@ class StreamAuth(BaseModel):
     ``X-Stream-Token``) lets a publisher in without an API key; ``public: true`` opens
     publishing to anyone (webhooks that sign their own requests)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     token: str | None = None
+    """A token that lets a publisher in without an API key (sent as `Authorization: Bearer` or
+    `X-Stream-Token`; use `${VAR}`)."""
     public: bool = False
+    """Anyone may publish (webhooks that sign their own requests)."""
 
 
 class StreamSettings(BaseModel):
     """Everything a stream declares (the keyword arguments of :func:`stream`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
 
     fields: dict[str, Any] = Field(default_factory=dict)
+    """The events' fields and their types (`{id: int64, amount: float64}`): the stream table's
+    columns."""
     validate_schema: SchemaModeName = "validate"
+    """What an event that does not fit `fields` does: `validate` (refused), `evolve` (new fields
+    become columns) or `quarantine` (set aside)."""
     retention: Retention | None = None
+    """How long the stream keeps events (default: for ever)."""
     auth: StreamAuth | None = None
+    """Who may publish besides API keys with the `write` scope."""
     rate_limit: str | float | None = None
+    """Publishes per second the stream accepts (`100`, `100/s`, `6000/min`)."""
     schema_: str | None = Field(default=None, alias="schema")
+    """The database schema of the stream's table, as for a model."""
     connection: str | None = None
+    """The connection the stream's table is written to, as for a model."""
     description: str | None = None
+    """What the stream holds (shown in the UI and the API)."""
     tags: tuple[str, ...] = ()
+    """Tags of the stream, as for a model (`tag:x` selects it)."""
     adapters: tuple[dict[str, Any], ...] = ()
+    """Adapters that fill the stream from elsewhere (a webhook, a queue, a folder): each a mapping
+    with its `type` and options."""
 
     @field_validator("fields")
     @classmethod

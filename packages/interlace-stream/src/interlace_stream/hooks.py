@@ -1,6 +1,7 @@
 """The ``interlace.hooks`` entry point of interlace-stream: the ``stream`` model kind, the
 ``streams:`` / ``streaming:`` / ``adapters:`` config sections, the stream routes of ``interlace
-serve`` and the ``interlace stream ...`` commands. Light on purpose (no aiohttp at import)."""
+serve``, the runtime inside it (``service_extensions``: logs, committer, adapters, reloads) and
+the ``interlace stream ...`` commands. Light on purpose (no aiohttp at import)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def service_routers() -> list[Any]:
     from interlace_stream.api import stream_router
 
     return [stream_router()]
+
+
+def service_extensions() -> list[Any]:
+    from interlace_stream.runtime import extend_service
+
+    return [extend_service]
 
 
 def cli_commands() -> list[click.Command]:

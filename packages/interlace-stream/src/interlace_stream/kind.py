@@ -90,8 +90,14 @@ class StreamKind(ModelKind):
         )
 
     def data_version(self, spec: ModelSpec, context: SourceContext) -> int | None:
-        """The stream's committed offset: readers run again when new events were committed."""
+        """The stream's committed offset: readers run again when new events were committed.
+
+        A stream that never received an event has no table yet: it is created empty here (as
+        ingestion would create it), so a run without any server builds its readers on zero
+        rows instead of failing on a missing table."""
         session = context.session
+        if session.relation_kind(spec.schema, spec.name) is None:
+            _create_empty_table(session, spec)
         if session.relation_kind(spec.schema, OFFSETS_TABLE) is None:
             return 0
         name = spec.name.replace("'", "''")
@@ -99,6 +105,23 @@ class StreamKind(ModelKind):
             f"SELECT committed FROM {qualified(spec.schema, OFFSETS_TABLE)} WHERE stream = '{name}'"
         )
         return 0 if row is None else int(row[0])
+
+
+def _create_empty_table(session: Any, spec: ModelSpec) -> None:
+    """The stream's table with its declared fields and the stream columns, without rows."""
+    settings: StreamSettings = spec.definition
+    columns = ", ".join(
+        f"{quote(name)} {sql}" for name, sql in StreamFields.of(settings.fields).table_columns()
+    )
+    schema = ".".join(quote(part) for part in spec.schema.split("."))
+    # as syntax trees: each engine writes them in its own dialect (Spark's backticks, ...)
+    import sqlglot
+
+    for statement in (
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"CREATE TABLE IF NOT EXISTS {qualified(spec.schema, spec.name)} ({columns})",
+    ):
+        session.execute(sqlglot.parse_one(statement, read="duckdb"))
 
 
 @dataclass(frozen=True)

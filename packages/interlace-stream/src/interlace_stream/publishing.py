@@ -47,7 +47,20 @@ async def publish(
     idempotency_key: str | None = None,
 ) -> PublishResult:
     """Store one event (a mapping) or several in ``stream``; returns after the fsync. ``ids``
-    (one per event) or ``idempotency_key`` make a retry store nothing twice."""
+    (one per event) or ``idempotency_key`` make a retry store nothing twice.
+
+    Events are validated against the stream's fields first (its ``validate_schema`` mode
+    decides what a mismatch does); an unknown stream raises
+    :class:`~interlace_stream.errors.UnknownStream`.
+
+    Example::
+
+        from interlace_stream import publish
+
+        async def forward(messages):
+            result = await publish("clicks", messages, project="shop")
+            print(result.accepted, result.duplicates, result.last_offset)
+    """
     from interlace.project import Project, load_project
 
     from interlace_stream.kind import project_streams
@@ -89,7 +102,17 @@ def publish_sync(
     ids: Sequence[str] | None = None,
     idempotency_key: str | None = None,
 ) -> PublishResult:
-    """Blocking :func:`publish` for scripts without an event loop."""
+    """Blocking :func:`publish` for scripts without an event loop.
+
+    Example::
+
+        from interlace_stream import publish_sync
+
+        result = publish_sync(
+            "orders", {"id": 1, "amount": 9.5}, project="shop", idempotency_key="order-1"
+        )
+        assert result.accepted + result.duplicates == 1
+    """
     return asyncio.run(
         publish(stream, data, project=project, ids=ids, idempotency_key=idempotency_key)
     )

@@ -60,7 +60,9 @@ def adapter_configs(project: Project, streams: dict[str, StreamInfo]) -> list[di
 
 class StreamRuntime:
     """See the module docstring. ``execute_runs``: run the queued runs of stream readers in
-    this process (off inside ``interlace serve``, whose run worker does it)."""
+    this process (off inside ``interlace serve``, whose run worker does it). ``dormant``: a
+    project without streams or adapters starts nothing (the stream routes answer 503) until
+    :meth:`reload` brings some (``interlace serve --reload``)."""
 
     def __init__(
         self,
@@ -70,43 +72,73 @@ class StreamRuntime:
         execute_runs: bool = True,
         adapters: bool = True,
         settings: StreamingSettings | None = None,
+        dormant: bool = False,
     ) -> None:
-        from interlace_stream.publisher import Publisher
-
-        self.project = project
-        self.settings = settings or streaming_settings(project)
-        self.streams = project_streams(project)
         self._own_store = store is None
         self._store = store
         self.execute_runs = execute_runs
-        s = self.settings
-        self.publisher: Publisher = Publisher(
-            self.streams,
-            s.log_path(project.root),
-            dedup_window=s.dedup_window,
-            dedup_max_ids=s.dedup_max_ids,
-            segment_bytes=s.segment_bytes,
-            max_pending_bytes=s.max_pending_bytes,
-        )
-        self.adapters: list[Any] = []
-        if adapters:
-            raw = adapter_configs(project, self.streams)
-            if raw:
-                from interlace_stream.adapters import build_adapters
-
-                self.adapters = build_adapters(
-                    raw, project_dir=project.root, project=project, file="config.yaml"
-                )
-        self.committer: Committer | None = None
-        self.trigger: Trigger | None = None
-        self.worker: LocalRunWorker | None = None
-        self._adapter_tasks: list[asyncio.Task[None]] = []
-        self._stop_adapters = asyncio.Event()
+        self.with_adapters = adapters
+        self.dormant = dormant
         self.listeners: list[Any] = []  # called with each StreamBatchCommitted (any thread)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = asyncio.Event()  # the server is stopping: event streams end
         self.extras: dict[str, Any] = {}  # per-runtime state of the routes (rate buckets)
         self.started = False
+        self.reloading = False  # between stopping the old configuration and starting the new
+        self._stopping = False  # stop() was called (until the next start())
+        self._reload_lock: asyncio.Lock | None = None
+        self.committer: Committer | None = None
+        self.trigger: Trigger | None = None
+        self.worker: LocalRunWorker | None = None
+        self._adapter_tasks: list[asyncio.Task[None]] = []
+        self._stop_adapters = asyncio.Event()
+        streams = project_streams(project)
+        self._configure(
+            project,
+            settings or streaming_settings(project),
+            streams,
+            self._build_adapters(project, streams),
+        )
+
+    def _build_adapters(self, project: Project, streams: dict[str, StreamInfo]) -> list[Any]:
+        """The adapters of ``project`` (validated; raises a ConfigError naming the bad one)."""
+        if not self.with_adapters:
+            return []
+        raw = adapter_configs(project, streams)
+        if not raw:
+            return []
+        from interlace_stream.adapters import build_adapters
+
+        return build_adapters(raw, project_dir=project.root, project=project, file="config.yaml")
+
+    def _configure(
+        self,
+        project: Project,
+        settings: StreamingSettings,
+        streams: dict[str, StreamInfo],
+        adapters: list[Any],
+    ) -> None:
+        """Take ``project``'s streams, settings and adapters (the runtime is not running)."""
+        from interlace_stream.publisher import Publisher
+
+        self.project = project
+        self.settings = settings
+        self.streams = streams
+        self.publisher: Publisher = Publisher(
+            streams,
+            settings.log_path(project.root),
+            dedup_window=settings.dedup_window,
+            dedup_max_ids=settings.dedup_max_ids,
+            segment_bytes=settings.segment_bytes,
+            max_pending_bytes=settings.max_pending_bytes,
+        )
+        self.adapters: list[Any] = adapters
+        self._signature = _signature(project, settings, streams, self.with_adapters)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to run: a dormant runtime without streams or adapters."""
+        return self.dormant and not self.streams and not self.adapters
 
     @property
     def store(self) -> StateStore:
@@ -131,6 +163,9 @@ class StreamRuntime:
         from interlace_stream.trigger import LocalRunWorker, Trigger
 
         self.loop = asyncio.get_running_loop()
+        self._stopping = False
+        if self.idle:
+            return
         await self.publisher.start()
         store = await asyncio.to_thread(lambda: self.store)
         self.trigger = Trigger(self.project, store, debounce=self.settings.trigger_debounce)
@@ -180,6 +215,17 @@ class StreamRuntime:
 
     async def stop(self) -> None:
         """Stop the adapters, flush the logs, commit what is left, release everything."""
+        self._stopping = True  # no reload starts the runtime again
+        if self._reload_lock is not None:
+            async with self._reload_lock:  # a reload in progress finishes first
+                await self._stop_parts()
+        else:
+            await self._stop_parts()
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    async def _stop_parts(self) -> None:
         if ACTIVE.get(self.project.root.resolve()) is self:
             del ACTIVE[self.project.root.resolve()]
         self._stop_adapters.set()
@@ -187,17 +233,116 @@ class StreamRuntime:
             _, pending = await asyncio.wait(self._adapter_tasks, timeout=10)
             for task in pending:
                 task.cancel()
+        self._adapter_tasks = []
+        self._stop_adapters = asyncio.Event()
         if self.worker is not None:
             await self.worker.stop()
+            self.worker = None
         if self.committer is not None:
             await self.committer.stop()
+            self.committer = None
         if self.trigger is not None:
             await self.trigger.stop()
+            self.trigger = None
         await self.publisher.close()
-        if self._own_store and self._store is not None:
-            self._store.close()
-            self._store = None
         self.started = False
+
+    # ------------------------------------------------------------------ reloading
+    async def reload(self, project: Project) -> str:
+        """Follow a changed ``project`` (``interlace serve --reload``) without stopping the
+        server. Returns what happened:
+
+        - ``"unchanged"``: the streams, the ``streaming:`` settings and the adapters are the
+          same: the runtime only takes the new project (new or changed readers of streams);
+        - ``"restarted"``: they changed: the adapters stop, the logs are flushed and what they
+          hold is committed, then everything starts again with the new declarations (a new
+          stream takes publishes, a removed one answers 404, changed adapters reconnect).
+          Publishes that arrive meanwhile get 503 (retry them);
+        - ``"refused"``: the new adapters do not validate: the runtime keeps running the
+          previous configuration (the error is logged).
+        """
+        if self._reload_lock is None:
+            self._reload_lock = asyncio.Lock()
+        async with self._reload_lock:
+            streams = project_streams(project)
+            settings = streaming_settings(project)
+            if _signature(project, settings, streams, self.with_adapters) == self._signature:
+                self._take_project(project)
+                return "unchanged"
+            try:
+                adapters = self._build_adapters(project, streams)
+            except Exception as exc:
+                log.error("reload: the adapters do not validate, keeping the previous: %s", exc)
+                return "refused"
+            was_running = self.started
+            self.reloading = True
+            try:
+                if was_running:
+                    await self._stop_parts()
+                self._configure(project, settings, streams, adapters)
+                self.extras.pop("limits", None)  # rate limits as the streams now declare them
+                if self.loop is not None and not self._stopping:  # started by the host
+                    await self.start()
+            finally:
+                self.reloading = False
+            hooks = [a.name for a in self.adapters if getattr(a, "type_name", "") == "webhook"]
+            if hooks and not self.extras.get("webhook_route"):
+                log.warning(
+                    "reload: webhook adapter(s) %s need the webhook route, which is added when "
+                    "the server starts: restart the server to receive them",
+                    ", ".join(hooks),
+                )
+            log.info(
+                "reload: stream runtime restarted (streams: %s; adapters: %s)",
+                ", ".join(sorted(self.streams)) or "none",
+                ", ".join(a.name for a in self.adapters) or "none",
+            )
+            return "restarted"
+
+    def reload_from_thread(self, project: Project, timeout: float = 120.0) -> str | None:
+        """:meth:`reload` from another thread (the service's reload listener): runs it on the
+        runtime's loop and waits for it. Before the runtime started, it just takes the project."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            if not self.started:
+                streams = project_streams(project)
+                adapters = self._build_adapters(project, streams)
+                self._configure(project, streaming_settings(project), streams, adapters)
+                return "restarted"
+            return None
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:  # called on the runtime's own loop: it cannot wait for itself
+            task = loop.create_task(self.reload(project))
+            self.extras.setdefault("reload_tasks", set()).add(task)
+            task.add_done_callback(self.extras["reload_tasks"].discard)
+            return None
+        future = asyncio.run_coroutine_threadsafe(self.reload(project), loop)
+        return future.result(timeout)
+
+    def _take_project(self, project: Project) -> None:
+        self.project = project
+        for part in (self.committer, self.trigger, self.worker, *self.adapters):
+            if part is not None and hasattr(part, "project"):
+                part.project = project
+
+
+def _signature(
+    project: Project,
+    settings: StreamingSettings,
+    streams: dict[str, StreamInfo],
+    with_adapters: bool,
+) -> Any:
+    """What a reload compares: the streams' declarations, the ``streaming:`` settings and the
+    adapters' configuration (a change of any restarts the runtime)."""
+    declared = {
+        name: (info.settings.model_dump(mode="json"), info.schema, info.connection)
+        for name, info in streams.items()
+    }
+    adapters = adapter_configs(project, streams) if with_adapters else []
+    return (declared, settings.model_dump(mode="json"), adapters)
 
 
 RUNTIME: web.AppKey[StreamRuntime] = web.AppKey("interlace_stream.runtime", StreamRuntime)
@@ -220,12 +365,24 @@ def attach(
     return runtime
 
 
+def extend_service(app: web.Application, service: Any) -> None:
+    """The ``service_extensions()`` hook: ingestion inside ``interlace serve``. The runtime is
+    mounted even for a project without streams (it then starts nothing, and the stream routes
+    answer 503), so that ``--reload`` can bring streams and adapters in, change them or take
+    them away while the server runs (``service.on_reload``)."""
+    runtime = StreamRuntime(service.project, store=service.store, execute_runs=False, dormant=True)
+    mount(app, runtime)
+    service.on_reload(runtime.reload_from_thread)
+
+
 def mount(app: web.Application, runtime: StreamRuntime) -> None:
     """Attach a runtime to an app that is not started yet (see :func:`attach`)."""
     from interlace_stream.adapters import webhook_router
 
     if any(getattr(a, "type_name", "") == "webhook" for a in runtime.adapters):
-        webhook_router(runtime.adapters, runtime.publisher).add_to(app)
+        # the route finds the adapters and publisher of the moment (a reload replaces them)
+        webhook_router(lambda: runtime.adapters, lambda: runtime.publisher).add_to(app)
+        runtime.extras["webhook_route"] = True
     app[RUNTIME] = runtime
 
     async def start(app: web.Application) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from interlace_http.settings import BucketSettings, RateLimitSettings, Seconds, SecuritySettings
-from pydantic import BeforeValidator, Field, RootModel
+from pydantic import BeforeValidator, ConfigDict, Field, RootModel
 
 from interlace_stream.dedup import DEFAULT_MAX_IDS, DEFAULT_WINDOW
 from interlace_stream.log import DEFAULT_SEGMENT_BYTES
@@ -52,23 +52,40 @@ def _ingestion_limits() -> RateLimitSettings:
 
 
 class StreamingSettings(SecuritySettings):
-    """Everything about ingestion that is not one stream's (see the module docstring). The
+    """Everything about ingestion that is not one stream's: the durable logs, how fast events
+    move on, duplicates, and the standalone server's address and security. The
     standalone server's rate limits default to 5,000 requests/s (burst 10,000) per key and per
     address."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     rate_limit: RateLimitSettings = Field(default_factory=_ingestion_limits)
+    """Requests per second per API key and per client address (higher defaults than the
+    service's: publishers are machines)."""
 
     log_dir: str = ".interlace/streams"
+    """Where the durable logs are kept, one folder per stream (relative to the project)."""
     commit_interval: Seconds = 0.2
+    """How often the committer moves stored events into the streams' tables (seconds, or
+    `200ms`)."""
     trigger_debounce: Seconds = 1.0
+    """Quiet time after a commit before the models that read the stream run."""
     dedup_window: Seconds = DEFAULT_WINDOW
+    """How long an `Idempotency-Key` or event id is remembered to refuse duplicates (`24h`)."""
     dedup_max_ids: int = Field(default=DEFAULT_MAX_IDS, ge=0)
+    """The most ids remembered per stream (the oldest are forgotten first)."""
     segment_bytes: Bytes = DEFAULT_SEGMENT_BYTES
+    """The size at which a log segment is sealed and a new one started (`64MB`)."""
     max_pending_bytes: Bytes = 64 * 1024 * 1024
+    """Events waiting to be written that make publishers wait (back-pressure) beyond this size."""
     max_body: Bytes = 16 * 1024 * 1024
+    """The largest request body a publisher may send (`16MB`; larger: `413`)."""
     commit_batch_rows: int = Field(default=50_000, ge=1)
+    """Rows the committer inserts into a table at once."""
     host: str = "127.0.0.1"
+    """The address the standalone ingestion server (`interlace stream serve`) listens on."""
     port: int = Field(default=8765, ge=0, le=65535)
+    """The standalone ingestion server's port."""
 
     def log_path(self, root: Path) -> Path:
         path = Path(self.log_dir)

@@ -1,4 +1,5 @@
-"""Stream state read from disk, without a running server (``interlace stream list`` offline):
+"""Stream state read from disk, without a running server (``interlace stream list`` when no
+server runs for the project):
 the log's end (scanned read-only), the committed offset and quarantine count (warehouse), the
 consumers' cursors (state store) and the recent publish rate (the log's receive times)."""
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from interlace_stream.kind import OFFSETS_TABLE, project_streams
 from interlace_stream.log import SUFFIX, decode_all
-from interlace_stream.runtime import streaming_settings
+from interlace_stream.runtime import adapter_configs, streaming_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,13 +33,15 @@ def _log_end(folder: Path) -> tuple[int, int, list[float]]:
 
 
 def offline_status(project: Project, only: str | None = None) -> list[dict[str, Any]]:
-    """One summary per stream (the shape of ``GET /api/v1/streams``, adapters excepted)."""
+    """One summary per stream (the shape of ``GET /api/v1/streams``); each configured adapter
+    is listed with the state ``not running`` (its health is known only inside a server)."""
     from interlace.opening import open_engines, open_state
 
     from interlace_stream.kind import qualified
 
     streams = project_streams(project)
     settings = streaming_settings(project)
+    configured = adapter_configs(project, streams)
     store: Any = open_state(project)
     out = []
     try:
@@ -85,7 +88,17 @@ def offline_status(project: Project, only: str | None = None) -> list[dict[str, 
                         }
                         for c in store.stream_cursors(project.env, name)
                     ],
-                    "adapters": [],
+                    # adapters run only inside a server: here they are known by config only
+                    "adapters": [
+                        {
+                            "name": str(a.get("name", "?")),
+                            "type": str(a.get("type", "?")),
+                            "stream": name,
+                            "state": "not running",
+                        }
+                        for a in configured
+                        if a.get("stream") == name
+                    ],
                 }
             )
     finally:

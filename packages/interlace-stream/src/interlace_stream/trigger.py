@@ -91,13 +91,19 @@ class Trigger:
                 log.error("could not queue the runs of stream readers: %s", exc)
 
     def enqueue(self, streams: list[str]) -> str | None:
-        """Queue a run of the readers of ``streams`` unless one is already waiting; returns
-        the new request's id (blocking)."""
+        """Queue a run of the readers of ``streams`` and the models downstream of them, unless
+        one is already waiting; returns the new request's id (blocking)."""
         from interlace.state.run_queue import RunRequest
 
-        targets = tuple(readers_of(self.project, streams))
-        if not targets:
+        readers = readers_of(self.project, streams)
+        if not readers:
             return None
+        # the readers and what is built from them: a published event reaches the marts too
+        # (models whose inputs did not change are skipped by the run)
+        downstream = set(readers)
+        for name in readers:
+            downstream |= self.project.graph.descendants(name)
+        targets = tuple(sorted(downstream))
         env = self.project.env
         for waiting in self.store.run_requests(env=env, statuses=("queued",), limit=1000):
             if set(targets) <= set(waiting.targets):

@@ -17,6 +17,25 @@ starting with ``.`` or ending in ``.tmp``/``.part`` are ignored. Example::
         stream: orders
         path: inbox/orders          # relative to the project folder
         pattern: "*.ndjson"
+
+With ``connection:`` it polls a storage connection of the project instead (``filesystem``,
+``sftp`` or ``s3``, from interlace-connections, opened through core's storage seam): every
+``poll_interval`` it lists ``path``/``pattern`` there and publishes each new file. Files stay
+where they are (unless ``delete: true``): the adapter remembers each file it ingested, with its
+content hash, in ``.interlace/streams/adapters/<name>.files.json`` (written atomically after the
+file's rows are durable), so a restart does not publish it again; a crash between the publish
+and that write publishes the file again and the stream drops the copies by their ids
+(``file:<path>:<content hash>:<row>``). A file removed from the storage is forgotten, so a new
+file under the same name is taken. Example::
+
+    adapters:
+      - name: landing_orders
+        type: filesystem
+        stream: orders
+        connection: landing         # an s3 / sftp / filesystem connection
+        path: orders/incoming       # relative to the connection's base
+        pattern: "*.ndjson"
+        poll_interval: 30s
 """
 
 from __future__ import annotations
@@ -27,16 +46,19 @@ import hashlib
 import io
 import json
 import os
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from interlace_http.settings import Seconds  # noqa: TC002 (pydantic reads it at runtime)
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from interlace_stream.adapters.base import Adapter, AdapterConfig, Rejected
+from interlace_stream.adapters.base import Adapter, AdapterConfig, Rejected, wait_for_stop
 
 if TYPE_CHECKING:
+    from interlace.plugins import StorageConnection
+
     from interlace_stream.adapters.base import Publisher
 
 _IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
@@ -52,7 +74,12 @@ class FilesystemConfig(AdapterConfig):
     """Config of a ``filesystem`` adapter (see the module docstring)."""
 
     type: Literal["filesystem"] = "filesystem"
-    path: str = Field(min_length=1)  # the folder to watch (relative to the project folder)
+    # the folder to watch: relative to the project folder, or to the connection's base
+    path: str = ""
+    # a storage connection of the project (filesystem, sftp, s3) to poll instead of a folder
+    connection: str | None = Field(default=None, min_length=1)
+    poll_interval: Seconds = Field(default=5.0, gt=0)  # with `connection`: time between looks
+    delete: bool = False  # with `connection`: delete each file once its rows are durable
     pattern: str = "*"  # which file names to take (a glob)
     format: Literal["auto", "json", "ndjson", "csv"] = "auto"  # auto: by the file's suffix
     done_dir: str = "done"  # relative to ``path``
@@ -62,6 +89,16 @@ class FilesystemConfig(AdapterConfig):
     # a full look at the folder at least this often, besides change notifications (which can
     # miss files: on network mounts, or while the watcher starts)
     rescan_interval: Seconds = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _where(self) -> FilesystemConfig:
+        if self.connection is None and not self.path.strip():
+            raise ValueError("give 'path' (the folder to watch) or 'connection' (a storage)")
+        if self.connection is None and self.delete:
+            raise ValueError(
+                "'delete' is for a storage 'connection' (a folder's files move to done/)"
+            )
+        return self
 
 
 def read_rows(name: str, content: bytes, fmt: str) -> list[dict[str, Any]]:
@@ -133,6 +170,9 @@ class FilesystemAdapter(Adapter):
         return path if path.is_absolute() else self.project_dir / path
 
     async def session(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        if self.config.connection is not None:
+            await self.storage_session(publisher, stop)
+            return
         from watchfiles import awatch
 
         folder = self.folder
@@ -209,3 +249,141 @@ class FilesystemAdapter(Adapter):
     def _fail(self, path: Path, digest: str, reason: str) -> None:
         target = _move(path, self.folder / self.config.failed_dir, digest)
         target.with_name(target.name + ".error").write_text(reason + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------------ a storage connection
+    @property
+    def ledger_file(self) -> Path:
+        """Where the files taken from a storage connection are remembered."""
+        return self.state_dir / f"{self.config.name}.files.json"
+
+    def load_ledger(self) -> dict[str, dict[str, Any]]:
+        """``{"<connection>:<path>": {"status", "digest", "rows", "at", ...}}`` of the files
+        already taken (ingested or failed)."""
+        try:
+            value = json.loads(self.ledger_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise ValueError(
+                f"adapter '{self.config.name}': its file list '{self.ledger_file}' is not JSON "
+                f"({exc}); delete it to take every file again (the stream drops the copies)"
+            ) from None
+        files = value.get("files") if isinstance(value, dict) else None
+        return dict(files) if isinstance(files, dict) else {}
+
+    def save_ledger(self, files: dict[str, dict[str, Any]]) -> None:
+        """Write the file list atomically (temporary file, fsync, rename, fsync the folder)."""
+        folder = self.state_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = self.ledger_file.with_name(self.ledger_file.name + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "files": files}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self.ledger_file)
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+    def open_storage(self) -> StorageConnection:
+        """The storage connection the config names, opened through core's storage seam."""
+        from interlace.plugins import open_storage
+        from interlace.project import Project, load_project
+
+        project = self.project if isinstance(self.project, Project) else None
+        if project is None:
+            project = load_project(self.project_dir)
+        assert self.config.connection is not None
+        return open_storage(project.config, self.config.connection, project.root)
+
+    def storage_pattern(self) -> str:
+        folder = self.config.path.strip().strip("/")
+        return f"{folder}/{self.config.pattern}" if folder not in ("", ".") else self.config.pattern
+
+    async def storage_session(self, publisher: Publisher, stop: asyncio.Event) -> None:
+        """Poll the storage connection until ``stop`` is set (errors end the session: the
+        adapter is down and tries again with backoff)."""
+        storage = await asyncio.to_thread(self.open_storage)
+        try:
+            files = await asyncio.to_thread(self.load_ledger)
+            while not stop.is_set():
+                await self.poll_storage(storage, files, publisher)
+                await wait_for_stop(stop, self.config.poll_interval)
+        finally:
+            await asyncio.to_thread(storage.close)
+
+    async def poll_storage(
+        self, storage: StorageConnection, files: dict[str, dict[str, Any]], publisher: Publisher
+    ) -> None:
+        """List the storage once and publish each file not taken yet, in name order."""
+        connection = self.config.connection
+        paths = await asyncio.to_thread(storage.glob, self.storage_pattern())
+        self.mark_connected()
+        present = {f"{connection}:{path}" for path in paths}
+        gone = [key for key in files if key.startswith(f"{connection}:") and key not in present]
+        for path in sorted(paths):
+            name = path.rsplit("/", 1)[-1]
+            if name.startswith(".") or name.endswith(_IGNORED_SUFFIXES):
+                continue
+            if f"{connection}:{path}" in files:
+                continue
+            await self.take_from_storage(storage, path, files, publisher)
+        if gone:  # removed from the storage: a new file under that name is new
+            for key in gone:
+                del files[key]
+            await asyncio.to_thread(self.save_ledger, files)
+
+    async def take_from_storage(
+        self,
+        storage: StorageConnection,
+        path: str,
+        files: dict[str, dict[str, Any]],
+        publisher: Publisher,
+    ) -> None:
+        """Publish the rows of one file, then remember it (and delete it with ``delete``)."""
+        cfg = self.config
+        key = f"{cfg.connection}:{path}"
+        content = await asyncio.to_thread(storage.read_bytes, path)
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        self.count("received")
+        try:
+            rows = read_rows(path, content, cfg.format)
+        except Rejected as exc:
+            self.reject(exc)
+            files[key] = {
+                "status": "failed",
+                "digest": digest,
+                "error": str(exc),
+                "at": time.time(),
+            }
+            await asyncio.to_thread(self.save_ledger, files)
+            return
+        for start in range(0, len(rows), cfg.batch_size):
+            chunk = rows[start : start + cfg.batch_size]
+            ids = []
+            for offset, row in enumerate(chunk):
+                value = row.get(cfg.id_field) if cfg.id_field else None
+                ids.append(
+                    str(value)
+                    if value not in (None, "")
+                    else f"file:{path}:{digest}:{start + offset}"
+                )
+            if not await self.deliver(publisher, chunk, ids):
+                self.count("rejected")
+                files[key] = {
+                    "status": "failed",
+                    "digest": digest,
+                    "error": self._last_error or "rejected by the stream's schema",
+                    "at": time.time(),
+                }
+                await asyncio.to_thread(self.save_ledger, files)
+                return
+        # the rows are durable: remember the file (a crash before this publishes it again,
+        # and the stream drops the copies by their ids)
+        files[key] = {"status": "done", "digest": digest, "rows": len(rows), "at": time.time()}
+        await asyncio.to_thread(self.save_ledger, files)
+        self.count("acked")
+        if cfg.delete:
+            await asyncio.to_thread(storage.delete, path, missing_ok=True)

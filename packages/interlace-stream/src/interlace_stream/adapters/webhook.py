@@ -42,7 +42,7 @@ from interlace_stream.errors import StreamError
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from aiohttp import web
     from interlace_http.routing import Router
@@ -206,9 +206,14 @@ async def _read_limited(request: web.Request, limit: int, name: str) -> bytes:
 
 
 def webhook_router(
-    adapters: Iterable[Adapter], publisher: Publisher, *, prefix: str = "/api/v1"
+    adapters: Iterable[Adapter] | Callable[[], Iterable[Adapter]],
+    publisher: Publisher | Callable[[], Publisher],
+    *,
+    prefix: str = "/api/v1",
 ) -> Router:
     """The ``POST {prefix}/webhooks/{name}`` route of every ``webhook`` adapter in ``adapters``.
+    ``adapters`` and ``publisher`` may be functions returning the current ones (a runtime that
+    reloads its configuration replaces them).
 
     Example::
 
@@ -217,7 +222,11 @@ def webhook_router(
     from interlace_http.errors import not_found
     from interlace_http.routing import Router
 
-    hooks = {adapter.name: adapter for adapter in adapters if isinstance(adapter, WebhookAdapter)}
+    def current() -> tuple[dict[str, WebhookAdapter], Publisher]:
+        found = adapters() if callable(adapters) else adapters
+        hooks = {a.name: a for a in found if isinstance(a, WebhookAdapter)}
+        return hooks, publisher() if callable(publisher) else publisher
+
     router = Router(prefix, tags=["webhooks"])
 
     @router.post(
@@ -232,10 +241,11 @@ def webhook_router(
         The body is a JSON object (one event) or an array of objects, signed with HMAC-SHA256
         (see the adapter's ``signature_header``); the route needs no API key.
         """
+        hooks, target = current()
         adapter = hooks.get(name)
         if adapter is None:
             known = ", ".join(sorted(hooks)) or "none configured"
             raise not_found(f"no webhook '{name}'", hint=f"webhooks: {known}")
-        return await adapter.receive(request, publisher)
+        return await adapter.receive(request, target)
 
     return router
