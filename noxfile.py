@@ -26,7 +26,10 @@ PACKAGES = [
 
 def _sync(session: nox.Session, *args: str) -> None:
     session.run_install(
-        "uv", "sync", "--frozen", *args,
+        "uv",
+        "sync",
+        "--frozen",
+        *args,
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
 
@@ -90,14 +93,31 @@ def package(session: nox.Session, package: str) -> None:
     shutil.rmtree(wheels, ignore_errors=True)
     for name in _workspace_dependencies(package):
         session.run(
-            "uv", "build", "--package", name, "--wheel", "--out-dir", str(wheels),
-            external=True, silent=True,
+            "uv",
+            "build",
+            "--package",
+            name,
+            "--wheel",
+            "--out-dir",
+            str(wheels),
+            external=True,
+            silent=True,
         )
     constraints = tmp / "constraints.txt"
     session.run(
-        "uv", "export", "--frozen", "--no-hashes", "--all-packages", "--all-extras",
-        "--no-emit-workspace", "--no-annotate", "--no-header", "--output-file", str(constraints),
-        external=True, silent=True,
+        "uv",
+        "export",
+        "--frozen",
+        "--no-hashes",
+        "--all-packages",
+        "--all-extras",
+        "--no-emit-workspace",
+        "--no-annotate",
+        "--no-header",
+        "--output-file",
+        str(constraints),
+        external=True,
+        silent=True,
     )
     requirements = []
     for wheel in sorted(wheels.glob("*.whl")):
@@ -111,7 +131,8 @@ def package(session: nox.Session, package: str) -> None:
     module = package.removeprefix("interlace-").replace("-", "_")
     module = "interlace" if module == "core" else f"interlace_{module}"
     session.run(
-        "python", "-c",
+        "python",
+        "-c",
         f"import {module}, sys; file = {module}.__file__; print(file); "
         "sys.exit(0 if file.startswith(sys.prefix) else f'{file} is not the installed wheel')",
         silent=False,

@@ -317,6 +317,41 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def duckdb_execute(db: Path, *statements: str) -> None:
+    """Run ``statements`` in order on the DuckDB file ``db``: connect, execute, close (which
+    checkpoints). A statement may hold several, separated by ``;``."""
+    import duckdb
+
+    con = duckdb.connect(str(db))
+    try:
+        for statement in statements:
+            con.execute(statement)
+    finally:
+        con.close()
+
+
+def duckdb_row(db: Path, sql: str) -> tuple[Any, ...]:
+    """The first row ``sql`` returns from the DuckDB file ``db`` (opened read-only)."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(sql).fetchone()
+        assert row is not None
+        return tuple(row)
+    finally:
+        con.close()
+
+
+def count_label(count: int) -> str:
+    """``10M``, ``200k`` or the number itself: a row count as the figures' labels show it."""
+    if count >= 1_000_000 and count % 1_000_000 == 0:
+        return f"{count // 1_000_000}M"
+    if count >= 1000 and count % 1000 == 0:
+        return f"{count // 1000}k"
+    return str(count)
+
+
 def reset_project_state(project: Path) -> None:
     """Remove a project's database folder and state store (a fresh first run)."""
     shutil.rmtree(project / "data", ignore_errors=True)

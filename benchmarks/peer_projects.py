@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from benchmarks.core import write_files
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 DAG = list[tuple[str, str, list[str]]]
@@ -34,6 +35,22 @@ def _replace_parents(sql: str, parents: list[str], template: str) -> str:
     for parent in parents:
         sql = re.sub(rf"\b{re.escape(parent)}\b", template.format(parent), sql)
     return sql
+
+
+def _model_files(
+    kind: str,
+    dag: DAG | None,
+    dag_model: Callable[[str, str, list[str]], str],
+    upsert: tuple[str, str],
+    scd2: tuple[str, str],
+) -> dict[str, str]:
+    """A peer project's model files of ``kind``: every DAG model (``models/NAME.sql`` holding
+    ``dag_model(name, sql, parents)``), or the one ``(path, text)`` of the upsert or the SCD2."""
+    if kind == "dag":
+        assert dag is not None
+        return {f"models/{name}.sql": dag_model(name, sql, parents) for name, sql, parents in dag}
+    path, text = upsert if kind == "upsert" else scd2
+    return {path: text}
 
 
 # ---------------------------------------------------------------------------- dbt
@@ -81,14 +98,13 @@ def dbt_project(root: Path, db: Path, *, dag: DAG | None = None, kind: str = "da
         "dbt_project.yml": DBT_PROJECT,
         "profiles.yml": DBT_PROFILE.format(db=db, threads=1),
     }
-    if kind == "dag":
-        assert dag is not None
-        for name, sql, parents in dag:
-            files[f"models/{name}.sql"] = _replace_parents(sql, parents, "{{{{ ref('{}') }}}}")
-    elif kind == "upsert":
-        files["models/target.sql"] = DBT_UPSERT
-    else:
-        files["snapshots/dim.sql"] = DBT_SNAPSHOT
+    files |= _model_files(
+        kind,
+        dag,
+        lambda _name, sql, parents: _replace_parents(sql, parents, "{{{{ ref('{}') }}}}"),
+        ("models/target.sql", DBT_UPSERT),
+        ("snapshots/dim.sql", DBT_SNAPSHOT),
+    )
     write_files(root, files)
 
 
@@ -133,15 +149,15 @@ SQLMESH_RUN_LATER = (
 def sqlmesh_project(root: Path, db: Path, *, dag: DAG | None = None, kind: str = "dag") -> None:
     """A SQLMesh project on ``db`` (its state in the same file)."""
     files = {"config.yaml": SQLMESH_CONFIG.format(db=db)}
-    if kind == "dag":
-        assert dag is not None
-        for name, sql, parents in dag:
-            query = _replace_parents(sql, parents, "bench.{}")
-            files[f"models/{name}.sql"] = f"MODEL (name bench.{name}, kind FULL);\n{query}\n"
-    elif kind == "upsert":
-        files["models/target.sql"] = SQLMESH_UPSERT
-    else:
-        files["models/dim.sql"] = SQLMESH_SCD2
+    files |= _model_files(
+        kind,
+        dag,
+        lambda name, sql, parents: (
+            f"MODEL (name bench.{name}, kind FULL);\n{_replace_parents(sql, parents, 'bench.{}')}\n"
+        ),
+        ("models/target.sql", SQLMESH_UPSERT),
+        ("models/dim.sql", SQLMESH_SCD2),
+    )
     write_files(root, files)
 
 

@@ -12,16 +12,20 @@ builds in seconds inside DuckDB.
   ``batch2`` (10% of the keys with one tracked column changed, 1% gone, 1% new), and a view
   ``source`` over ``batch1`` that a benchmark points at ``batch2`` after the first load.
 
-Both are built by :func:`build_upsert` / :func:`build_scd2` into a DuckDB file (use
-:func:`benchmarks.core.cached`).
+Both are built by :func:`build_upsert` / :func:`build_scd2` into a DuckDB file, once into the
+benchmark cache by :func:`prepared_upsert` / :func:`prepared_scd2`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from benchmarks.core import cached, duckdb_execute
+
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from benchmarks.core import Bench
 
 UPSERT_COLUMNS = ("id", "a", "b", "c", "d", "x", "created_at", "updated_at")
 SCD2_COLUMNS = ("id", "name", "city", "score", "amount")
@@ -48,32 +52,35 @@ def upsert_row_sql(i: str, salt: int, updated_from: str) -> str:
 
 def build_upsert(path: Path, target_rows: int, batch_rows: int) -> None:
     """``target`` (``target_rows`` rows) and ``batch`` (half updates, half new ids) in ``path``."""
-    import duckdb
-
     half = batch_rows // 2
-    con = duckdb.connect(str(path))
-    try:
-        stored = upsert_row_sql("range", 0, "TIMESTAMP '2024-01-01'")
-        changed = upsert_row_sql("i", 100, "TIMESTAMP '2025-01-01'")
-        new = upsert_row_sql(f"{target_rows} + range", 0, "TIMESTAMP '2025-01-01'")
-        con.execute(f"CREATE TABLE target AS SELECT {stored} FROM range({target_rows})")
+    stored = upsert_row_sql("range", 0, "TIMESTAMP '2024-01-01'")
+    changed = upsert_row_sql("i", 100, "TIMESTAMP '2025-01-01'")
+    new = upsert_row_sql(f"{target_rows} + range", 0, "TIMESTAMP '2025-01-01'")
+    duckdb_execute(
+        path,
+        f"CREATE TABLE target AS SELECT {stored} FROM range({target_rows})",
         # the existing half: `half` ids picked at random over the whole table; every value of
         # those rows changes (updated_at moves to 2025, after every stored one)
-        con.execute(
-            f"""
-            CREATE TABLE batch AS
-            WITH picked AS (
-                SELECT range AS i FROM range({target_rows}) ORDER BY hash(range, 99) LIMIT {half}
-            ), rows AS (
-                SELECT {changed} FROM picked
-                UNION ALL
-                SELECT {new} FROM range({batch_rows - half})
-            )
-            SELECT * FROM rows ORDER BY hash(id, 98)
-            """
+        f"""
+        CREATE TABLE batch AS
+        WITH picked AS (
+            SELECT range AS i FROM range({target_rows}) ORDER BY hash(range, 99) LIMIT {half}
+        ), rows AS (
+            SELECT {changed} FROM picked
+            UNION ALL
+            SELECT {new} FROM range({batch_rows - half})
         )
-    finally:
-        con.close()
+        SELECT * FROM rows ORDER BY hash(id, 98)
+        """,
+    )
+
+
+def prepared_upsert(bench: Bench, target_rows: int, batch_rows: int) -> Path:
+    """The upsert data of these sizes (:func:`build_upsert`), built once into the cache."""
+    return cached(
+        bench.cache / f"merge_wide_{target_rows}_{batch_rows}.duckdb",
+        lambda p: build_upsert(p, target_rows, batch_rows),
+    )
 
 
 def upsert_summary_sql(table: str = "target") -> str:
@@ -87,46 +94,44 @@ def upsert_summary_sql(table: str = "target") -> str:
 
 def build_scd2(path: Path, rows: int) -> None:
     """``batch1``, ``batch2`` and the view ``source`` (over ``batch1``) in ``path``."""
-    import duckdb
-
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(
-            f"""
-            CREATE TABLE batch1 AS
-            SELECT range::BIGINT AS id,
-                   'name_' || (hash(range, 1) % 10000000)::VARCHAR AS name,
-                   'city_' || (hash(range, 2) % 5000)::VARCHAR AS city,
-                   (hash(range, 3) % 100000)::DOUBLE / 1000 AS score,
-                   ((hash(range, 4) % 100000000) / 100)::DECIMAL(12, 2) AS amount
-            FROM range({rows})
-            """
-        )
+    duckdb_execute(
+        path,
+        f"""
+        CREATE TABLE batch1 AS
+        SELECT range::BIGINT AS id,
+               'name_' || (hash(range, 1) % 10000000)::VARCHAR AS name,
+               'city_' || (hash(range, 2) % 5000)::VARCHAR AS city,
+               (hash(range, 3) % 100000)::DOUBLE / 1000 AS score,
+               ((hash(range, 4) % 100000000) / 100)::DECIMAL(12, 2) AS amount
+        FROM range({rows})
+        """,
         # pick = hash(id, 20) % 100: 0-9 change one tracked column (chosen by hash(id, 21)),
         # 10 is gone; 1% new keys are appended
-        con.execute(
-            f"""
-            CREATE TABLE batch2 AS
-            WITH b AS (
-                SELECT *, hash(id, 20) % 100 AS pick, hash(id, 21) % 4 AS col FROM batch1
-            )
-            SELECT id,
-                   CASE WHEN pick < 10 AND col = 0 THEN name || '_renamed' ELSE name END AS name,
-                   CASE WHEN pick < 10 AND col = 1 THEN city || '_moved' ELSE city END AS city,
-                   CASE WHEN pick < 10 AND col = 2 THEN score + 1 ELSE score END AS score,
-                   -- the same type as batch1 (amount + 1 alone would widen to DECIMAL(13, 2))
-                   CASE WHEN pick < 10 AND col = 3 THEN (amount + 1)::DECIMAL(12, 2)
-                        ELSE amount END AS amount
-            FROM b WHERE pick <> 10
-            UNION ALL
-            SELECT {rows} + range AS id,
-                   'name_' || (hash(range, 31) % 10000000)::VARCHAR AS name,
-                   'city_' || (hash(range, 32) % 5000)::VARCHAR AS city,
-                   (hash(range, 33) % 100000)::DOUBLE / 1000 AS score,
-                   ((hash(range, 34) % 100000000) / 100)::DECIMAL(12, 2) AS amount
-            FROM range({rows // 100})
-            """
+        f"""
+        CREATE TABLE batch2 AS
+        WITH b AS (
+            SELECT *, hash(id, 20) % 100 AS pick, hash(id, 21) % 4 AS col FROM batch1
         )
-        con.execute("CREATE VIEW source AS SELECT * FROM batch1")
-    finally:
-        con.close()
+        SELECT id,
+               CASE WHEN pick < 10 AND col = 0 THEN name || '_renamed' ELSE name END AS name,
+               CASE WHEN pick < 10 AND col = 1 THEN city || '_moved' ELSE city END AS city,
+               CASE WHEN pick < 10 AND col = 2 THEN score + 1 ELSE score END AS score,
+               -- the same type as batch1 (amount + 1 alone would widen to DECIMAL(13, 2))
+               CASE WHEN pick < 10 AND col = 3 THEN (amount + 1)::DECIMAL(12, 2)
+                    ELSE amount END AS amount
+        FROM b WHERE pick <> 10
+        UNION ALL
+        SELECT {rows} + range AS id,
+               'name_' || (hash(range, 31) % 10000000)::VARCHAR AS name,
+               'city_' || (hash(range, 32) % 5000)::VARCHAR AS city,
+               (hash(range, 33) % 100000)::DOUBLE / 1000 AS score,
+               ((hash(range, 34) % 100000000) / 100)::DECIMAL(12, 2) AS amount
+        FROM range({rows // 100})
+        """,
+        "CREATE VIEW source AS SELECT * FROM batch1",
+    )
+
+
+def prepared_scd2(bench: Bench, rows: int) -> Path:
+    """The SCD2 data of ``rows`` keys (:func:`build_scd2`), built once into the cache."""
+    return cached(bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: build_scd2(p, rows))

@@ -29,6 +29,9 @@ from benchmarks.core import (
     cached,
     check_run,
     copy_file,
+    count_label,
+    duckdb_execute,
+    duckdb_row,
     median,
     write_files,
 )
@@ -63,41 +66,34 @@ NARROW_SUMMARY = "SELECT count(*), round(sum(amount), 2) FROM target"
 
 
 def build(path: Path, target_rows: int, batch_rows: int) -> None:
-    import duckdb
-
     half = batch_rows // 2
     step = max(1, target_rows // half)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(
-            f"""
-            CREATE TABLE target AS
-            SELECT range AS id,
-                   'customer_' || (range % 50000)::VARCHAR AS name,
-                   ((range * 7919) % 100000) / 100.0 AS amount,
-                   (range % 100)::INTEGER AS qty,
-                   TIMESTAMP '2024-01-01' + to_seconds(range % 31536000) AS updated_at
-            FROM range({target_rows})
-            """
-        )
+    duckdb_execute(
+        path,
+        f"""
+        CREATE TABLE target AS
+        SELECT range AS id,
+               'customer_' || (range % 50000)::VARCHAR AS name,
+               ((range * 7919) % 100000) / 100.0 AS amount,
+               (range % 100)::INTEGER AS qty,
+               TIMESTAMP '2024-01-01' + to_seconds(range % 31536000) AS updated_at
+        FROM range({target_rows})
+        """,
         # half updates spread evenly over the table (every value changes), half new keys
-        con.execute(
-            f"""
-            CREATE TABLE batch AS
-            SELECT id, name || '_v2' AS name, amount + 1 AS amount, qty + 1 AS qty,
-                   updated_at + INTERVAL 1 DAY AS updated_at
-            FROM target WHERE id % {step} = 0 AND id < {step * half}
-            UNION ALL
-            SELECT {target_rows} + range AS id,
-                   'customer_' || (range % 50000)::VARCHAR AS name,
-                   (range % 1000) / 10.0 AS amount,
-                   (range % 7)::INTEGER AS qty,
-                   TIMESTAMP '2025-01-01' + to_seconds(range % 86400) AS updated_at
-            FROM range({batch_rows - half})
-            """
-        )
-    finally:
-        con.close()
+        f"""
+        CREATE TABLE batch AS
+        SELECT id, name || '_v2' AS name, amount + 1 AS amount, qty + 1 AS qty,
+               updated_at + INTERVAL 1 DAY AS updated_at
+        FROM target WHERE id % {step} = 0 AND id < {step * half}
+        UNION ALL
+        SELECT {target_rows} + range AS id,
+               'customer_' || (range % 50000)::VARCHAR AS name,
+               (range % 1000) / 10.0 AS amount,
+               (range % 7)::INTEGER AS qty,
+               TIMESTAMP '2025-01-01' + to_seconds(range % 86400) AS updated_at
+        FROM range({batch_rows - half})
+        """,
+    )
 
 
 def merge_into_sql(columns: tuple[str, ...]) -> str:
@@ -111,33 +107,11 @@ WHEN NOT MATCHED THEN INSERT VALUES ({values});
 """
 
 
-def summary(db: Path, sql: str = NARROW_SUMMARY) -> tuple[object, ...]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        row = con.execute(sql).fetchone()
-        assert row is not None
-        return tuple(row)
-    finally:
-        con.close()
-
-
-def raw_run(db: Path, sql: str) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(db))
-    try:
-        con.execute(sql)
-    finally:
-        con.close()
-
-
 def run(bench: Bench) -> list[Figure]:
     target_rows = int(bench.options.get("target_rows") or bench.pick(10_000_000, 500_000, 200_000))
     batch_rows = int(bench.options.get("batch_rows") or target_rows // 10)
     data = bench.options.get("data") or "both"
-    label = f"{_n(batch_rows)} into {_n(target_rows)}"
+    label = f"{count_label(batch_rows)} into {count_label(target_rows)}"
     figures: list[Figure] = []
     if data in ("narrow", "both"):
         bench.log(f"preparing {label}")
@@ -148,10 +122,7 @@ def run(bench: Bench) -> list[Figure]:
         figures += measure(bench, label, prepared, batch_rows, COLUMNS, NARROW_SUMMARY)
     if data in ("wide", "both"):
         bench.log(f"preparing {label}, wide random rows")
-        prepared = cached(
-            bench.cache / f"merge_wide_{target_rows}_{batch_rows}.duckdb",
-            lambda p: wide.build_upsert(p, target_rows, batch_rows),
-        )
+        prepared = wide.prepared_upsert(bench, target_rows, batch_rows)
         figures += measure(
             bench,
             f"{label} wide",
@@ -184,16 +155,16 @@ def measure(
     for rep in range(bench.reps):
         for name, sql in raw_sql.items():
             copy_file(prepared, raw_db)
-            times[name].append(bench.raw(name, partial(raw_run, raw_db, sql)))
+            times[name].append(bench.raw(name, partial(duckdb_execute, raw_db, sql)))
             if rep == 0:
-                checks[name] = summary(raw_db, summary_sql)
+                checks[name] = duckdb_row(raw_db, summary_sql)
         copy_file(prepared, db)
         _reset_state(project)
         seconds, result = bench.run_interlace(f"merge_by_key {label}", project)
         times["interlace"].append(seconds)
         check_run(result)
         if rep == 0:
-            checks["interlace"] = summary(db, summary_sql)
+            checks["interlace"] = duckdb_row(db, summary_sql)
             stats = result.models["target"].stats
             expected = {"inserted": batch_rows - batch_rows // 2, "updated": batch_rows // 2}
             if {k: stats.get(k) for k in expected} != expected:
@@ -231,11 +202,3 @@ def _reset_state(project: Path) -> None:
     import shutil
 
     shutil.rmtree(project / ".interlace", ignore_errors=True)
-
-
-def _n(count: int) -> str:
-    if count >= 1_000_000 and count % 1_000_000 == 0:
-        return f"{count // 1_000_000}M"
-    if count >= 1000 and count % 1000 == 0:
-        return f"{count // 1000}k"
-    return str(count)

@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,10 @@ from benchmarks.core import (
     REPO_ROOT,
     Bench,
     Figure,
-    cached,
     copy_file,
+    count_label,
+    duckdb_execute,
+    duckdb_row,
     median,
     reset_project_state,
     write_files,
@@ -163,6 +166,42 @@ class Peers:
         return self.sides.call([str(self.bin / "python"), *args], cwd, self.env)
 
 
+class DltPipeline:
+    """One workload's dlt pipeline (:func:`benchmarks.peer_projects.dlt_project`) from tables of
+    ``source``: a first load kept in ``template``, then loads that each start from its copy."""
+
+    def __init__(
+        self, peers: Peers, folder: Path, source: Path, strategy: str, template: Path
+    ) -> None:
+        self.peers = peers
+        self.folder = folder
+        self.source = source
+        self.strategy = strategy
+        self.template = template
+        self.script = peer_projects.dlt_project(folder / "dlt")
+        self.db, self.state = folder / "dlt.duckdb", folder / "dlt_pipelines"
+
+    def first_load(self, table: str) -> None:
+        """Load ``table`` into a fresh database and pipeline state, kept as the template."""
+        self.db.unlink(missing_ok=True)
+        shutil.rmtree(self.state, ignore_errors=True)
+        self._load(table)
+        self.template.mkdir(exist_ok=True)
+        copy_file(self.db, self.template / "dlt.duckdb")
+        shutil.copytree(self.state, self.template / "pipelines", dirs_exist_ok=True)
+
+    def load(self, table: str) -> float:
+        """Seconds of loading ``table`` on a copy of the template."""
+        copy_file(self.template / "dlt.duckdb", self.db)
+        shutil.rmtree(self.state, ignore_errors=True)
+        shutil.copytree(self.template / "pipelines", self.state)
+        return self._load(table)
+
+    def _load(self, table: str) -> float:
+        return self.peers.python(self.folder, str(self.script), str(self.source), table,
+                                 str(self.db), str(self.state), self.strategy)  # fmt: skip
+
+
 def run(bench: Bench) -> list[Figure]:
     try:
         root = venv(bench)
@@ -193,9 +232,14 @@ def _measure(
     tools: dict[str, tuple[Callable[[], float], Callable[[], Any]]],
     expected: Callable[[], Any],
     warm_up: bool = False,
+    first_loads: dict[str, str] | None = None,
+    short: str = "",
 ) -> list[Figure]:
     """Interleaved repetitions of ``raw`` and every tool's ``(run, result)``; a tool that fails
-    is reported and left out of the later repetitions."""
+    is reported and left out of the later repetitions. A tool whose untimed first load failed
+    (``first_loads``: its note) is not run: an info row ``{tool}: {short}`` says why."""
+    failed = first_loads or {}
+    tools = {tool: calls for tool, calls in tools.items() if tool not in failed}
     times: dict[str, list[float]] = {"raw": [], **{t: [] for t in tools}}
     notes: dict[str, str] = {}
     bench.log(f"{what}: {bench.reps} repetition(s); load {load_average()}")
@@ -234,35 +278,24 @@ def _measure(
             note=notes.get(tool, ""),
         )
         for tool in tools
+    ] + [
+        Figure("peers", f"{tool}: {short}", None, None, kind="info", note=note)
+        for tool, note in failed.items()
     ]
+
+
+def _first_load(first_loads: dict[str, str], tool: str, load: Callable[[], object]) -> None:
+    """Run a tool's untimed first load; a failure is noted in ``first_loads``."""
+    try:
+        load()
+    except RuntimeError as exc:
+        first_loads[tool] = f"FAILED first load: {_failure(exc)}"
 
 
 def _failure(exc: Exception) -> str:
     """The last lines of a failed command's output, on one line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return " | ".join(lines[-2:])[-400:]
-
-
-def _query(db: Path, sql: str) -> tuple[Any, ...]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        row = con.execute(sql).fetchone()
-        assert row is not None
-        return tuple(row)
-    finally:
-        con.close()
-
-
-def _execute(db: Path, sql: str) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(db))
-    try:
-        con.execute(sql)
-    finally:
-        con.close()
 
 
 # ---------------------------------------------------------------------------- dag
@@ -322,10 +355,7 @@ def upsert_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
         bench.options.get("target_rows") or bench.pick(10_000_000, 1_000_000, 200_000)
     )
     batch_rows = int(bench.options.get("batch_rows") or target_rows // 10)
-    prepared = cached(
-        bench.cache / f"merge_wide_{target_rows}_{batch_rows}.duckdb",
-        lambda p: wide.build_upsert(p, target_rows, batch_rows),
-    )
+    prepared = wide.prepared_upsert(bench, target_rows, batch_rows)
     folder = bench.folder("upsert")
     templates = bench.folder("upsert_templates")
     raw_db = folder / "raw.duckdb"
@@ -340,33 +370,21 @@ def upsert_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
     peer_projects.sqlmesh_project(mesh_dir, mesh_db, kind="upsert")
     mesh_template = templates / "mesh.duckdb"
     # dlt: the first load of `target` (untimed), then the batch
-    dlt_script = peer_projects.dlt_project(folder / "dlt")
-    dlt_db, dlt_state = folder / "dlt.duckdb", folder / "dlt_pipelines"
-    dlt_template = templates / "dlt"
+    pipeline = DltPipeline(peers, folder, prepared, "upsert", templates / "dlt")
     bench.log(f"upsert {batch_rows} into {target_rows}: the peers' first loads (untimed)")
     first_loads: dict[str, str] = {}
-    try:
-        copy_file(prepared, mesh_db)
-        _execute(mesh_db, "CREATE VIEW main.upsert_source AS SELECT * FROM main.target")
-        peers.sqlmesh(mesh_dir, "plan", "--auto-apply", "--no-prompts")
-        _execute(mesh_db, "CREATE OR REPLACE VIEW main.upsert_source AS SELECT * FROM main.batch")
-        copy_file(mesh_db, mesh_template)
-    except RuntimeError as exc:
-        first_loads["sqlmesh"] = f"FAILED first load: {_failure(exc)}"
-    try:
-        dlt_db.unlink(missing_ok=True)
-        shutil.rmtree(dlt_state, ignore_errors=True)
-        peers.python(folder, str(dlt_script), str(prepared), "main.target", str(dlt_db),
-                     str(dlt_state), "upsert")  # fmt: skip
-        dlt_template.mkdir(exist_ok=True)
-        copy_file(dlt_db, dlt_template / "dlt.duckdb")
-        shutil.copytree(dlt_state, dlt_template / "pipelines", dirs_exist_ok=True)
-    except RuntimeError as exc:
-        first_loads["dlt"] = f"FAILED first load: {_failure(exc)}"
 
-    def raw() -> float:
-        copy_file(prepared, raw_db)
-        return sides.raw(raw_db, statements)
+    def sqlmesh_first_load() -> None:
+        copy_file(prepared, mesh_db)
+        duckdb_execute(mesh_db, "CREATE VIEW main.upsert_source AS SELECT * FROM main.target")
+        peers.sqlmesh(mesh_dir, "plan", "--auto-apply", "--no-prompts")
+        duckdb_execute(
+            mesh_db, "CREATE OR REPLACE VIEW main.upsert_source AS SELECT * FROM main.batch"
+        )
+        copy_file(mesh_db, mesh_template)
+
+    _first_load(first_loads, "sqlmesh", sqlmesh_first_load)
+    _first_load(first_loads, "dlt", lambda: pipeline.first_load("main.target"))
 
     def interlace() -> float:
         copy_file(prepared, il / "data" / "bench.duckdb")
@@ -381,34 +399,24 @@ def upsert_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
         copy_file(mesh_template, mesh_db)
         return peers.sqlmesh_run_later(mesh_dir)
 
-    def dlt() -> float:
-        copy_file(dlt_template / "dlt.duckdb", dlt_db)
-        shutil.rmtree(dlt_state, ignore_errors=True)
-        shutil.copytree(dlt_template / "pipelines", dlt_state)
-        return peers.python(folder, str(dlt_script), str(prepared), "main.batch", str(dlt_db),
-                            str(dlt_state), "upsert")  # fmt: skip
-
     def check(db: Path, table: str) -> Callable[[], Any]:
-        return lambda: _query(db, UPSERT_CHECK.format(table=table))
+        return lambda: duckdb_row(db, UPSERT_CHECK.format(table=table))
 
     tools = {
         "interlace": (interlace, check(il / "data" / "bench.duckdb", "main.target")),
         "dbt": (dbt, check(dbt_db, "main.target")),
         "sqlmesh": (sqlmesh, check(mesh_db, "bench.target")),
-        "dlt": (dlt, check(dlt_db, "bench.target")),
+        "dlt": (lambda: pipeline.load("main.batch"), check(pipeline.db, "bench.target")),
     }
-    figures = _measure(
+    return _measure(
         bench,
-        f"upsert wide {_n(batch_rows)} into {_n(target_rows)}",
-        raw,
-        {k: v for k, v in tools.items() if k not in first_loads},
+        f"upsert wide {count_label(batch_rows)} into {count_label(target_rows)}",
+        partial(sides.raw_from, prepared, raw_db, statements),
+        tools,
         check(raw_db, "main.target"),
+        first_loads=first_loads,
+        short="upsert",
     )
-    figures += [
-        Figure("peers", f"{tool}: upsert", None, None, kind="info", note=note)
-        for tool, note in first_loads.items()
-    ]
-    return figures
 
 
 # ---------------------------------------------------------------------------- scd2
@@ -416,7 +424,7 @@ def upsert_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
 
 def scd2_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
     rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 20_000))
-    source = cached(bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
+    source = wide.prepared_scd2(bench, rows)
     folder = bench.folder("scd2")
     templates = bench.folder("scd2_templates")
     il_template = scd2.first_load(bench, source)  # Interlace's first load (untimed)
@@ -429,8 +437,7 @@ def scd2_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
     peer_projects.dbt_project(dbt_dir, dbt_db, kind="scd2")
     mesh_dir, mesh_db = folder / "sqlmesh", folder / "mesh.duckdb"
     peer_projects.sqlmesh_project(mesh_dir, mesh_db, kind="scd2")
-    dlt_script = peer_projects.dlt_project(folder / "dlt")
-    dlt_db, dlt_state = folder / "dlt.duckdb", folder / "dlt_pipelines"
+    pipeline = DltPipeline(peers, folder, source, "scd2", templates / "dlt")
     bench.log(f"scd2 {rows} keys: the peers' first loads (untimed)")
     first_loads: dict[str, str] = {}
     second = "CREATE OR REPLACE VIEW main.source AS SELECT * FROM main.batch2"
@@ -439,32 +446,16 @@ def scd2_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
         ("sqlmesh", mesh_db, lambda: peers.sqlmesh(mesh_dir, "plan", "--auto-apply",
                                                    "--no-prompts")),
     ]  # fmt: skip
+
+    def first_load(tool: str, db: Path, load: Callable[[], float]) -> None:
+        copy_file(source, db)
+        load()
+        duckdb_execute(db, second)
+        copy_file(db, templates / f"{tool}.duckdb")
+
     for tool, db, load in loads:
-        try:
-            copy_file(source, db)
-            load()
-            _execute(db, second)
-            copy_file(db, templates / f"{tool}.duckdb")
-        except RuntimeError as exc:
-            first_loads[tool] = f"FAILED first load: {_failure(exc)}"
-    try:
-        dlt_db.unlink(missing_ok=True)
-        shutil.rmtree(dlt_state, ignore_errors=True)
-        peers.python(folder, str(dlt_script), str(source), "main.batch1", str(dlt_db),
-                     str(dlt_state), "scd2")  # fmt: skip
-        copy_file(dlt_db, templates / "dlt.duckdb")
-        shutil.copytree(dlt_state, templates / "dlt_pipelines", dirs_exist_ok=True)
-    except RuntimeError as exc:
-        first_loads["dlt"] = f"FAILED first load: {_failure(exc)}"
-
-    def raw() -> float:
-        copy_file(il_template / "data" / "bench.duckdb", raw_db)
-        return sides.raw(raw_db, statements)
-
-    def interlace() -> float:
-        shutil.rmtree(il, ignore_errors=True)
-        shutil.copytree(il_template, il)
-        return sides.interlace(il, "run")
+        _first_load(first_loads, tool, partial(first_load, tool, db, load))
+    _first_load(first_loads, "dlt", lambda: pipeline.first_load("main.batch1"))
 
     def dbt() -> float:
         copy_file(templates / "dbt.duckdb", dbt_db)
@@ -474,39 +465,27 @@ def scd2_figures(bench: Bench, sides: Sides, peers: Peers) -> list[Figure]:
         copy_file(templates / "sqlmesh.duckdb", mesh_db)
         return peers.sqlmesh_run_later(mesh_dir)
 
-    def dlt() -> float:
-        copy_file(templates / "dlt.duckdb", dlt_db)
-        shutil.rmtree(dlt_state, ignore_errors=True)
-        shutil.copytree(templates / "dlt_pipelines", dlt_state)
-        return peers.python(folder, str(dlt_script), str(source), "main.batch2", str(dlt_db),
-                            str(dlt_state), "scd2")  # fmt: skip
-
     def check(db: Path, table: str, valid_to: str) -> Callable[[], Any]:
-        return lambda: _query(db, SCD2_CHECK.format(table=table, to=valid_to))
+        return lambda: duckdb_row(db, SCD2_CHECK.format(table=table, to=valid_to))
 
-    tools = {
-        "interlace": (interlace, check(il / "data" / "bench.duckdb", "main.dim", "valid_to")),
+    tools: dict[str, tuple[Callable[[], float], Callable[[], Any]]] = {
+        "interlace": (
+            partial(sides.interlace_from, il_template, il, "run"),
+            check(il / "data" / "bench.duckdb", "main.dim", "valid_to"),
+        ),
         "dbt": (dbt, check(dbt_db, "main.dim", "dbt_valid_to")),
         "sqlmesh": (sqlmesh, check(mesh_db, "bench.dim", "valid_to")),
-        "dlt": (dlt, check(dlt_db, "bench.dim", "_dlt_valid_to")),
+        "dlt": (
+            lambda: pipeline.load("main.batch2"),
+            check(pipeline.db, "bench.dim", "_dlt_valid_to"),
+        ),
     }
-    figures = _measure(
+    return _measure(
         bench,
-        f"scd2 wide {_n(rows)} keys, 2nd batch",
-        raw,
-        {k: v for k, v in tools.items() if k not in first_loads},
+        f"scd2 wide {count_label(rows)} keys, 2nd batch",
+        partial(sides.raw_from, il_template / "data" / "bench.duckdb", raw_db, statements),
+        tools,
         check(raw_db, "main.dim", "valid_to"),
+        first_loads=first_loads,
+        short="scd2",
     )
-    figures += [
-        Figure("peers", f"{tool}: scd2", None, None, kind="info", note=note)
-        for tool, note in first_loads.items()
-    ]
-    return figures
-
-
-def _n(count: int) -> str:
-    if count >= 1_000_000 and count % 1_000_000 == 0:
-        return f"{count // 1_000_000}M"
-    if count >= 1000 and count % 1000 == 0:
-        return f"{count // 1000}k"
-    return str(count)

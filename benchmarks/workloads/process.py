@@ -41,6 +41,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,9 @@ from benchmarks import wide
 from benchmarks.core import (
     Bench,
     Figure,
-    cached,
     copy_file,
+    count_label,
+    duckdb_row,
     median,
     reset_project_state,
     subprocess_env,
@@ -169,6 +172,17 @@ class Sides:
     def raw(self, db: Path, statements: Path) -> float:
         return self.call([sys.executable, str(self.script), str(db), str(statements)], db.parent)
 
+    def raw_from(self, prepared: Path, db: Path, statements: Path) -> float:
+        """:meth:`raw` on ``db``, a fresh copy of the database file ``prepared``."""
+        copy_file(prepared, db)
+        return self.raw(db, statements)
+
+    def interlace_from(self, template: Path, project: Path, *args: str) -> float:
+        """:meth:`interlace` in ``project``, a fresh copy of the project folder ``template``."""
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.copytree(template, project)
+        return self.interlace(project, *args)
+
     def python(self, *args: str) -> float:
         return self.call([sys.executable, *args], self.bench.tmp)
 
@@ -280,18 +294,11 @@ def import_report(sides: Sides, project: Path, env: dict[str, str], top: int = 1
 
 def dag_summary(db: Path, names: list[str]) -> tuple[int, int]:
     """Rows over every model table and the sum of their rounded value sums."""
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        parts = " UNION ALL ".join(
-            f"SELECT count(*) AS c, round(sum(v)) AS s FROM {name}" for name in names
-        )
-        row = con.execute(f"SELECT sum(c), sum(s) FROM ({parts})").fetchone()
-        assert row is not None
-        return int(row[0]), int(row[1])
-    finally:
-        con.close()
+    parts = " UNION ALL ".join(
+        f"SELECT count(*) AS c, round(sum(v)) AS s FROM {name}" for name in names
+    )
+    row = duckdb_row(db, f"SELECT sum(c), sum(s) FROM ({parts})")
+    return int(row[0]), int(row[1])
 
 
 def dag_cold(bench: Bench, sides: Sides) -> list[Figure]:
@@ -421,31 +428,32 @@ def upsert_wide(bench: Bench, sides: Sides) -> list[Figure]:
         bench.options.get("target_rows") or bench.pick(10_000_000, 1_000_000, 200_000)
     )
     batch_rows = int(bench.options.get("batch_rows") or target_rows // 10)
-    label = f"upsert wide {_n(batch_rows)} into {_n(target_rows)}"
+    label = f"upsert wide {count_label(batch_rows)} into {count_label(target_rows)}"
     bench.log(f"preparing {label}")
-    prepared = cached(
-        bench.cache / f"merge_wide_{target_rows}_{batch_rows}.duckdb",
-        lambda p: wide.build_upsert(p, target_rows, batch_rows),
-    )
+    prepared = wide.prepared_upsert(bench, target_rows, batch_rows)
     project = bench.folder("upsert")
     write_files(project, {"config.yaml": UPSERT_CONFIG, "models/target.sql": UPSERT_MODEL})
     db = project / "data" / "bench.duckdb"
     raw_db = bench.folder("upsert_raw") / "raw.duckdb"
     statements = sides.statements("upsert", [RAW_UPSERT])
-    times: dict[str, list[float]] = {"interlace": [], "raw": []}
-    checks: dict[str, Any] = {}
-    bench.log(f"{label}: {bench.reps} repetition(s); load {load_average()}")
-    for rep in range(bench.reps):
-        copy_file(prepared, raw_db)
-        times["raw"].append(sides.raw(raw_db, statements))
+
+    def interlace() -> float:
         copy_file(prepared, db)
         shutil.rmtree(project / ".interlace", ignore_errors=True)
-        times["interlace"].append(sides.interlace(project, "run"))
-        if rep == 0:
-            checks = {"raw": _one(raw_db, wide.upsert_summary_sql()), "interlace": None}
-            checks["interlace"] = _one(db, wide.upsert_summary_sql())
-            if checks["raw"] != checks["interlace"]:
-                raise RuntimeError(f"{label}: interlace and raw disagree: {checks}")
+        return sides.interlace(project, "run")
+
+    figure = _against_raw(
+        bench,
+        label,
+        partial(sides.raw_from, prepared, raw_db, statements),
+        interlace,
+        lambda: {
+            "raw": duckdb_row(raw_db, wide.upsert_summary_sql()),
+            "interlace": duckdb_row(db, wide.upsert_summary_sql()),
+        },
+        note="raw = DELETE of matching keys + INSERT of the batch in one transaction, "
+        "in its own python process",
+    )
     bench.log("peak RSS of the upsert (subprocesses)")
     copy_file(prepared, raw_db)
     rss_raw = _peak_rss(
@@ -455,17 +463,7 @@ def upsert_wide(bench: Bench, sides: Sides) -> list[Figure]:
     shutil.rmtree(project / ".interlace", ignore_errors=True)
     rss_i = _peak_rss(bench, sides, "interlace", project, ["run"])
     return [
-        Figure(
-            "process",
-            label,
-            median(times["interlace"]),
-            median(times["raw"]),
-            kind="ratio",
-            target=1.3,
-            samples=times,
-            note="raw = DELETE of matching keys + INSERT of the batch in one transaction, "
-            "in its own python process",
-        ),
+        figure,
         Figure(
             "process",
             f"{label}: peak RSS, interlace / raw",
@@ -477,6 +475,39 @@ def upsert_wide(bench: Bench, sides: Sides) -> list[Figure]:
             note=f"ru_maxrss: interlace {rss_i:.0f} MB, raw {rss_raw:.0f} MB",
         ),
     ]
+
+
+def _against_raw(
+    bench: Bench,
+    label: str,
+    raw: Callable[[], float],
+    interlace: Callable[[], float],
+    results: Callable[[], dict[str, Any]],
+    note: str,
+    what: str = "",
+) -> Figure:
+    """Interleaved repetitions of ``raw`` and ``interlace`` (each prepares its copy and times
+    its process); after the first, ``results()`` (each side's result by side) must agree, else
+    the workload fails (``what`` names the compared values). The ratio figure, target 1.3x."""
+    times: dict[str, list[float]] = {"interlace": [], "raw": []}
+    bench.log(f"{label}: {bench.reps} repetition(s); load {load_average()}")
+    for rep in range(bench.reps):
+        times["raw"].append(raw())
+        times["interlace"].append(interlace())
+        if rep == 0:
+            checks = results()
+            if checks["raw"] != checks["interlace"]:
+                raise RuntimeError(f"{label}: interlace and raw disagree{what}: {checks}")
+    return Figure(
+        "process",
+        label,
+        median(times["interlace"]),
+        median(times["raw"]),
+        kind="ratio",
+        target=1.3,
+        samples=times,
+        note=note,
+    )
 
 
 def _peak_rss(bench: Bench, sides: Sides, side: str, cwd: Path, args: list[str]) -> float:
@@ -500,65 +531,31 @@ def _peak_rss(bench: Bench, sides: Sides, side: str, cwd: Path, args: list[str])
     return float(json.loads(out.read_text())["maxrss_mb"])
 
 
-def _one(db: Path, sql: str) -> tuple[Any, ...]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        row = con.execute(sql).fetchone()
-        assert row is not None
-        return tuple(row)
-    finally:
-        con.close()
-
-
 # ---------------------------------------------------------------------------- scd2
 
 
 def scd2_wide(bench: Bench, sides: Sides) -> list[Figure]:
     rows = int(bench.options.get("rows") or bench.pick(1_000_000, 100_000, 20_000))
-    label = f"scd2 wide {_n(rows)} keys, 2nd batch"
+    label = f"scd2 wide {count_label(rows)} keys, 2nd batch"
     bench.log(f"preparing {label}")
-    source = cached(bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows))
+    source = wide.prepared_scd2(bench, rows)
     template = scd2.first_load(bench, source)
     project = bench.tmp / "scd2_project"
     raw_db = bench.folder("scd2_raw") / "raw.duckdb"
     statements = sides.statements("scd2", [scd2.raw_sql("2030-01-01 00:00:00", wide.SCD2_TRACKED)])
-    times: dict[str, list[float]] = {"interlace": [], "raw": []}
-    bench.log(f"{label}: {bench.reps} repetition(s); load {load_average()}")
-    for rep in range(bench.reps):
-        copy_file(template / "data" / "bench.duckdb", raw_db)
-        times["raw"].append(sides.raw(raw_db, statements))
-        shutil.rmtree(project, ignore_errors=True)
-        shutil.copytree(template, project)
-        times["interlace"].append(sides.interlace(project, "run"))
-        if rep == 0:
-            checks = {
+
+    return [
+        _against_raw(
+            bench,
+            label,
+            partial(sides.raw_from, template / "data" / "bench.duckdb", raw_db, statements),
+            partial(sides.interlace_from, template, project, "run"),
+            lambda: {
                 "raw": scd2.summary(raw_db),
                 "interlace": scd2.summary(project / "data" / "bench.duckdb"),
-            }
-            if checks["raw"] != checks["interlace"]:
-                raise RuntimeError(
-                    f"{label}: interlace and raw disagree (rows, current, closed, hashes): {checks}"
-                )
-    return [
-        Figure(
-            "process",
-            label,
-            median(times["interlace"]),
-            median(times["raw"]),
-            kind="ratio",
-            target=1.3,
-            samples=times,
+            },
             note="10% changed, 1% deleted, 1% new; raw = the scd2 workload's SQL in its own "
             "python process",
+            what=" (rows, current, closed, hashes)",
         )
     ]
-
-
-def _n(count: int) -> str:
-    if count >= 1_000_000 and count % 1_000_000 == 0:
-        return f"{count // 1_000_000}M"
-    if count >= 1000 and count % 1000 == 0:
-        return f"{count // 1000}k"
-    return str(count)

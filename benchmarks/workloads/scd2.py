@@ -27,6 +27,8 @@ from benchmarks.core import (
     cached,
     check_run,
     copy_file,
+    duckdb_execute,
+    duckdb_row,
     median,
     write_files,
 )
@@ -55,40 +57,33 @@ NULL_MARK = "\u2400"  # what Interlace hashes for NULL (interlace.strategies.scd
 
 def build(path: Path, rows: int) -> None:
     """Two batches: ``batch1`` (the first load) and ``batch2`` (10% changed, 1% gone, 1% new)."""
-    import duckdb
-
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(
-            f"""
-            CREATE TABLE batch1 AS
-            SELECT range AS id,
-                   'name_' || (range % 100000)::VARCHAR AS name,
-                   'city_' || (range % 500)::VARCHAR AS city,
-                   ['retail', 'smb', 'enterprise'][1 + range % 3] AS segment,
-                   ((range * 7919) % 10000) / 100.0 AS score
-            FROM range({rows})
-            """
-        )
+    duckdb_execute(
+        path,
+        f"""
+        CREATE TABLE batch1 AS
+        SELECT range AS id,
+               'name_' || (range % 100000)::VARCHAR AS name,
+               'city_' || (range % 500)::VARCHAR AS city,
+               ['retail', 'smb', 'enterprise'][1 + range % 3] AS segment,
+               ((range * 7919) % 10000) / 100.0 AS score
+        FROM range({rows})
+        """,
         # ids ending in 0 change (10%), ids % 100 == 1 disappear (1%), 1% new ids appended
-        con.execute(
-            f"""
-            CREATE TABLE batch2 AS
-            SELECT id, name,
-                   CASE WHEN id % 10 = 0 THEN city || '_moved' ELSE city END AS city,
-                   segment,
-                   CASE WHEN id % 10 = 0 THEN score + 1 ELSE score END AS score
-            FROM batch1 WHERE id % 100 <> 1
-            UNION ALL
-            SELECT {rows} + range AS id, 'name_new_' || range::VARCHAR AS name,
-                   'city_' || (range % 500)::VARCHAR AS city, 'smb' AS segment,
-                   (range % 100) / 10.0 AS score
-            FROM range({rows // 100})
-            """
-        )
-        con.execute("CREATE VIEW source AS SELECT * FROM batch1")
-    finally:
-        con.close()
+        f"""
+        CREATE TABLE batch2 AS
+        SELECT id, name,
+               CASE WHEN id % 10 = 0 THEN city || '_moved' ELSE city END AS city,
+               segment,
+               CASE WHEN id % 10 = 0 THEN score + 1 ELSE score END AS score
+        FROM batch1 WHERE id % 100 <> 1
+        UNION ALL
+        SELECT {rows} + range AS id, 'name_new_' || range::VARCHAR AS name,
+               'city_' || (range % 500)::VARCHAR AS city, 'smb' AS segment,
+               (range % 100) / 10.0 AS score
+        FROM range({rows // 100})
+        """,
+        "CREATE VIEW source AS SELECT * FROM batch1",
+    )
 
 
 def _hash_sql(alias: str, tracked: tuple[str, ...]) -> str:
@@ -117,28 +112,13 @@ COMMIT;
 
 
 def summary(db: Path) -> tuple[int, ...]:
-    import duckdb
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        row = con.execute(
-            "SELECT count(*), count(*) FILTER (is_current), count(*) FILTER (valid_to IS NOT NULL),"
-            " count(DISTINCT _scd_hash) FROM dim"
-        ).fetchone()
-        assert row is not None
-        return tuple(int(v) for v in row)
-    finally:
-        con.close()
-
-
-def raw_run(db: Path, sql: str) -> None:
-    import duckdb
-
-    con = duckdb.connect(str(db))
-    try:
-        con.execute(sql)
-    finally:
-        con.close()
+    """Rows, current versions, closed versions and distinct hashes of ``dim``."""
+    row = duckdb_row(
+        db,
+        "SELECT count(*), count(*) FILTER (is_current), count(*) FILTER (valid_to IS NOT NULL),"
+        " count(DISTINCT _scd_hash) FROM dim",
+    )
+    return tuple(int(v) for v in row)
 
 
 def run(bench: Bench) -> list[Figure]:
@@ -151,9 +131,7 @@ def run(bench: Bench) -> list[Figure]:
         figures += measure(bench, f"{_n(rows)} keys", source, TRACKED)
     if data in ("wide", "both"):
         bench.log(f"preparing a {rows}-key dimension, wide random rows")
-        source = cached(
-            bench.cache / f"scd2_wide_v2_{rows}.duckdb", lambda p: wide.build_scd2(p, rows)
-        )
+        source = wide.prepared_scd2(bench, rows)
         figures += measure(bench, f"{_n(rows)} keys wide", source, wide.SCD2_TRACKED)
     return figures
 
@@ -161,18 +139,15 @@ def run(bench: Bench) -> list[Figure]:
 def first_load(bench: Bench, source: Path) -> Path:
     """A project whose ``dim`` holds the first batch (an untimed Interlace run) and whose view
     ``source`` now points at the second batch."""
-    import duckdb
     import interlace
 
     template = bench.folder("template")
     write_files(template, {"config.yaml": CONFIG, "models/dim.sql": MODEL})
     copy_file(source, template / "data" / "bench.duckdb")
     check_run(interlace.run_sync(template))
-    con = duckdb.connect(str(template / "data" / "bench.duckdb"))
-    try:
-        con.execute("CREATE OR REPLACE VIEW source AS SELECT * FROM batch2")
-    finally:
-        con.close()
+    duckdb_execute(
+        template / "data" / "bench.duckdb", "CREATE OR REPLACE VIEW source AS SELECT * FROM batch2"
+    )
     return template
 
 
@@ -186,7 +161,7 @@ def measure(bench: Bench, label: str, source: Path, tracked: tuple[str, ...]) ->
     bench.log(f"{label}: {bench.reps} repetition(s)")
     for rep in range(bench.reps):
         copy_file(template / "data" / "bench.duckdb", raw_db)
-        times["raw"].append(bench.raw("scd2", lambda: raw_run(raw_db, sql)))
+        times["raw"].append(bench.raw("scd2", lambda: duckdb_execute(raw_db, sql)))
         if rep == 0:
             checks["raw"] = summary(raw_db)
         shutil.rmtree(project, ignore_errors=True)

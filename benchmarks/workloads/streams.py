@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,24 @@ class StreamServer:
             return None
         return None
 
+    def post_events(
+        self, clients: int, seconds: float, content_type: str, body: Callable[[], bytes]
+    ) -> dict[str, Any]:
+        """``clients`` keep-alive connections posting ``body()`` to the events endpoint back to
+        back for ``seconds`` after a 1 s warm-up (:func:`benchmarks.served.http_load`)."""
+        return asyncio.run(
+            http_load(
+                method="POST",
+                url=self.url + "/api/v1/streams/events",
+                clients=clients,
+                seconds=seconds,
+                warm_up=1.0,
+                headers={"Content-Type": content_type},
+                body=body,
+                server_pid=self.process.pid,
+            )
+        )
+
     def state(self) -> dict[str, Any]:
         import urllib.request
 
@@ -182,17 +201,8 @@ def ndjson(bench: Bench, hooks: str | None) -> list[Figure]:
         bench.log(
             f"ndjson: 4 clients, batches of 1000 events of {size:.0f} B; load {load_average()}"
         )
-        result = asyncio.run(
-            http_load(
-                method="POST",
-                url=server.url + "/api/v1/streams/events",
-                clients=4,
-                seconds=seconds,
-                warm_up=1.0,
-                headers={"Content-Type": "application/x-ndjson"},
-                body=lambda: batches[next(cycle) % 20],
-                server_pid=server.process.pid,
-            )
+        result = server.post_events(
+            4, seconds, "application/x-ndjson", lambda: batches[next(cycle) % 20]
         )
         state = server.state()
         peak = server.peak_rss_mb()
@@ -249,17 +259,8 @@ def single(bench: Bench, hooks: str | None) -> list[Figure]:
     server = StreamServer(root, bench.tmp / "single-server.log", hooks)
     try:
         bench.log(f"single: 50 clients, one event per POST; load {load_average()}")
-        result = asyncio.run(
-            http_load(
-                method="POST",
-                url=server.url + "/api/v1/streams/events",
-                clients=50,
-                seconds=seconds,
-                warm_up=1.0,
-                headers={"Content-Type": "application/json"},
-                body=lambda: json.dumps(_event(next(counter))).encode(),
-                server_pid=server.process.pid,
-            )
+        result = server.post_events(
+            50, seconds, "application/json", lambda: json.dumps(_event(next(counter))).encode()
         )
         state = server.state()
     finally:

@@ -1,22 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { flushSync, mount, unmount } from "svelte";
 import Status from "../src/components/Status.svelte";
 import Problem from "../src/components/Problem.svelte";
 import QualityList from "../src/components/QualityList.svelte";
+import { render, unmountAll } from "./render";
 
-const mounted: Record<string, unknown>[] = [];
-function render(component: any, props: Record<string, unknown>): HTMLElement {
-  const target = document.createElement("div");
-  document.body.appendChild(target);
-  mounted.push(mount(component, { target, props }));
-  flushSync();
-  return target;
-}
-
-afterEach(() => {
-  for (const app of mounted.splice(0)) unmount(app);
-  document.body.innerHTML = "";
-});
+afterEach(unmountAll);
 
 describe("components", () => {
   it("a status badge names the status and carries it for tests and styles", () => {

@@ -1,9 +1,10 @@
 // The streams and column lineage pages against canned API answers (fetch replaced): what they
 // show, their empty and error states, links, and that names and payloads stay text.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { flushSync, mount, unmount } from "svelte";
+import { flushSync } from "svelte";
 import { parse, router } from "../src/lib/router.svelte";
 import type { StreamSummary } from "../src/lib/streams";
+import { render, unmountAll } from "./render";
 
 // ELK runs in a Web Worker, which jsdom lacks: place the nodes in a column instead
 vi.mock("../src/lib/layout", () => ({
@@ -37,18 +38,8 @@ beforeEach(() => {
   );
 });
 
-const mounted: Record<string, unknown>[] = [];
-function render(component: any, props: Record<string, unknown> = {}): HTMLElement {
-  const target = document.createElement("div");
-  document.body.appendChild(target);
-  mounted.push(mount(component, { target, props }));
-  flushSync();
-  return target;
-}
-
 afterEach(() => {
-  for (const app of mounted.splice(0)) unmount(app);
-  document.body.innerHTML = "";
+  unmountAll();
   vi.unstubAllGlobals();
 });
 

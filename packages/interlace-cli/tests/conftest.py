@@ -7,7 +7,6 @@ Every test runs the real console script in a subprocess with ``cwd`` set to a fo
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from interlace.testing import ProjectFolder
+from interlace_service.testing import cli_env
 
 INTERLACE = Path(sys.executable).parent / "interlace"
 
@@ -28,16 +28,6 @@ connections:
 executor:
   max_workers: 4
 """
-
-
-def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A subprocess environment without inherited INTERLACE_* variables or colours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLACE_")}
-    for key in ("FORCE_COLOR", "COLUMNS", "LINES"):
-        env.pop(key, None)
-    env.update({"NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"})
-    env.update(extra or {})
-    return env
 
 
 class Result:

@@ -40,19 +40,22 @@ def test_run_help_explains_selection_and_options(folder: Folder) -> None:
         assert text in result.stdout, result
 
 
-def test_help_imports_no_heavy_library(folder: Folder) -> None:
+def imported(
+    folder: Folder, commands: list[list[str]], modules: tuple[str, ...]
+) -> tuple[list[str], str]:
+    """Run ``interlace`` with each of ``commands`` in one fresh Python process in ``folder``:
+    which of ``modules`` it imported, and what it printed."""
     probe = textwrap.dedent(
         f"""
         import json, sys
         from interlace_cli.main import cli
 
-        for args in (["--help"], ["run", "--help"], ["info", "--help"], ["init", "--help"],
-                     ["config", "--help"], ["--version"]):
+        for args in {commands!r}:
             try:
                 cli(args, prog_name="interlace", standalone_mode=False)
             except SystemExit:
                 pass
-        print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))
+        print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))
         """
     )
     completed = subprocess.run(
@@ -60,7 +63,14 @@ def test_help_imports_no_heavy_library(folder: Folder) -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
-    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    loaded: list[str] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return loaded, completed.stdout
+
+
+def test_help_imports_no_heavy_library(folder: Folder) -> None:
+    helps = [["--help"], ["run", "--help"], ["info", "--help"], ["init", "--help"]]
+    loaded, _ = imported(folder, [*helps, ["config", "--help"], ["--version"]], HEAVY)
+
     assert loaded == [], f"`interlace --help` imported heavy modules: {loaded}"
 
 
@@ -92,23 +102,7 @@ def test_running_a_sql_project_imports_nothing_it_does_not_use(folder: Folder) -
             "models/totals.sql": "select count(*) as n from orders",
         }
     )
-    probe = textwrap.dedent(
-        f"""
-        import json, sys
-        from interlace_cli.main import cli
+    loaded, output = imported(folder, [["run"]], RUN_PATH_LAZY)
 
-        try:
-            cli(["run"], prog_name="interlace", standalone_mode=False)
-        except SystemExit:
-            pass
-        print(json.dumps(sorted(m for m in {RUN_PATH_LAZY!r} if m in sys.modules)))
-        """
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=folder.root, capture_output=True, text=True, timeout=60
-    )
-
-    assert completed.returncode == 0, completed.stderr
-    assert "2 succeeded" in completed.stdout, completed.stdout
-    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert "2 succeeded" in output, output
     assert loaded == [], f"`interlace run` of a SQL project imported {loaded}"

@@ -4,106 +4,37 @@ prune` applies the retention settings."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from interlace.state import SQLiteStateStore
+from interlace_service.testing import SLOW_MODEL, ServeProcess, wait_for
 
 if TYPE_CHECKING:
     from conftest import Folder
 
-SLOW = """
-import time
-from pathlib import Path
-
-from interlace import model
-
-ROOT = Path(__file__).parent.parent
-
-@model
-def slow():
-    (ROOT / "slow.started").write_text("")
-    deadline = time.monotonic() + 120
-    while not (ROOT / "slow.gate").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-        yield {"id": 1}
-"""
-
 MODELS = {
     "models/orders.sql": "SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) AS t(id, amount)",
     "models/revenue.sql": "SELECT sum(amount) AS total FROM orders",
-    "models/slow.py": SLOW,
+    "models/slow.py": SLOW_MODEL,
 }
 
 
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class Server:
-    """A running `interlace serve --port 0` in a project folder."""
-
-    def __init__(self, folder: Folder, *args: str) -> None:
-        self.folder = folder
-        self.discovery = folder.root / ".interlace" / "server-dev.json"
-        self.process = folder.start("serve", "--port", "0", *args)
-        self.info = wait_for(self._info, 60, "the server's discovery file")
-
-    def _info(self) -> dict[str, Any] | None:
-        if self.process.poll() is not None:
-            out, err = self.process.communicate()
-            raise AssertionError(f"interlace serve exited {self.process.returncode}\n{out}{err}")
-        try:
-            return dict(json.loads(self.discovery.read_text()))
-        except (OSError, ValueError):
-            return None
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.info["url"] + path,
-            data=data,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self.info['token']}",
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def stop(self, timeout: float = 60) -> tuple[int, str]:
-        self.process.send_signal(signal.SIGTERM)
-        out, err = self.process.communicate(timeout=timeout)
-        return self.process.returncode, out + err
-
-
 @pytest.fixture
-def served(project: Folder) -> Server:
+def served(project: Folder) -> Iterator[ServeProcess]:
     project.write(MODELS)
-    return Server(project)
+    with ServeProcess(project.root) as server:
+        yield server
 
 
 def test_run_beside_a_server_is_submitted_to_it_with_the_same_output_and_exit_code(
-    served: Server, project: Folder
+    served: ServeProcess, project: Folder
 ) -> None:
     done = project.interlace("run", "+revenue")
 
@@ -132,18 +63,20 @@ def test_run_beside_a_server_is_submitted_to_it_with_the_same_output_and_exit_co
     assert local.code == 0 and "submitted" not in local.stdout
 
 
-def test_sigterm_lets_a_running_run_finish_then_exits_0(served: Server, project: Folder) -> None:
+def test_sigterm_lets_a_running_run_finish_then_exits_0(
+    served: ServeProcess, project: Folder
+) -> None:
     status, run = served.call("POST", "/api/v1/runs", {"select": ["slow"]})
     assert status == 202, run
     wait_for((project.root / "slow.started").exists, 60, "slow to start")
 
-    served.process.send_signal(signal.SIGTERM)
+    served.terminate()
     wait_for(lambda: not served.discovery.exists(), 30, "the server to stop taking runs")
     (project.root / "slow.gate").write_text("")
-    out, err = served.process.communicate(timeout=60)
+    code, output = served.wait(timeout=60)
 
-    assert served.process.returncode == 0, out + err
-    assert "1 running get up to 60 s to finish" in out
+    assert code == 0, output
+    assert "1 running get up to 60 s to finish" in output
     store = SQLiteStateStore(project.root / ".interlace" / "state.db")
     try:
         record = store.get_run(run["id"])
@@ -156,12 +89,12 @@ def test_sigterm_lets_a_running_run_finish_then_exits_0(served: Server, project:
 
 def test_a_run_still_going_after_the_grace_period_is_cancelled(project: Folder) -> None:
     project.write(MODELS)
-    served = Server(project, "--grace", "0.2s")
-    status, run = served.call("POST", "/api/v1/runs", {"select": ["slow"]})
-    assert status == 202, run
-    wait_for((project.root / "slow.started").exists, 60, "slow to start")
+    with ServeProcess(project.root, "--grace", "0.2s") as served:
+        status, run = served.call("POST", "/api/v1/runs", {"select": ["slow"]})
+        assert status == 202, run
+        wait_for((project.root / "slow.started").exists, 60, "slow to start")
 
-    code, output = served.stop()
+        code, output = served.stop()
 
     assert code == 0, output
     store = SQLiteStateStore(project.root / ".interlace" / "state.db")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from interlace.testing import ProjectFolder
-from interlace_service.testing import Served
+from interlace_service.testing import SLOW_MODEL, Served
 
 CONFIG = """\
 name: shop
@@ -31,28 +31,6 @@ connections:
         password: s3cret-pw
 executor:
   max_workers: 4
-"""
-
-# `slow` yields rows until the file `slow.gate` appears (it writes `slow.started` first):
-# tests hold a run open with it, and cancellation stops it between two rows.
-SLOW = """
-import time
-from pathlib import Path
-
-from interlace import model
-
-ROOT = Path(__file__).parent.parent
-
-@model(tags=["slow"])
-def slow():
-    (ROOT / "slow.started").write_text("")
-    deadline = time.monotonic() + 120
-    number = 0
-    while not (ROOT / "slow.gate").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-        yield {"id": number}
-        number += 1
-    yield {"id": -1}
 """
 
 # `fragile` fails while the file `broken` exists (a dead letter each time)
@@ -89,7 +67,7 @@ SHOP = {
             '''Customers from the CRM.'''
             return [{"id": 1, "name": "Ada"}]
     """,
-    "models/slow.py": SLOW,
+    "models/slow.py": SLOW_MODEL,
     "models/slow_count.sql": "SELECT count(*) AS n FROM slow",
     "models/fragile.py": FRAGILE,
 }

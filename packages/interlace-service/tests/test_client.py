@@ -5,47 +5,21 @@ where it left off when the server restarts."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from interlace.testing import ProjectFolder
 from interlace_service.client import Client, ServerEvent, ServiceError, ServiceUnreachable
-from interlace_service.testing import wait_for
-
-INTERLACE = Path(sys.executable).parent / "interlace"
-
-CONFIG = """\
-name: shop
-connections:
-  default:
-    type: duckdb
-    path: data/{env}.duckdb
-"""
-
-# `slow` yields rows until the file `slow.gate` appears (it writes `slow.started` first)
-SLOW = """
-import time
-from pathlib import Path
-
-from interlace import model
-
-ROOT = Path(__file__).parent.parent
-
-@model(tags=["slow"])
-def slow():
-    (ROOT / "slow.started").write_text("")
-    deadline = time.monotonic() + 120
-    while not (ROOT / "slow.gate").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-        yield {"id": 1}
-"""
+from interlace_service.testing import (
+    SLOW_MODEL,
+    ServeProcess,
+    cli_env,
+    free_port,
+    interlace_command,
+    wait_for,
+)
 
 MODELS = {
     "models/orders.sql": """
@@ -56,76 +30,34 @@ MODELS = {
         -- @tags: [sales, finance]
         SELECT sum(amount) AS total FROM orders
     """,
-    "models/slow.py": SLOW,
+    "models/slow.py": SLOW_MODEL,
 }
 
 
-def _environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("INTERLACE_")}
+class Server(ServeProcess):
+    """``interlace serve --no-ui --no-scheduler`` in the project, with its discovered client."""
 
+    def __init__(self, folder: ProjectFolder) -> None:
+        super().__init__(folder.root, "--no-ui", "--no-scheduler")
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Server:
-    """``interlace serve --port PORT --no-ui`` in a project folder."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root = root
-        self.port = port
-        self.process = subprocess.Popen(
-            [str(INTERLACE), "serve", "--port", str(port), "--no-ui", "--no-scheduler"],
-            cwd=root,
-            env=_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    def start(self) -> None:
+        super().start()
+        self.client: Client = wait_for(
+            lambda: Client.discover(self.root), 60, "interlace serve to answer"
         )
-        self.client: Client = wait_for(self._discovered, 60, "interlace serve to answer")
-
-    def _discovered(self) -> Client | None:
-        if self.process.poll() is not None:
-            out, err = self.process.communicate()
-            raise AssertionError(f"interlace serve exited {self.process.returncode}\n{out}{err}")
-        return Client.discover(self.root)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.communicate(timeout=60)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> ProjectFolder:
     root = tmp_path_factory.mktemp("client") / "shop"
-    return ProjectFolder.create(root, config=CONFIG).write(MODELS)
+    return ProjectFolder.create(root).write(MODELS)
 
 
 @pytest.fixture(scope="module")
 def server(folder: ProjectFolder) -> Iterator[Server]:
-    served = Server(folder.root, _free_port())
-    yield served
-    (folder.root / "slow.gate").write_text("")
-    served.stop()
-
-
-def api_key(root: Path, *scopes: str) -> str:
-    """A new API key of the project, made as a person makes one."""
-    args = [arg for scope in scopes for arg in ("--scope", scope)]
-    made = subprocess.run(
-        [str(INTERLACE), "apikey", "create", f"client-{'-'.join(scopes)}", *args, "--quiet"],
-        cwd=root,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    return made.stdout.strip()
+    with Server(folder) as served:
+        yield served
+        (folder.root / "slow.gate").write_text("")
 
 
 def test_discover_finds_the_server_of_the_project_and_only_in_its_environment(
@@ -134,10 +66,10 @@ def test_discover_finds_the_server_of_the_project_and_only_in_its_environment(
     client = Client.discover(folder.root)
 
     assert client is not None and client.server is not None
-    assert client.server.pid == server.process.pid
+    assert server.process is not None and client.server.pid == server.process.pid
     assert client.url == f"http://127.0.0.1:{server.port}"
     health = client.health()
-    assert (health.status, health.project, health.env) == ("ok", "shop", "dev")
+    assert (health.status, health.project, health.env) == ("ok", "test_project", "dev")
     assert Client.discover(folder.root, "prod") is None
 
 
@@ -201,7 +133,7 @@ def test_the_servers_errors_arrive_with_their_status_code_and_message(
     server: Server, folder: ProjectFolder
 ) -> None:
     url = server.client.url
-    reader = Client(url, api_key=api_key(folder.root, "read"))
+    reader = Client(url, api_key=server.api_key("client-read", "read"))
 
     with pytest.raises(ServiceError) as unknown:
         reader.run("no-such-run")
@@ -210,7 +142,7 @@ def test_the_servers_errors_arrive_with_their_status_code_and_message(
     with pytest.raises(ServiceError) as anonymous:
         Client(url).runs()
     with pytest.raises(ServiceUnreachable) as nobody:
-        Client(f"http://127.0.0.1:{_free_port()}", timeout=5).runs()
+        Client(f"http://127.0.0.1:{free_port()}", timeout=5).runs()
 
     assert (unknown.value.status, unknown.value.code) == (404, "not_found")
     assert "no run 'no-such-run'" in str(unknown.value)
@@ -224,7 +156,7 @@ def test_the_servers_errors_arrive_with_their_status_code_and_message(
 def test_events_reconnect_with_last_event_id_and_miss_nothing_across_a_restart(
     server: Server, folder: ProjectFolder
 ) -> None:
-    key = api_key(folder.root, "execute")
+    key = server.api_key("client-execute", "execute")
     client = Client(server.client.url, api_key=key)
     first = client.trigger_run(["orders"], force=True)
     ended = next(e for e in client.events(run_id=first.id, reconnect=False) if e.ends_request)
@@ -238,16 +170,15 @@ def test_events_reconnect_with_last_event_id_and_miss_nothing_across_a_restart(
     listener.start()
     server.stop()  # the stream ends: the client reconnects until the server is back
     local = subprocess.run(
-        [str(INTERLACE), "run", "orders", "--force"],
+        [interlace_command(), "run", "orders", "--force"],
         cwd=folder.root,
-        env=_environment(),
+        env=cli_env(),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert local.returncode == 0, local.stdout + local.stderr
-    restarted = Server(folder.root, server.port)
-    server.process, server.client = restarted.process, restarted.client
+    server.start()  # on the same port
     listener.join(timeout=120)
 
     assert not listener.is_alive(), "no event after the server came back"

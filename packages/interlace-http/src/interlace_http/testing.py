@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
 
+from interlace_http.sse_reader import read_blocks
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from types import TracebackType
@@ -139,33 +141,24 @@ class ServedApp:
         deadline = time.monotonic() + timeout
         count = 0
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            current: dict[str, str] = {}
-            data: list[str] = []
-            while time.monotonic() < deadline:
-                raw = response.readline()
-                if not raw:
-                    return
-                line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
-                if line.startswith(":"):
+
+            def lines() -> Iterator[bytes]:
+                while time.monotonic() < deadline:
+                    raw: bytes = response.readline()
+                    if not raw:
+                        return
+                    yield raw
+                raise TimeoutError(f"no {until or 'end of the stream'} within {timeout} s")
+
+            for block in read_blocks(lines()):
+                if block.data is None:
                     continue
-                if line:
-                    name, _, value = line.partition(":")
-                    value = value.removeprefix(" ")
-                    if name == "data":
-                        data.append(value)
-                    else:
-                        current[name] = value
-                    continue
-                if not data:
-                    current = {}
-                    continue
-                event = SentEvent(current.get("event"), current.get("id"), "\n".join(data), current)
-                current, data = {}, []
+                fields = block.fields
+                event = SentEvent(fields.get("event"), fields.get("id"), block.data, fields)
                 yield event
                 count += 1
                 if (until is not None and event.event == until) or count == limit:
                     return
-            raise TimeoutError(f"no {until or 'end of the stream'} within {timeout} s")
 
 
 def _reply(status: int, headers: dict[str, str], raw: bytes) -> Reply:

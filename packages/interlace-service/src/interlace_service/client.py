@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from interlace.errors import InterlaceError
+from interlace_http.sse_reader import read_blocks
 
 from interlace_service.schemas import Run, RunPage, Task, TaskList
 
@@ -122,30 +123,18 @@ def read_events(
     >>> [e.keepalive for e in read_events([b": keep-alive\\n"], keepalives=True)]
     [True]
     """
-    fields: dict[str, str] = {}
-    data: list[str] = []
-    for raw in lines:
-        line = raw.decode("utf-8").rstrip("\r\n")
-        if line.startswith(":"):
-            if keepalives:
-                yield ServerEvent(0, "")
+    for block in read_blocks(lines, comments=keepalives):
+        if block.comment:
+            yield ServerEvent(0, "")
             continue
-        if line:
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "data":
-                data.append(value)
-            elif name == "retry":
-                if value.isdigit() and on_retry is not None:
-                    on_retry(int(value) / 1000)
-            else:
-                fields[name] = value
-            continue
-        if data:
+        retry = block.fields.get("retry", "")
+        if retry.isdigit() and on_retry is not None:
+            on_retry(int(retry) / 1000)
+        if block.data is not None:
+            fields = block.fields
             yield ServerEvent(
-                int(fields.get("id") or 0), fields.get("event", ""), json.loads("\n".join(data))
+                int(fields.get("id") or 0), fields.get("event", ""), json.loads(block.data)
             )
-        fields, data = {}, []
 
 
 class Client:

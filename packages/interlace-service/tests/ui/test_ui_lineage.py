@@ -5,7 +5,6 @@ a model's columns, and a model whose lineage is unknown saying why."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,25 +22,16 @@ pytestmark = pytest.mark.xdist_group("ui-lineage")
 def quickstart(
     tmp_path_factory: pytest.TempPathFactory, ui_build: Path, ui: type[UI]
 ) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("ui-lineage") / "quickstart"
-    shutil.copytree(
-        ui.REPO / "examples" / "quickstart",
-        root,
-        ignore=shutil.ignore_patterns("data", ".interlace", "__pycache__"),
-    )
+    root = ui.quickstart(tmp_path_factory, "ui-lineage")
     ui.interlace(root, "run")  # the tables' columns: stg_orders' `select *`-style reads resolve
-    server = ui.Server(root)
-    yield server
-    server.stop()
+    with ui.Server(root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, quickstart: Server, ui: type[UI]) -> Iterator[Page]:
-    signed_in = ui.new_page(browser)
-    ui.sign_in(signed_in, quickstart, quickstart.key("ui-lineage"))
-    yield signed_in
-    assert signed_in.errors == []  # type: ignore[attr-defined]
-    signed_in.context.close()
+    with ui.signed_in(browser, quickstart, "ui-lineage") as signed_in:
+        yield signed_in
 
 
 def listed(page: Page, testid: str) -> list[str]:

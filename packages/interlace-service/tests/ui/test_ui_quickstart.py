@@ -1,11 +1,10 @@
-"""The web UI on the quickstart project (18 models), served by a real ``interlace serve``: sign
-in, the DAG, a run followed live, a run triggered from the UI, the model browser, a model's
+"""The web UI on the quickstart project (21 models: 20 that runs build and the page_views
+stream), served by a real ``interlace serve``: sign in, the DAG, a run followed live, a run triggered from the UI, the model browser, a model's
 schema history with a diff, run history filters and a failing quality check's sample rows."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.xdist_group("ui-quickstart")
+
+# the quickstart's stream: a source node (ingestion fills it), never built by a run
+STREAM = "page_views"
 
 # a warn-severity check that fails on the quickstart's data (cancelled and returned orders)
 CHECKS = """
@@ -31,26 +33,17 @@ quality:
 def quickstart(
     tmp_path_factory: pytest.TempPathFactory, ui_build: Path, ui: type[UI]
 ) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("ui") / "quickstart"
-    shutil.copytree(
-        ui.REPO / "examples" / "quickstart",
-        root,
-        ignore=shutil.ignore_patterns("data", ".interlace", "__pycache__"),
-    )
+    root = ui.quickstart(tmp_path_factory, "ui")
     with (root / "config.yaml").open("a") as config:
         config.write(CHECKS)
-    server = ui.Server(root)
-    yield server
-    server.stop()
+    with ui.Server(root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, quickstart: Server, ui: type[UI]) -> Iterator[Page]:
-    signed_in = ui.new_page(browser)
-    ui.sign_in(signed_in, quickstart, quickstart.key("ui-tests"))
-    yield signed_in
-    assert signed_in.errors == []  # type: ignore[attr-defined]
-    signed_in.context.close()
+    with ui.signed_in(browser, quickstart, "ui-tests") as signed_in:
+        yield signed_in
 
 
 def statuses(page: Page) -> dict[str, str]:
@@ -83,14 +76,14 @@ def test_no_page_or_data_without_signing_in_and_a_wrong_key_says_what_to_do(
     page.context.close()
 
 
-def test_the_dag_shows_the_18_models_and_each_turns_green_live_during_a_run(
+def test_the_dag_shows_the_21_models_and_each_turns_green_live_during_a_run(
     page: Page, quickstart: Server, shots: Path, ui: type[UI]
 ) -> None:
     page.goto(quickstart.url + "/#/graph")
     page.locator("[data-testid=dag] [data-model]").first.wait_for()
 
-    assert page.get_by_test_id("graph-count").inner_text().startswith("18 models")
-    assert len(statuses(page)) == 18
+    assert page.get_by_test_id("graph-count").inner_text().startswith("21 models")
+    assert len(statuses(page)) == 21
     page.locator("[data-testid=live-indicator][data-connected=true]").wait_for()
     page.evaluate(
         """() => {
@@ -108,14 +101,15 @@ def test_the_dag_shows_the_18_models_and_each_turns_green_live_during_a_run(
 
     run = quickstart.run(force=True)  # another client (as `interlace run` would) starts it
 
-    assert run["status"] == "success" and run["succeeded"] == 18
-    ui.wait_for(
-        lambda: set(statuses(page).values()) == {"success"}, 30, "all 18 nodes to turn green"
-    )
+    assert run["status"] == "success" and run["succeeded"] == 20
+    built = lambda: {n: s for n, s in statuses(page).items() if n != STREAM}  # noqa: E731
+    ui.wait_for(lambda: set(built().values()) == {"success"}, 30, "all 20 models to turn green")
     seen: dict[str, list[str]] = page.evaluate("window.__seen")
-    assert len(seen) == 18
-    # the page changed by itself (no reload): every node was shown in another state first
-    assert all(len(states) >= 2 and states[-1] == "success" for states in seen.values()), seen
+    assert len(seen) == 21
+    # the page changed by itself (no reload): every model was shown in another state first
+    models = {name: states for name, states in seen.items() if name != STREAM}
+    assert all(len(states) >= 2 and states[-1] == "success" for states in models.values()), seen
+    assert statuses(page)[STREAM] == "unchanged"  # a source: the run passes over it
     page.get_by_text("latest run").wait_for()
     page.screenshot(path=str(shots / "dag.png"))
 
@@ -187,7 +181,7 @@ def test_model_browser_searches_and_filters_with_the_state_in_the_url(
     page.goto(quickstart.url + "/#/graph")
     page.keyboard.press("m")
     page.get_by_test_id("models-table").wait_for()
-    assert page.get_by_test_id("models-count").inner_text() == "18 of 18 models"
+    assert page.get_by_test_id("models-count").inner_text() == "21 of 21 models"
 
     page.locator("[data-filter=tag]").select_option("finance")
     ui.wait_for(lambda: "tag=finance" in page.url, 5, "the tag in the URL")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from interlace.testing import ProjectFolder
+from interlace_service.testing import SLOW_MODEL
 
 if TYPE_CHECKING:
     from conftest import UI, Server
@@ -34,26 +35,6 @@ service:
     key_cache_ttl: 0   # every request reads the store: a revoked key is noticed at once
 """
 
-# `slow` yields rows until the file `slow.gate` appears (it writes `slow.started` first)
-SLOW = """
-import time
-from pathlib import Path
-
-from interlace import model
-
-ROOT = Path(__file__).parent.parent
-
-@model(tags=["slow"])
-def slow():
-    (ROOT / "slow.started").write_text("")
-    deadline = time.monotonic() + 120
-    number = 0
-    while not (ROOT / "slow.gate").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-        yield {"id": number}
-        number += 1
-"""
-
 ODD = 'crème<b>&"brûlée"#1?%'
 ODD_MODEL = f"""
 from interlace import model
@@ -65,7 +46,7 @@ def odd():
 
 FILES = {
     "models/orders.sql": "SELECT * FROM (VALUES (1, 10.0), (2, 20.0)) AS t(id, amount)",
-    "models/slow.py": SLOW,
+    "models/slow.py": SLOW_MODEL,
     "models/odd.py": ODD_MODEL,
 }
 
@@ -76,19 +57,15 @@ def served(
 ) -> Iterator[Server]:
     folder = ProjectFolder.create(tmp_path_factory.mktemp("ui") / "edge", config=CONFIG)
     folder.write(FILES)
-    server = ui.Server(folder.root)
-    server.run(select=["orders", ODD])
-    yield server
-    server.stop()
+    with ui.Server(folder.root) as server:
+        server.run(select=["orders", ODD])
+        yield server
 
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, served: Server, ui: type[UI]) -> Iterator[Page]:
-    signed_in = ui.new_page(browser)
-    ui.sign_in(signed_in, served, served.key("ui-tests"))
-    yield signed_in
-    assert signed_in.errors == []  # type: ignore[attr-defined]
-    signed_in.context.close()
+    with ui.signed_in(browser, served, "ui-tests") as signed_in:
+        yield signed_in
 
 
 def test_cancel_a_long_run_and_see_it_cancelled(page: Page, served: Server, ui: type[UI]) -> None:

@@ -80,19 +80,14 @@ def streams(
         "-- @strategy: append\n-- @cursor: _stream_offset\n"
         "SELECT _stream_offset, id, amount * 2 AS doubled FROM orders\n"
     )
-    server = ui.Server(root)  # its output goes to a file (every publish logs a line)
-    publisher = ui.interlace(root, "apikey", "create", "publisher", "--scope", "write", "--quiet")
-    yield Streams(server, publisher.strip())
-    server.stop()
+    with ui.Server(root) as server:  # its output goes to a file (every publish logs a line)
+        yield Streams(server, server.api_key("publisher", "write"))
 
 
 @pytest.fixture(scope="module")
 def page(browser: Browser, streams: Streams, ui: type[UI]) -> Iterator[Page]:
-    signed_in = ui.new_page(browser)
-    ui.sign_in(signed_in, streams.server, streams.server.key("ui-streams"))
-    yield signed_in
-    assert signed_in.errors == []  # type: ignore[attr-defined]
-    signed_in.context.close()
+    with ui.signed_in(browser, streams.server, "ui-streams") as signed_in:
+        yield signed_in
 
 
 def cell(page: Page, stream: str, name: str) -> str:

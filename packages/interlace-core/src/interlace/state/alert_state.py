@@ -33,10 +33,10 @@ import json
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+from interlace.state.mixin import StoreMixin
+
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Sequence
-    from contextlib import AbstractContextManager
 
 IncidentStatus = Literal["open", "resolved"]
 DeliveryKind = Literal["alert", "resolve", "test"]
@@ -163,18 +163,11 @@ def _delivery(row: Sequence[Any]) -> Delivery:
     return Delivery(**dict(zip(_DELIVERY, row, strict=True)))
 
 
-class AlertStateMixin:
+class AlertStateMixin(StoreMixin):
     """Incidents, deliveries and event cursors of the alerts (see the module docstring).
 
     Relies on the store's ``_db``, ``_query`` and ``transaction()``.
     """
-
-    if TYPE_CHECKING:
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     # ------------------------------------------------------------------ incidents
 

@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from interlace.errors import InterlaceError
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
+from interlace.state.mixin import StoreMixin
 
 # names people type on the command line: no spaces or quotes
 KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
@@ -109,15 +106,8 @@ def _key(row: tuple[Any, ...]) -> ApiKey:
     return ApiKey(**values)
 
 
-class ApiKeysMixin:
+class ApiKeysMixin(StoreMixin):
     """API keys and sessions of a state store (the SQLite store and those built on its SQL)."""
-
-    if TYPE_CHECKING:
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     # ------------------------------------------------------------------ keys
 

@@ -10,27 +10,16 @@ Mixed into the SQLite store (and so the PostgreSQL store, which shares its SQL).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from interlace.state.base import AppliedMigration
+from interlace.state.mixin import StoreMixin
 from interlace.state.rows import columns_of, from_row, marks, names, values
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
 
 _COLUMNS = columns_of(AppliedMigration)
 
 
-class AppliedMigrationsMixin:
+class AppliedMigrationsMixin(StoreMixin):
     """The applied migrations' queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def applied_migrations(self, env: str) -> list[AppliedMigration]:
         """The migrations applied in ``env``, by version."""

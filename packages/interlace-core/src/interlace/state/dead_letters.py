@@ -11,29 +11,21 @@ mark them resolved. Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interlace.state.base import DeadLetter, where_clause
+from interlace.state.mixin import StoreMixin
 from interlace.state.rows import columns_of, from_row, marks, names, values
 
 if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
-
     from interlace.status import DeadLetterStatus
 
 _COLUMNS = columns_of(DeadLetter)
 
 
-class DeadLettersMixin:
+class DeadLettersMixin(StoreMixin):
     """The dead letters' queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def add_dead_letter(self, letter: DeadLetter) -> int:
         """Store a dead letter; returns the id the store gave it."""

@@ -13,24 +13,14 @@ retention setting (``state: {event_retention: 7d}``) applies through
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from interlace.state.base import StoredEvent, where_clause
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
+from interlace.state.mixin import StoreMixin
 
 
-class EventHistoryMixin:
+class EventHistoryMixin(StoreMixin):
     """The event history's queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def add_event(self, env: str, run_id: str, kind: str, at: float, payload: str) -> int:
         """Store one event; returns its id (increasing across every process of this store)."""

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from interlace.state.mixin import StoreMixin
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Iterable, Mapping
-    from contextlib import AbstractContextManager
 
 # the SQLite store's migration that creates these tables (appended to its MIGRATIONS)
 MIGRATION = """
@@ -68,15 +68,8 @@ class ModelVersion:
     recorded_at: float = 0.0
 
 
-class LineageMixin:
+class LineageMixin(StoreMixin):
     """Column lineage and model versions of a state store."""
-
-    if TYPE_CHECKING:
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     # ------------------------------------------------------------------ lineage
 

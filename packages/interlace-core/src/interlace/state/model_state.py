@@ -14,30 +14,23 @@ PostgreSQL store, which shares its SQL). Example::
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interlace.state.base import ModelState, SchemaVersion, Watermark, in_list, where_clause
+from interlace.state.mixin import StoreMixin
 from interlace.state.rows import column_pairs, columns_of, from_row, marks, names, values
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Iterable
-    from contextlib import AbstractContextManager
 
 _MODEL_STATE_COLUMNS = columns_of(ModelState)
 _WATERMARK_COLUMNS = columns_of(Watermark)
 _SCHEMA_VERSION_COLUMNS = columns_of(SchemaVersion)
 
 
-class ModelStateMixin:
+class ModelStateMixin(StoreMixin):
     """The per-model state's queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     # ------------------------------------------------------------------ change detection
 

@@ -14,24 +14,18 @@ Mixed into the SQLite store (and so the PostgreSQL store, which shares its SQL).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interlace.state.base import ModelRunRecord
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
+from interlace.state.mixin import StoreMixin
 
 
-class PendingWritesMixin:
+class PendingWritesMixin(StoreMixin):
     """The pending marks' queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()`` and ``record_model_run``)."""
 
     if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
 
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
         def record_model_run(self, record: ModelRunRecord) -> None: ...
 
     def begin_model(self, env: str, model: str, run_id: str, at: float) -> None:

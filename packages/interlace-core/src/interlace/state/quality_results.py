@@ -12,29 +12,19 @@ Example::
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 from interlace.quality import CheckResult
 from interlace.state.base import StoredCheckResult, where_clause
+from interlace.state.mixin import StoreMixin
 from interlace.state.rows import columns_of, from_row, names
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
 
 # quality_results keeps a CheckResult's fields but its duration
 _CHECK_COLUMNS = tuple(c for c in columns_of(CheckResult) if c != "duration")
 
 
-class QualityResultsMixin:
+class QualityResultsMixin(StoreMixin):
     """The quality results' queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def add_quality_result(self, env: str, run_id: str, result: CheckResult, at: float) -> None:
         with self.transaction():

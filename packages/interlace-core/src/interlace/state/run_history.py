@@ -15,11 +15,9 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from interlace.state.base import RunRecord, where_clause
+from interlace.state.mixin import StoreMixin
 
 if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
-
     from interlace.status import RunStatus
 
 _RUN_COLUMNS = tuple(f.name for f in fields(RunRecord))
@@ -36,15 +34,9 @@ class Pruned:
     events: int = 0
 
 
-class RunHistory:
+class RunHistory(StoreMixin):
     """Run history queries, mixed into the store (uses its ``_db``, ``_query``,
     ``transaction()``)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def search_runs(
         self,

@@ -33,11 +33,10 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from interlace.state.base import in_list, where_clause
+from interlace.state.mixin import StoreMixin
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Iterable, Sequence
-    from contextlib import AbstractContextManager
 
     from interlace.status import RunRequestStatus
 
@@ -132,7 +131,7 @@ def _decode(row: Sequence[Any]) -> RunRequest:
     return RunRequest(**values)
 
 
-class RunQueue:
+class RunQueue(StoreMixin):
     """The run queue's queries, mixed into the SQLite store (and so the PostgreSQL store).
 
     Relies on the store's ``_db`` (a connection with ``execute``), ``_query`` and
@@ -140,10 +139,7 @@ class RunQueue:
     """
 
     if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
 
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
         def add_event(self, env: str, run_id: str, kind: str, at: float, payload: str) -> int: ...
 
     # ------------------------------------------------------------------ requests

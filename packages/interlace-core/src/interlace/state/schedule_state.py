@@ -32,10 +32,10 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from interlace.state.mixin import StoreMixin
+
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Sequence
-    from contextlib import AbstractContextManager
 
 SlotOutcome = Literal["fired", "skipped"]
 
@@ -143,7 +143,7 @@ def _schedule(row: Sequence[Any]) -> ScheduleRecord:
     )
 
 
-class ScheduleState:
+class ScheduleState(StoreMixin):
     """The scheduler's queries, mixed into the SQLite store (and so the PostgreSQL store).
 
     Relies on the store's ``_db``, ``_query`` and ``transaction()``. ``several_schedulers``
@@ -152,12 +152,6 @@ class ScheduleState:
     """
 
     several_schedulers = False
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     # ------------------------------------------------------------------ schedules
 

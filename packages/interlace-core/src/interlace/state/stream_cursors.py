@@ -15,11 +15,9 @@ again: at-least-once. The SQL is shared with the PostgreSQL store. Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
+from interlace.state.mixin import StoreMixin
 
 # the SQLite store's migration that creates the cursors' table (appended to its MIGRATIONS)
 MIGRATION = """
@@ -59,14 +57,8 @@ def _cursor(row: Any) -> StreamCursor:
     return StreamCursor(**values)
 
 
-class StreamCursorsMixin:
+class StreamCursorsMixin(StoreMixin):
     """The cursors' queries, mixed into the SQLite store (and so the PostgreSQL store)."""
-
-    if TYPE_CHECKING:  # the store's own
-        _db: sqlite3.Connection
-
-        def transaction(self) -> AbstractContextManager[None]: ...
-        def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
 
     def lease_stream_cursor(
         self, env: str, stream: str, consumer: str, *, owner: str, lease: float, now: float
