@@ -12,12 +12,8 @@ Nothing here skips: when a server cannot start, the tests fail.
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import socket
 import threading
-import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,79 +24,16 @@ import pytest
 import yaml
 from interlace.plugins import open_storage
 from interlace.testing import ProjectFolder
+from interlace.testing.s3 import REGION, S3Server
+from interlace.testing.s3 import s3_server as shared_s3_server
 from interlace_connections.storage import Storage
-
-REGION = "us-east-1"
-
 
 # --------------------------------------------------------------------------------------- S3
 
 
-@dataclass
-class S3Server:
-    endpoint: str
-    key_id: str
-    secret: str
-
-    def client(self, secret: str | None = None) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=self.key_id,
-            aws_secret_access_key=secret or self.secret,
-        )
-
-    def new_bucket(self) -> str:
-        name = f"bkt-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
-        return name
-
-
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        # an IAM user with full access; then moto checks every request's signature
-        iam = boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="bootstrap",
-            aws_secret_access_key="bootstrap",
-        )
-        iam.create_user(UserName="interlace-test")
-        policy = iam.create_policy(
-            PolicyName="everything",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-                }
-            ),
-        )
-        iam.attach_user_policy(UserName="interlace-test", PolicyArn=policy["Policy"]["Arn"])
-        key = iam.create_access_key(UserName="interlace-test")["AccessKey"]
-        request = urllib.request.Request(
-            f"{endpoint}/moto-api/reset-auth",
-            data=b"0",
-            method="POST",
-            headers={"Content-Type": "text/plain"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            assert reply.status == 200
-        yield S3Server(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
-    finally:
-        server.stop()
+def s3_server() -> S3Server:
+    return shared_s3_server()
 
 
 @pytest.fixture(autouse=True)

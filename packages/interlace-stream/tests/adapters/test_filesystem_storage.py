@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from interlace.project import load_project
+from interlace.testing.s3 import S3Server, s3_server
 from interlace_stream.adapters import build_adapter
 
 from .support import (
@@ -27,26 +25,15 @@ from .support import (
     stream_info,
 )
 
-REGION = "us-east-1"
-KEY_ID, SECRET = "interlace-test", "interlace-test-secret"
-
 
 class Bucket:
     """A fresh bucket on the in-process S3 server."""
 
-    def __init__(self, endpoint: str) -> None:
-        import boto3
-
-        self.endpoint = endpoint
-        self.name = f"landing-{uuid.uuid4().hex[:10]}"
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-        )
-        self.client.create_bucket(Bucket=self.name)
+    def __init__(self, server: S3Server) -> None:
+        self.server = server
+        self.endpoint = server.endpoint
+        self.client = server.client()
+        self.name = server.new_bucket("landing")
 
     def put(self, key: str, body: str) -> None:
         self.client.put_object(Bucket=self.name, Key=key, Body=body.encode())
@@ -57,17 +44,8 @@ class Bucket:
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def s3() -> S3Server:
+    return s3_server()
 
 
 @pytest.fixture(autouse=True)
@@ -94,9 +72,9 @@ connections:
     type: s3
     bucket: {bucket.name}
     endpoint_url: {bucket.endpoint}
-    region: {REGION}
-    access_key_id: {KEY_ID}
-    secret_access_key: {SECRET}
+    region: {bucket.server.region}
+    access_key_id: {bucket.server.key_id}
+    secret_access_key: {bucket.server.secret}
 """,
         encoding="utf-8",
     )
@@ -121,9 +99,9 @@ def _ndjson(*ids: int) -> str:
 
 
 def test_new_files_in_a_bucket_are_published_once_across_restarts(
-    tmp_path: Path, s3_endpoint: str
+    tmp_path: Path, s3: S3Server
 ) -> None:
-    bucket = Bucket(s3_endpoint)
+    bucket = Bucket(s3)
     root = _project(tmp_path / "project", bucket)
     bucket.put("orders/incoming/2024-01-01.ndjson", _ndjson(1, 2))
     bucket.put("orders/incoming/2024-01-02.ndjson", _ndjson(3))
@@ -166,9 +144,9 @@ def test_new_files_in_a_bucket_are_published_once_across_restarts(
 
 
 def test_delete_removes_files_and_a_bad_file_is_reported_not_retried(
-    tmp_path: Path, s3_endpoint: str
+    tmp_path: Path, s3: S3Server
 ) -> None:
-    bucket = Bucket(s3_endpoint)
+    bucket = Bucket(s3)
     root = _project(tmp_path / "project", bucket)
     bucket.put("orders/incoming/a.ndjson", _ndjson(1))
     bucket.put("orders/incoming/b.ndjson", '{"id": 2}\nnot json\n')
@@ -191,9 +169,9 @@ def test_delete_removes_files_and_a_bad_file_is_reported_not_retried(
 
 
 def test_kill_between_publish_and_remembering_publishes_the_file_once(
-    tmp_path: Path, s3_endpoint: str
+    tmp_path: Path, s3: S3Server
 ) -> None:
-    bucket = Bucket(s3_endpoint)
+    bucket = Bucket(s3)
     # the subprocess loads the project from the folder above its log folder
     _project(tmp_path, bucket)
     bucket.put("orders/incoming/big.ndjson", _ndjson(*range(50)))
@@ -209,9 +187,9 @@ def test_kill_between_publish_and_remembering_publishes_the_file_once(
 
 
 def test_an_unknown_connection_or_a_missing_bucket_shows_down_naming_it(
-    tmp_path: Path, s3_endpoint: str
+    tmp_path: Path, s3: S3Server
 ) -> None:
-    bucket = Bucket(s3_endpoint)
+    bucket = Bucket(s3)
     root = _project(tmp_path / "project", bucket)
     project = load_project(root)
 
