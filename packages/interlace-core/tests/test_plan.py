@@ -310,3 +310,133 @@ def test_selection_and_state_selectors_plan_only_what_they_choose(
 
     assert [m.model for m in plan.models] == ["report"]
     assert plan.model("report").reason_kind == "code_changed"
+
+
+def test_a_type_change_sqlglot_infers_from_an_expression_is_breaking_downstream(
+    make_project: MakeProject,
+) -> None:
+    project = built(make_project)
+    project.write(
+        {
+            "models/revenue.sql": MODELS["models/revenue.sql"].replace(
+                "sum(amount) as total", "string_agg(cast(amount as varchar), ',') as total"
+            )
+        }
+    )
+
+    plan = plan_project(project.root, ["revenue+"])
+
+    assert [str(c) for c in plan.model("revenue").schema_changes] == ["~ total DOUBLE -> TEXT"]
+    [breaking] = plan.model("revenue").breaking
+    assert breaking.kind == "narrowing_type"
+    assert ("report", "total") in {(a.model, a.column) for a in breaking.affected}
+    # the reader passes the column on: its table changes type too
+    assert [str(c) for c in plan.model("report").schema_changes] == ["~ total DOUBLE -> TEXT"]
+    # schema_mode safe refuses the change (as the plan warned) until the table is rebuilt
+    assert project.run(["revenue+"]).models["revenue"].status == "failed"
+    result = project.run_ok(["revenue+"], full_refresh=True)
+    check_plan_matches_run(plan, {n for n, m in result.models.items() if m.status == "success"})
+    assert project.columns("report")["total"] == "VARCHAR"
+
+
+def test_an_inferred_type_of_the_same_family_is_no_change(make_project: MakeProject) -> None:
+    """DuckDB's sum of integers is a HUGEINT where sqlglot infers BIGINT: one family, no change."""
+    models = dict(MODELS)
+    models["models/revenue.sql"] = MODELS["models/revenue.sql"].replace(
+        "sum(amount) as total,", "sum(amount) as total, sum(customer_id) as ids,"
+    )
+    project = make_project(models)
+    project.run_ok()
+    project.write(
+        {
+            "models/revenue.sql": models["models/revenue.sql"].replace(
+                "sum(customer_id) as ids", "sum(customer_id) + 1 as ids"
+            )
+        }
+    )
+
+    plan = plan_project(project.root, ["revenue+"])
+
+    assert plan.model("revenue").action == "run"
+    assert plan.model("revenue").schema_changes == ()
+    assert plan.breaking == []
+
+
+# expressions whose type sqlglot infers (each checked against the type DuckDB gives it)
+TYPED_EXPRESSIONS = [
+    "id / 2",
+    "id // 2",
+    "sum(amount)",
+    "date_trunc('month', d)",
+    "extract(year from ts)",
+    "hash(id)",
+    "round(amount, 1)",
+    "case when id > 1 then 1 else 0.5 end",
+    "now()",
+    "strftime(ts, '%Y')",
+    "list(id)",
+    "string_agg(name, ',')",
+    "epoch(ts)",
+    "date_diff('day', d, d)",
+    "d + interval 1 day",
+    "d + 1",
+    "md5(name)",
+    "coalesce(id, 0)",
+    "greatest(id, 2)",
+    "count(distinct id)",
+    "min(d)",
+    "abs(x)",
+    "id::varchar || 'a'",
+    "ts - ts",
+    "id * 1.5",
+    "not b",
+    "id in (1, 2)",
+    "bool_or(b)",
+    "any_value(id)",
+    "nullif(id, 0)",
+    "if(b, 1, 2)",
+    "concat(name, id)",
+    "year(d)",
+    "last_day(d)",
+    "current_date",
+    "sqrt(id)",
+    "floor(x)",
+    "sign(x)",
+    "id % 3",
+    "stddev(x)",
+    "avg(amount)",
+    "count(*) filter (where b)",
+    "length(name)",
+    "lower(name)",
+    "substring(name, 1, 2)",
+    "name like 'a%'",
+    "starts_with(name, 'a')",
+    "max(ts)",
+    "sum(x)",
+    "count(*)",
+]
+
+
+def test_plan_of_an_unchanged_project_sees_no_type_change_in_any_expression(
+    make_project: MakeProject,
+) -> None:
+    columns = ",\n".join(f"{e} as c{i}" for i, e in enumerate(TYPED_EXPRESSIONS))
+    project = make_project(
+        {
+            "models/base.sql": """
+                select 1 as id, 2.5::decimal(18, 2) as amount, 'a' as name,
+                       timestamp '2024-01-02 03:04:05' as ts, date '2024-01-02' as d,
+                       1.5::double as x, true as b
+            """,
+            "models/typed.sql": f"select {columns} from base group by all",
+            "models/reader.sql": "select * from typed",
+        }
+    )
+    project.run_ok()
+    project.write({"models/typed.sql": f"select {columns} from base where id > 0 group by all"})
+
+    plan = plan_project(project.root, ["typed+"])
+
+    assert plan.model("typed").action == "run"
+    assert {m.model: m.schema_changes for m in plan.models if m.schema_changes} == {}
+    assert plan.breaking == []

@@ -5,6 +5,10 @@ lists replace), substitute ``${VAR}`` / ``${VAR:-default}`` from the process env
 ``.env`` file beside the config, replace ``{env}`` with the environment name (except inside
 ``shared: true`` connections), then validate strictly with pydantic. Every problem becomes a
 :class:`~interlace.errors.ConfigError` naming the file, line, key path and the fix.
+
+Why one module over 500 lines: the pydantic models of ``config.yaml`` and the loader that maps
+pydantic's error locations back to those models and to the file's lines belong together; the
+connection models, the file reading and the key locations already live in their own modules.
 """
 
 from __future__ import annotations

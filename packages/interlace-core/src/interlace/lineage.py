@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlglot import exp
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 LineageStatus = Literal["known", "partial", "unknown"]
 # how a column is made from its sources
 Transform = Literal["direct", "renamed", "derived", "aggregate", "window", "constant"]
-LINEAGE_FORMAT = 2  # bump when the traced result changes for the same SQL
+TypeFound = tuple[str | None, bool]  # a column's type, and whether sqlglot inferred it
+_NO_TYPE: TypeFound = (None, False)
+LINEAGE_FORMAT = 3  # bump when the traced result changes for the same SQL
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +64,9 @@ class ColumnLineage:
     transform: Transform = "derived"
     type: str | None = None  # the SQL type, where the query says it (a cast, a typed source)
     description: str | None = None
+    # True: ``type`` is sqlglot's inference for an expression (``sum(x)``, ``a || b``): its
+    # family (integer, text, temporal...) is reliable, its exact width is not
+    inferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class ModelLineage:
                     "name": c.name,
                     "transform": c.transform,
                     "type": c.type,
+                    "type_inferred": c.inferred,
                     "description": c.description,
                     "sources": [{"model": s.model, "column": s.column} for s in c.sources],
                 }
@@ -122,6 +128,7 @@ class ModelLineage:
                     name=c["name"],
                     transform=c.get("transform", "derived"),
                     type=c.get("type"),
+                    inferred=bool(c.get("type_inferred", False)),
                     description=c.get("description"),
                     sources=tuple(SourceColumn(s["model"], s["column"]) for s in c["sources"]),
                 )
@@ -208,6 +215,7 @@ def sql_lineage(
             quote_identifiers=False,
             identify=False,
         )
+        _annotate(qualified, schema, dialect)
         root = build_scope(qualified)
         if root is None:
             return unknown(model, "the query has no SELECT to trace", origin)
@@ -244,6 +252,81 @@ def _schema_type(kind: str | None, dialect: str) -> str:
     return kind
 
 
+def _annotate(query: exp.Expr, schema: Mapping[str, object], dialect: str) -> None:
+    """Type every expression of ``query`` (sqlglot's inference; an expression it cannot type
+    stays UNKNOWN, and a failure only loses the inferred types)."""
+    from sqlglot.errors import SqlglotError
+    from sqlglot.optimizer.annotate_types import annotate_types
+
+    try:
+        annotate_types(query, schema=dict(schema) or None, dialect=dialect)
+    except (SqlglotError, KeyError, ValueError, AttributeError, TypeError, RecursionError):
+        return
+
+
+def _inferred_type(node: exp.Expr) -> str | None:
+    kind = node.type
+    if kind is None or any(inner.this in _UNTYPED for inner in kind.find_all(exp.DataType)):
+        return None
+    return kind.sql(dialect="duckdb").upper()
+
+
+_UNTYPED = {exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL}
+
+
+def type_family(kind: str, dialect: str = "duckdb") -> str | None:
+    """The family of a SQL type (``integer``, ``fractional``, ``text``, ``temporal``,
+    ``boolean``, ``nested``...), or None when it cannot be read. Engines agree on a family where
+    they differ on widths: DuckDB's ``sum(INTEGER)`` is HUGEINT where sqlglot infers BIGINT.
+    MySQL and SQLite store booleans as integers, so there the two are one family."""
+    from sqlglot.errors import SqlglotError
+
+    try:
+        this = exp.DataType.build(kind, dialect=dialect).this
+    except (SqlglotError, ValueError, AttributeError):
+        return None
+    types = exp.DataType
+    if this in types.INTEGER_TYPES or this is types.Type.BIT:
+        return "integer"
+    if this is types.Type.BOOLEAN:
+        return "integer" if dialect in ("mysql", "sqlite") else "boolean"
+    if this in types.REAL_TYPES:
+        return "fractional"
+    if this in types.TEXT_TYPES:
+        return "text"
+    if this in types.TEMPORAL_TYPES or this is types.Type.INTERVAL:
+        return "temporal"  # `ts - ts` is an INTERVAL in DuckDB, a TIMESTAMP to sqlglot
+    if this in types.NESTED_TYPES:
+        return "nested"
+    if this in (types.Type.UNKNOWN, types.Type.NULL, types.Type.USERDEFINED):
+        return None
+    return str(this.value).lower()
+
+
+def with_recorded_types(
+    lineage: ModelLineage, recorded: Mapping[str, str | None] | None, dialect: str
+) -> ModelLineage:
+    """``lineage`` with each inferred column type replaced by the type the column has in the
+    table (``recorded``) when both are of one family: only a change of family (a number
+    becoming text, say) is a change sqlglot's inference can be trusted to see."""
+    if not recorded or not any(c.inferred for c in lineage.columns):
+        return lineage
+    lowered = {name.lower(): kind for name, kind in recorded.items()}
+    columns = []
+    for column in lineage.columns:
+        old = lowered.get(column.name.lower())
+        if column.inferred and column.type and old:
+            column = _keep_recorded(column, column.type, old, dialect)
+        columns.append(column)
+    return replace(lineage, columns=tuple(columns))
+
+
+def _keep_recorded(column: ColumnLineage, inferred: str, old: str, dialect: str) -> ColumnLineage:
+    if type_family(old, dialect) != type_family(inferred):
+        return column
+    return replace(column, type=old, inferred=False)
+
+
 def _key_of(names: Mapping[str, str], target: str) -> str:
     return next(bare for bare, found in names.items() if found == target)
 
@@ -269,8 +352,10 @@ class _Tracer:
                 self._star(scope, projection)
                 out.append(ColumnLineage(name="*", transform="derived"))
                 continue
-            sources, transform, kind = self._trace_position(scope, position, name)
-            out.append(ColumnLineage(name, tuple(sorted(sources)), transform, kind))
+            sources, transform, (kind, inferred) = self._trace_position(scope, position, name)
+            out.append(
+                ColumnLineage(name, tuple(sorted(sources)), transform, kind, inferred=inferred)
+            )
         return out
 
     def _star(self, scope: Scope, projection: exp.Expr) -> None:
@@ -291,12 +376,12 @@ class _Tracer:
 
     def _trace_position(
         self, scope: Scope, position: int, name: str
-    ) -> tuple[set[SourceColumn], Transform, str | None]:
+    ) -> tuple[set[SourceColumn], Transform, TypeFound]:
         """The sources of output column ``position`` (named ``name``) of ``scope``."""
         if isinstance(scope.expression, exp.SetOperation):
             found: set[SourceColumn] = set()
             transforms: list[Transform] = []
-            kinds: list[str | None] = []
+            kinds: list[TypeFound] = []
             for branch in scope.set_operation_scopes:
                 sources, transform, kind = self._trace_position(branch, position, name)
                 found |= sources
@@ -305,8 +390,8 @@ class _Tracer:
             # branches that are literals do not change how the others' columns flow through
             made = set(transforms) - {"constant"} or {"constant"}
             merged: Transform = made.pop() if len(made) == 1 else "derived"
-            typed = {k for k in kinds if k is not None}
-            return found, merged, typed.pop() if len(typed) == 1 else None
+            typed = {k for k in kinds if k[0] is not None}
+            return found, merged, typed.pop() if len(typed) == 1 else _NO_TYPE
         select = scope.expression
         assert isinstance(select, exp.Select)
         projections = select.selects
@@ -314,7 +399,7 @@ class _Tracer:
         if projection is None or projection.alias_or_name != name:
             projection = next((p for p in projections if p.alias_or_name == name), projection)
         if projection is None:
-            return set(), "derived", None
+            return set(), "derived", _NO_TYPE
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         sources = self._sources_of(scope, inner)
         return sources, self._transform_in(scope, inner, name), self._type_of(scope, inner)
@@ -395,21 +480,24 @@ class _Tracer:
             return "constant"
         return "derived"
 
-    def _type_of(self, scope: Scope, node: exp.Expr) -> str | None:
+    def _type_of(self, scope: Scope, node: exp.Expr) -> TypeFound:
+        """The column's type: stated (a cast, a typed upstream column) or inferred by sqlglot."""
         if isinstance(node, exp.Cast):
-            return node.to.sql(dialect="duckdb").upper()
+            return node.to.sql(dialect="duckdb").upper(), False
         if isinstance(node, exp.Column):
             source = scope.sources.get(node.table)
             if isinstance(source, exp.Table):
                 known = self.upstream.get(self.names.get(source.name, source.name)) or {}
-                return known.get(node.name)
+                return known.get(node.name), False
             if source is not None and not _is_values(source):
                 select = self._first_select(source)
                 for projection in select.selects:
                     if projection.alias_or_name == node.name:
                         inner = projection.this if isinstance(projection, exp.Alias) else projection
                         return self._type_of(source, inner)
-        return None
+            return _NO_TYPE
+        inferred = _inferred_type(node)
+        return (inferred, True) if inferred else _NO_TYPE
 
 
 def _is_values(scope: Scope) -> bool:

@@ -31,6 +31,7 @@ from interlace.lineage import (
     lineage_key,
     sql_lineage,
     unknown,
+    with_recorded_types,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ class _Builder:
         self._all_schemas: dict[str, Columns] | None = None
         self.stored: dict[tuple[str, str], str] = {}
         self.computed: list[str] = []
+        self.traced: dict[str, ModelLineage] = {}  # as traced, before with_recorded_types
 
     def recorded_columns(self, name: str) -> Columns | None:
         """The columns ``name`` had when it last ran in the environment (schema history)."""
@@ -165,7 +167,11 @@ class _Builder:
         for name in names:
             self.keys[name] = self.key_of(name)
             spec = self.project.models[name]
-            self.out[name] = self._sql_cached(name) if spec.kind == "sql" else self._python(name)
+            found = self._sql_cached(name) if spec.kind == "sql" else self._python(name)
+            self.traced[name] = found
+            self.out[name] = with_recorded_types(
+                found, self.recorded_columns(name), _dialect(self.project, spec.connection)
+            )
 
     def _from_store(self, name: str) -> ModelLineage | None:
         text = self.stored.get((name, self.keys[name]))
@@ -284,7 +290,7 @@ def lineage_with_stats(
     if store is not None and builder.computed and save:
         items = []
         for name in builder.computed:
-            data = builder.out[name].to_dict()
+            data = builder.traced[name].to_dict()
             items.append((name, builder.keys[name], json.dumps(data, sort_keys=True)))
         try:
             store.save_lineages(items, time.time())  # type: ignore[attr-defined]

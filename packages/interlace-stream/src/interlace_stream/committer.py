@@ -11,6 +11,9 @@ drops log segments the table now holds, and applies retention.
 
 The database is opened for a cycle that has work and closed after it, so other processes (a
 CLI run) can open a DuckDB file between commits.
+
+Why one module over 500 lines: building a batch, writing it with its offset and the cycle that
+calls both are one exactly-once protocol, kept where it can be read in one go.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ session runs them as "a new table from a query, renamed into place"
 
 Every task gets its own Spark session (``newSession``): temporary views and settings stay
 apart, tables and the JVM are shared.
+
+Why one module over 500 lines: it is everything Spark-specific about sessions and publishing
+(as ``interlace.engines.duckdb`` is for DuckDB); the session's statements and the engine's
+versioned publish are one protocol, and the SQL rewrites already live in their own module.
 """
 
 from __future__ import annotations

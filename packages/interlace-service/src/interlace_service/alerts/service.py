@@ -20,6 +20,10 @@ Usable without the HTTP server::
     alerts.submit({"type": "task.failed", "run_id": "r1", "model": "orders", "error": "boom"})
     alerts.flush(timeout=10)     # True when every message is sent (or failed for good)
     alerts.stop()
+
+Why one module over 500 lines: :class:`AlertService` is one object whose intake, outbox and
+sender thread share a lock and the incidents' state; the rules, the channels and the stored
+rows already live in their own modules.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ The loop keeps each schedule's next wake-up time in a heap and sleeps until the 
 idle project of 10,000 hourly schedules costs nothing between slots but a lease renewal every
 few seconds. Before firing a schedule it reads that schedule's row again, so a pause, a resume
 or a fire by another server is always seen.
+
+Why one module over 500 lines: :class:`Scheduler` is one object whose heap, lease and fire
+transaction share state; the slot arithmetic (:mod:`interlace.schedules`) and the stored rows
+(:mod:`interlace.state.schedule_state`) already live elsewhere.
 """
 
 from __future__ import annotations
