@@ -103,6 +103,34 @@ def test_plan_json_and_fail_on_breaking(project: Folder) -> None:
     assert as_json.code == 0
 
 
+def test_plan_says_which_change_the_schema_mode_will_refuse_and_the_run_agrees(
+    project: Folder,
+) -> None:
+    built(project)
+    project.write(
+        {
+            "models/revenue.sql": MODELS["models/revenue.sql"].replace(
+                "sum(amount) as total", "string_agg(name, ',') as total"
+            )
+        }
+    )
+
+    as_json = project.interlace("plan", "revenue", "--format", "json")
+    table = project.interlace("plan", "revenue", "--fail-on-breaking")
+    run = project.interlace("run", "revenue")
+    rebuilt = project.interlace("plan", "revenue", "--full-refresh", "--format", "json")
+
+    [revenue] = json.loads(as_json.stdout)["models"]
+    assert revenue["schema_changes"][0]["kind"] == "type_changed"
+    assert "unsafe type change(s): total" in revenue["schema_error"]
+    assert "schema_mode safe" in revenue["schema_error"]
+    assert table.code == 2
+    assert "will fail revenue" in table.stdout
+    assert "refused by a schema_mode" in table.stderr
+    assert run.code != 0 and "unsafe type change" in run.stdout + run.stderr
+    assert json.loads(rebuilt.stdout)["models"][0]["schema_error"] is None
+
+
 def test_info_shows_column_descriptions_and_checks(project: Folder) -> None:
     project.write(MODELS)
 

@@ -332,7 +332,12 @@ def test_a_type_change_sqlglot_infers_from_an_expression_is_breaking_downstream(
     assert ("report", "total") in {(a.model, a.column) for a in breaking.affected}
     # the reader passes the column on: its table changes type too
     assert [str(c) for c in plan.model("report").schema_changes] == ["~ total DOUBLE -> TEXT"]
-    # schema_mode safe refuses the change (as the plan warned) until the table is rebuilt
+    assert "unsafe type change(s): total" in (plan.model("revenue").schema_error or "")
+    assert (
+        plan_project(project.root, ["revenue+"], full_refresh=True).model("revenue").schema_error
+        is None
+    )
+    # schema_mode safe refuses the change (as the plan said) until the table is rebuilt
     assert project.run(["revenue+"]).models["revenue"].status == "failed"
     result = project.run_ok(["revenue+"], full_refresh=True)
     check_plan_matches_run(plan, {n for n, m in result.models.items() if m.status == "success"})

@@ -116,7 +116,9 @@ def _print_tree(own: ModelLineage, data: dict[str, Any]) -> None:
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option(
-    "--fail-on-breaking", is_flag=True, help="Exit 2 when the plan has a breaking change (CI)."
+    "--fail-on-breaking",
+    is_flag=True,
+    help="Exit 2 when the plan has a breaking change or a change a schema_mode refuses (CI).",
 )
 @project_option
 @env_option
@@ -159,10 +161,12 @@ def plan(
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         _print_plan(result)
-    if fail_on_breaking and result.breaking:
+    refused = [m for m in result.models if m.schema_error]
+    if fail_on_breaking and (result.breaking or refused):
         if fmt != "json":
             click.secho(
-                f"{len(result.breaking)} breaking change(s): failing (--fail-on-breaking)",
+                f"{len(result.breaking)} breaking change(s), {len(refused)} refused by a "
+                "schema_mode: failing (--fail-on-breaking)",
                 fg="red",
                 err=True,
             )
@@ -197,5 +201,8 @@ def _print_plan(result: Plan) -> None:
         for affected in change.affected:
             where = f"{affected.model}.{affected.column}" if affected.column else affected.model
             console.print(f"    breaks {where}")
+    for item in result.models:
+        if item.schema_error:
+            console.print(f"[red]will fail[/red] {item.model}: {item.schema_error}")
     if not result.models:
         console.print("nothing selected (no state: selector matched a changed model)")

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from interlace.change_detection import Decision, decide
-from interlace.schema_modes import is_widening, normalize
+from interlace.plan_changes import (
+    Affected,
+    BreakingChange,
+    ColumnChange,
+    breaking_changes,
+    predict_changes,
+    schema_refusal,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -37,48 +44,8 @@ if TYPE_CHECKING:
     from interlace.state.base import StateStore
     from interlace.state.lineage import ModelVersion
 
+__all__ = ["Affected", "BreakingChange", "ColumnChange", "Plan", "PlannedModel", "plan_project"]
 Action = Literal["run", "may_run", "skip"]
-BreakingKind = Literal["removed_column", "renamed_column", "narrowing_type", "key_change"]
-
-
-@dataclass(frozen=True)
-class ColumnChange:
-    """One difference between a model's table and what its query now produces."""
-
-    kind: Literal["added", "removed", "type_changed"]
-    column: str
-    old_type: str | None = None
-    new_type: str | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "added":
-            return f"+ {self.column}" + (f" {self.new_type}" if self.new_type else "")
-        if self.kind == "removed":
-            return f"- {self.column}"
-        return f"~ {self.column} {self.old_type} -> {self.new_type}"
-
-
-@dataclass(frozen=True)
-class Affected:
-    """A downstream column (or a whole model, ``column`` None) a breaking change breaks."""
-
-    model: str
-    column: str | None
-
-
-@dataclass(frozen=True)
-class BreakingChange:
-    """A change of a model that can break its readers."""
-
-    model: str
-    kind: BreakingKind
-    column: str | None
-    detail: str
-    affected: tuple[Affected, ...] = ()
-
-    @property
-    def affected_models(self) -> list[str]:
-        return list(dict.fromkeys(a.model for a in self.affected))
 
 
 @dataclass(frozen=True)
@@ -97,6 +64,8 @@ class PlannedModel:
     schema_changes: tuple[ColumnChange, ...] = ()
     schema_known: bool = True  # False: the new columns cannot be predicted (lineage unknown)
     breaking: tuple[BreakingChange, ...] = ()
+    # what the model's schema_mode will refuse when it runs (the run fails, the table stays)
+    schema_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +107,7 @@ class Plan:
                     "reason": m.reason,
                     "schema_known": m.schema_known,
                     "schema_changes": [asdict(c) for c in m.schema_changes],
+                    "schema_error": m.schema_error,
                     "breaking": [
                         {
                             "kind": b.kind,
@@ -233,7 +203,7 @@ def plan_project(
             versions = store.model_versions(project.env)  # type: ignore[attr-defined]
         plan_fallbacks(catalog, names)
         decided = _decide_all(catalog, names, versions, force=force or full_refresh)
-        items = _with_schemas(project, store, names, decided, versions)
+        items = _with_schemas(project, store, names, decided, versions, full_refresh=full_refresh)
     finally:
         catalog.fallbacks.release()
         for engine in engines.values():
@@ -323,6 +293,8 @@ def _with_schemas(
     names: list[str],
     decided: Mapping[str, tuple[Action, str, str]],
     versions: Mapping[str, ModelVersion],
+    *,
+    full_refresh: bool = False,
 ) -> list[PlannedModel]:
     from interlace.project_lineage import closure, project_lineage
 
@@ -331,7 +303,7 @@ def _with_schemas(
         recorded = dict(store.latest_columns(project.env))  # type: ignore[attr-defined]
     downstream = closure(project, names, up=False)
     lineage = project_lineage(project, store, names=downstream, schemas=recorded)
-    changes = {n: _schema_changes(recorded.get(n), lineage.get(n)) for n in names}
+    changes = {n: predict_changes(recorded.get(n), lineage.get(n)) for n in names}
     # readers as they read the tables now: traced against the columns the tables have, only
     # below models whose columns go away or change type (an unchanged project traces nothing)
     changed = [n for n, (found, _) in changes.items() if any(c.kind != "added" for c in found)]
@@ -351,7 +323,7 @@ def _with_schemas(
         action, kind, reason = decided[name]
         spec = project.models[name]
         found, known = changes[name]
-        breaking = _breaking(
+        breaking = breaking_changes(
             project, name, found, lineage, before, versions.get(name), spec.options.primary_key
         )
         items.append(
@@ -363,137 +335,11 @@ def _with_schemas(
                 schema_changes=tuple(found),
                 schema_known=known,
                 breaking=tuple(breaking),
+                schema_error=(
+                    schema_refusal(spec, recorded[name], lineage[name])
+                    if found and not full_refresh and action != "skip"
+                    else None
+                ),
             )
         )
     return items
-
-
-def _schema_changes(
-    old: Mapping[str, str | None] | None, new: ModelLineage | None
-) -> tuple[list[ColumnChange], bool]:
-    if new is None or new.status == "unknown" or not new.columns or "*" in new.names:
-        return [], old is None
-    if old is None:
-        return [], True  # a new table: nothing to compare with
-    lowered = {c.lower(): (c, t) for c, t in old.items()}
-    changes: list[ColumnChange] = []
-    seen: set[str] = set()
-    for column in new.columns:
-        key = column.name.lower()
-        seen.add(key)
-        if key not in lowered:
-            changes.append(ColumnChange("added", column.name, new_type=column.type))
-            continue
-        old_type = lowered[key][1]
-        if column.type and old_type and normalize(column.type) != normalize(old_type):
-            changes.append(ColumnChange("type_changed", column.name, old_type, column.type))
-    for key, (name, kind) in lowered.items():
-        if key not in seen:
-            changes.append(ColumnChange("removed", name, old_type=kind))
-    return changes, True
-
-
-def _readers(name: str, column: str, *lineages: Mapping[str, ModelLineage]) -> tuple[Affected, ...]:
-    from interlace.project_lineage import downstream_of
-
-    found: dict[tuple[str, str], None] = {}
-    for lineage in lineages:
-        for model, col, _, _ in downstream_of(lineage, name, column):
-            found[(model, col)] = None
-    return tuple(Affected(m, c) for m, c in sorted(found))
-
-
-def _breaking(
-    project: Project,
-    name: str,
-    changes: list[ColumnChange],
-    lineage: Mapping[str, ModelLineage],
-    before: Mapping[str, ModelLineage],
-    version: ModelVersion | None,
-    primary_key: tuple[str, ...],
-) -> list[BreakingChange]:
-    out: list[BreakingChange] = []
-    added = {c.column: c for c in changes if c.kind == "added"}
-    new = lineage.get(name)
-    old = before.get(name)
-    for change in changes:
-        if change.kind == "removed":
-            renamed_to = _renamed_to(change.column, added, new, old)
-            affected = _readers(name, change.column, lineage, before)
-            if renamed_to is not None:
-                out.append(
-                    BreakingChange(
-                        name,
-                        "renamed_column",
-                        change.column,
-                        f"column {change.column} renamed to {renamed_to}",
-                        affected,
-                    )
-                )
-            else:
-                out.append(
-                    BreakingChange(
-                        name,
-                        "removed_column",
-                        change.column,
-                        f"column {change.column} removed",
-                        affected,
-                    )
-                )
-        elif change.kind == "type_changed":
-            assert change.old_type is not None and change.new_type is not None
-            if not is_widening(change.old_type, change.new_type):
-                out.append(
-                    BreakingChange(
-                        name,
-                        "narrowing_type",
-                        change.column,
-                        f"column {change.column} changes type {change.old_type} -> "
-                        f"{change.new_type} (not a widening)",
-                        _readers(name, change.column, lineage, before),
-                    )
-                )
-    if version is not None and tuple(version.primary_key) != tuple(primary_key):
-        old_key = ", ".join(version.primary_key) or "(none)"
-        new_key = ", ".join(primary_key) or "(none)"
-        readers: dict[tuple[str, str | None], None] = {}
-        for column in sorted({*version.primary_key, *primary_key}):
-            for item in _readers(name, column, lineage, before):
-                readers[(item.model, item.column)] = None
-        for child in project.graph.children[name]:
-            if not any(m == child for m, _ in readers):
-                readers[(child, None)] = None
-        out.append(
-            BreakingChange(
-                name,
-                "key_change",
-                None,
-                f"primary key changes from ({old_key}) to ({new_key})",
-                tuple(Affected(m, c) for m, c in readers),
-            )
-        )
-    return out
-
-
-def _renamed_to(
-    column: str,
-    added: Mapping[str, ColumnChange],
-    new: ModelLineage | None,
-    old: ModelLineage | None,
-) -> str | None:
-    """The added column that is the removed ``column`` under a new name: computed from the
-    same upstream columns as before (or a plain rename of an upstream column of that name)."""
-    if new is None:
-        return None
-    old_entry = old.column(column) if old is not None else None
-    for name in added:
-        entry = new.column(name)
-        if entry is None or not entry.sources:
-            continue
-        if old_entry is not None and old_entry.sources and old_entry.sources == entry.sources:
-            return name
-        if entry.transform == "renamed" and any(
-            s.column.lower() == column.lower() for s in entry.sources
-        ):
-            return name
-    return None
