@@ -491,3 +491,45 @@ def test_an_arrow_stream_from_the_models_own_connection_is_written_whole(
     assert project.sql("SELECT count(*), count(DISTINCT id), max(label) FROM big") == [
         (200_000, 200_000, "row 99999")
     ]
+
+
+def test_a_generator_reading_its_connection_while_streamed_is_written_whole(
+    make_project: MakeProject,
+) -> None:
+    """A generator's batches are scanned as they come (no copy of the stream): its body runs
+    inside DuckDB's scan, where ``context.connection`` and ``context.ibis`` are a cursor of
+    their own, so reading the database there neither waits forever nor empties anything."""
+    project = make_project(
+        {
+            "models/numbers.sql": "select range as id from range(50000)",
+            "models/lazy.py": """
+                import pyarrow as pa
+                from interlace import model
+
+                @model(dependencies=["numbers"])
+                def lazy(context):
+                    yield pa.record_batch({"id": [-1]})
+                    # runs while DuckDB scans the stream: reads through a side cursor
+                    reader = context.connection.sql(
+                        "select id from main.numbers order by id"
+                    ).to_arrow_reader(10_000)
+                    yield from reader
+                    total = context.ibis.table("numbers", database="main").count().execute()
+                    yield pa.record_batch({"id": [int(total)]})
+            """,
+            "models/taken_first.py": """
+                from interlace import model
+
+                @model(dependencies=["numbers"])
+                def taken_first(context):
+                    reader = context.connection.sql(
+                        "select id from main.numbers"
+                    ).to_arrow_reader(10_000)
+                    yield from reader
+            """,
+        }
+    )
+    result = project.run_ok()
+    assert result.models["lazy"].rows == 50_002
+    assert project.sql("select count(*), min(id), max(id) from lazy") == [(50_002, -1, 50_000)]
+    assert result.models["taken_first"].rows == 50_000

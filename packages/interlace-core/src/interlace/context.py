@@ -40,12 +40,16 @@ class ModelContext:
     @property
     def connection(self) -> Any:
         """The raw database handle of this model's task (a DuckDB cursor for DuckDB)."""
+        handle = getattr(self.session, "user_connection", None)
+        if handle is not None:
+            return handle()
         return getattr(self.session, "cursor", self.session)
 
     @property
     def ibis(self) -> Any:
         """An ibis backend on this model's connection."""
-        return self.session.ibis()
+        backend = getattr(self.session, "user_ibis", None)
+        return backend() if backend is not None else self.session.ibis()
 
     def table(self, name: str, schema: str | None = None) -> Any:
         """Any table of the connection as a lazy ibis table."""

@@ -137,6 +137,12 @@ class DuckDBSession(Session):
         self._ibis: Any = None
         # `alias.main` -> the schema an attachment lists it under (DuckDBEngine.main_schemas)
         self._schemas = dict(schemas or {})
+        # the model's code was given this cursor (context.connection / context.ibis): an Arrow
+        # stream it returns may be a pending result of the cursor, so it is read whole first
+        self.handed_out = False
+        self._streams: set[str] = set()  # registered Arrow streams DuckDB reads as it scans
+        self._side: duckdb.DuckDBPyConnection | None = None
+        self._side_ibis: Any = None
 
     def execute(self, statement: exp.Expr | str) -> None:
         self.cursor.execute(_sql(statement))
@@ -169,11 +175,37 @@ class DuckDBSession(Session):
 
     def register(self, name: str, data: Any) -> None:
         if _is_reader(data):
-            data = detached(data)
+            if self.handed_out:
+                data = detached(data)
+            else:
+                self._streams.add(name)  # scanned as it comes (a generator's batches)
         self.cursor.register(name, data)
 
     def unregister(self, name: str) -> None:
+        self._streams.discard(name)
         self.cursor.unregister(name)
+
+    def user_connection(self) -> duckdb.DuckDBPyConnection:
+        """The handle a model's code gets as ``context.connection``: this session's cursor; while
+        DuckDB scans a stream the model returned (its generator runs inside that scan), a cursor
+        of its own, since a result read from the busy cursor would wait for the scan forever."""
+        if self._streams:
+            if self._side is None:
+                self._side = self.cursor.cursor()
+            return self._side
+        self.handed_out = True
+        return self.cursor
+
+    def user_ibis(self) -> Any:
+        """``context.ibis``: an ibis backend on :meth:`user_connection`."""
+        if self._streams:
+            if self._side_ibis is None:
+                import ibis
+
+                self._side_ibis = ibis.duckdb.from_connection(self.user_connection())
+            return self._side_ibis
+        self.handed_out = True
+        return self.ibis()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -285,8 +317,10 @@ class DuckDBSession(Session):
         self.cursor.interrupt()
 
     def close(self) -> None:
-        if self._ibis is not None:
-            self._ibis = None
+        self._ibis = self._side_ibis = None
+        if self._side is not None:
+            self._side.close()
+            self._side = None
         self.cursor.close()
 
     def ibis(self) -> Any:
