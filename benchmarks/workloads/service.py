@@ -8,7 +8,9 @@
   200-model project (smoke: 50 models): every client must receive every event of the run; the
   figure is the largest lag between an event's emission (its ``at``) and its arrival at a
   client, for the last event (target <= 100 ms), the largest over all events printed beside it.
-* **trigger**: the quickstart run triggered over HTTP (``POST /api/v1/runs``, ``force``) against
+* **trigger**: the quickstart run triggered over HTTP (``POST /api/v1/runs``, ``force``) and
+  followed to its end with the public client (``Client.trigger_run`` and ``Client.wait``, which
+  asks every 0.2 s) against
   the same run through ``interlace.run`` in this process on a copy of the project: the runs'
   recorded durations (the state store's ``finished_at - started_at``), medians of 5 interleaved
   repetitions (smoke: 1) after an untimed run on each side, target <= 1.05x.
@@ -289,21 +291,16 @@ def _recorded(root: Path, run_id: str) -> float:
     return record.finished_at - record.started_at
 
 
-async def _http_run(server: Server) -> str:
-    import aiohttp
+def _http_run(server: Server) -> str:
+    """Trigger a forced run and wait for its end as a user's program does: with the public
+    client (:class:`interlace_service.client.Client`, which asks for the status every 0.2 s)."""
+    from interlace_service.client import Client
 
-    async with aiohttp.ClientSession(headers=server.headers) as session:
-        async with session.post(server.url + "/api/v1/runs", json={"force": True}) as response:
-            body = await response.json()
-            if response.status != 202:
-                raise RuntimeError(f"trigger answered {response.status}: {body}")
-        run_id: str = body["id"]
-        while True:
-            async with session.get(f"{server.url}/api/v1/runs/{run_id}") as response:
-                run = await response.json()
-            if run["status"] in ("success", "failed", "cancelled", "killed"):
-                return run_id
-            await asyncio.sleep(0.05)
+    client = Client(server.url, api_key=server.headers["Authorization"].removeprefix("Bearer "))
+    run = client.wait(client.trigger_run(force=True).id)
+    if run.status != "success":
+        raise RuntimeError(f"the triggered run ended {run.status}: {run.error}")
+    return run.id
 
 
 def trigger(bench: Bench) -> list[Figure]:
@@ -320,10 +317,10 @@ def trigger(bench: Bench) -> list[Figure]:
     over_http, in_process = [], []
     try:
         if bench.size != "smoke":  # untimed: the server's first run imports the models
-            asyncio.run(_http_run(server))
+            _http_run(server)
         bench.log(f"trigger: {reps} interleaved repetition(s); load average {load_average()}")
         for _ in range(reps):
-            over_http.append(_recorded(served, asyncio.run(_http_run(server))))
+            over_http.append(_recorded(served, _http_run(server)))
             result = interlace.run_sync(local, force=True)
             in_process.append(_recorded(local, result.run_id))
     finally:
