@@ -231,14 +231,7 @@ class FilesystemAdapter(Adapter):
             return
         for start in range(0, len(rows), cfg.batch_size):
             chunk = rows[start : start + cfg.batch_size]
-            ids = []
-            for offset, row in enumerate(chunk):
-                value = row.get(cfg.id_field) if cfg.id_field else None
-                ids.append(
-                    str(value)
-                    if value not in (None, "")
-                    else f"file:{path.name}:{digest}:{start + offset}"
-                )
+            ids = row_ids(chunk, cfg.id_field, f"file:{path.name}:{digest}", start)
             if not await self.deliver(publisher, chunk, ids):
                 self.count("rejected")
                 self._fail(path, digest, self._last_error or "rejected by the stream's schema")
@@ -362,14 +355,7 @@ class FilesystemAdapter(Adapter):
             return
         for start in range(0, len(rows), cfg.batch_size):
             chunk = rows[start : start + cfg.batch_size]
-            ids = []
-            for offset, row in enumerate(chunk):
-                value = row.get(cfg.id_field) if cfg.id_field else None
-                ids.append(
-                    str(value)
-                    if value not in (None, "")
-                    else f"file:{path}:{digest}:{start + offset}"
-                )
+            ids = row_ids(chunk, cfg.id_field, f"file:{path}:{digest}", start)
             if not await self.deliver(publisher, chunk, ids):
                 self.count("rejected")
                 files[key] = {
@@ -387,3 +373,13 @@ class FilesystemAdapter(Adapter):
         self.count("acked")
         if cfg.delete:
             await asyncio.to_thread(storage.delete, path, missing_ok=True)
+
+
+def row_ids(rows: list[dict[str, Any]], id_field: str | None, prefix: str, start: int) -> list[str]:
+    """Each row's event id: its ``id_field`` value, else ``prefix:position`` in the file (the
+    same file read again gives the same ids, so a redelivery is dropped as a copy)."""
+    ids = []
+    for offset, row in enumerate(rows):
+        value = row.get(id_field) if id_field else None
+        ids.append(str(value) if value not in (None, "") else f"{prefix}:{start + offset}")
+    return ids
