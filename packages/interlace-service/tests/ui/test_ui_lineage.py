@@ -78,7 +78,12 @@ def test_a_columns_upstream_shows_as_a_graph_and_a_list_and_a_click_follows_it(
         "stg_customers.first_name's readers",
     )
     assert listed(page, "lineage-upstream") == ["customers.first_name"]
-    assert nodes(page)["stg_customers.first_name"] == "focus"
+    # the lists come with the data, the graph after ELK's layout in its worker
+    ui.wait_for(
+        lambda: nodes(page).get("stg_customers.first_name") == "focus",
+        20,
+        "the graph of stg_customers.first_name",
+    )
 
     page.go_back()  # the history has each column visited
     ui.wait_for(
