@@ -487,7 +487,9 @@ class SparkEngine(Engine):
                 try:
                     spark.sql("SHOW DATABASES").collect()  # opens the catalog (and metastore)
                 except Exception as exc:
-                    if owned and not self.remote:
+                    if self.remote:
+                        startup.forget_remote(spark)  # next time: a new session
+                    elif owned:
                         startup.release(spark)
                         startup.stop_running(unused_only=True)  # next time: start afresh
                     if startup.metastore_busy(self.config, self.root, exc):
@@ -550,18 +552,8 @@ class SparkEngine(Engine):
             spark, self._spark = self._spark, None
             owned, self._owned = self._owned, False
             self._sessions.clear()
-        if spark is not None and owned:
-            if self.remote:
-                _stop(spark)
-            else:  # Spark stays up for the process's next run (startup.stop_running at exit)
-                startup.release(spark)
-
-
-def _stop(spark: Any) -> None:
-    try:
-        spark.stop()
-    except Exception:
-        pass
+        if spark is not None and owned:  # Spark stays up for the process's next run
+            startup.release(spark)
 
 
 def type_name(kind: Any) -> str:

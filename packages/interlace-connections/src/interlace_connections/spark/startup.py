@@ -70,13 +70,15 @@ def probe(what: str, url: str, default_port: int, timeout: float) -> None:
 
 
 def start_session(name: str, config: SparkConnectionConfig, root: Path) -> tuple[Any, bool]:
-    r"""The pyspark ``SparkSession`` for a connection, and whether the engine holds it: a
-    Spark Connect session (the engine stops it when it closes), or the Spark this process keeps
-    (the engine :func:`release`\ s it). False: a Spark someone else started in this process
-    (an application's own, a test's), left alone."""
+    r"""The pyspark ``SparkSession`` for a connection, and whether the engine holds it: the
+    Spark this process keeps (the engine :func:`release`\ s it). False: a Spark Connect
+    session this process keeps for every run (pyspark's Connect client shares one thread pool
+    between sessions and shuts it down when any session stops, which can fail the next run's
+    session), or a Spark someone else started in this process (an application's own, a
+    test's), left alone."""
     what = f"connection '{name}' (type spark)"
     if config.remote is not None:
-        return _remote(what, config), True
+        return _remote_kept(what, config), False
     try:
         from pyspark.sql import SparkSession
     except ModuleNotFoundError:
@@ -236,6 +238,33 @@ def busy_error(what: str, config: SparkConnectionConfig) -> InterlaceConnectionE
         "processes: run a Spark Connect server that owns it (`remote: sc://host:15002`), or "
         "point `conf:` at an external Hive metastore (spark.hadoop.hive.metastore.uris)",
     )
+
+
+_REMOTES: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+
+
+def _remote_kept(what: str, config: SparkConnectionConfig) -> Any:
+    """The process's Spark Connect session for this server and settings (opened on first use;
+    never stopped by Interlace: stopping it at exit would wait out the client's retries when
+    the server is already gone, and the server ends an idle session itself)."""
+    assert config.remote is not None
+    key = (config.remote, tuple(sorted(config.settings().items())))
+    with _LOCK:
+        session = _REMOTES.get(key)
+    if session is not None and not getattr(session, "is_stopped", False):
+        return session
+    session = _remote(what, config)
+    with _LOCK:
+        _REMOTES[key] = session
+    return session
+
+
+def forget_remote(session: Any) -> None:
+    """Drop a kept Spark Connect session that failed (the next run opens a new one)."""
+    with _LOCK:
+        for key, kept in list(_REMOTES.items()):
+            if kept is session:
+                del _REMOTES[key]
 
 
 def _remote(what: str, config: SparkConnectionConfig) -> Any:
