@@ -224,6 +224,14 @@ WIDENING = [
     ("numeric(10,2)", "numeric(12,2)", True),
     ("character varying", "text", True),
     ("timestamp without time zone", "TIMESTAMP", True),
+    # text lengths (MySQL types a literal by its length; NULL is CHAR(0))
+    ("VARCHAR(3)", "VARCHAR(5)", True),
+    ("VARCHAR(5)", "VARCHAR(3)", False),
+    ("CHAR(0)", "VARCHAR(1)", True),
+    ("CHAR(2)", "VARCHAR(1)", False),
+    ("VARCHAR(2)", "CHAR(5)", False),  # CHAR pads with spaces
+    ("VARCHAR(3)", "LONGTEXT", True),
+    ("MEDIUMTEXT", "TEXT", True),
 ]
 
 

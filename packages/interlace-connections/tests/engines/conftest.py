@@ -1,16 +1,16 @@
 """The engine-independent behaviour suite: every test runs once per engine.
 
 In the manner of ibis's backend test suite, a test takes the ``engine`` fixture (directly or
-through ``project``) and runs on DuckDB, on PostgreSQL and on Spark (local mode, one Spark per
-test worker; select its cases with ``-k spark``). Where an engine does not (yet) do
+through ``project``) and runs on DuckDB, on PostgreSQL, on MySQL/MariaDB and on Spark (local
+mode, one Spark per test worker; select an engine's cases with ``-k spark``, say). Where an engine does not (yet) do
 what the test expects, the test says so with a mark, which turns that one case into a strict
 xfail: it must fail there, and the day it passes the suite says so::
 
     @pytest.mark.notimpl(["duckdb"], reason="DuckDB binds views late: ...")
     def test_a_table_change_that_breaks_a_view_fails(project: EngineProject) -> None: ...
 
-``project`` is an empty project on the engine (DuckDB file, a fresh PostgreSQL database, or the
-worker's Spark with an emptied in-memory catalog),
+``project`` is an empty project on the engine (DuckDB file, a fresh PostgreSQL or MySQL database,
+or the worker's Spark with an emptied in-memory catalog),
 a :class:`interlace.testing.ProjectFolder`: ``write``, ``run_ok``, ``rows``, ``sql``,
 ``execute`` (a statement as another tool would run it), ``columns``, ``kind``, ``relations``.
 """
@@ -27,9 +27,11 @@ import pytest
 from interlace.testing import ProjectFolder
 
 from ..conftest import PgProject, admin_connect
+from ..mysql_server import MySQLProject, mysql_connect
+from ..mysql_server import mysql_server as mysql_server  # the fixture
 from ..spark.conftest import SparkProject
 
-ENGINES = ("duckdb", "postgres", "spark")
+ENGINES = ("duckdb", "postgres", "mysql", "spark")
 
 DUCKDB_CONFIG = """\
 name: engine_test
@@ -58,6 +60,14 @@ TYPES = {
         "text": "text",
         "boolean": "boolean",
         "timestamp": "timestamp without time zone",
+    },
+    "mysql": {
+        "integer": "int",
+        "bigint": "bigint",
+        "double": "double",
+        "text": "text",
+        "boolean": "tinyint",
+        "timestamp": "datetime",
     },
     "spark": {
         "integer": "INT",
@@ -92,12 +102,13 @@ class PostgresProject(PgProject):
     engine = "postgres"
 
 
-EngineProject = DuckProject | PostgresProject | SparkProject
+EngineProject = DuckProject | PostgresProject | MySQLProject | SparkProject
 
 
 def schema_names(project: EngineProject) -> list[str]:
-    """The schemas of the project's database (Spark has no information_schema)."""
-    if isinstance(project, SparkProject):
+    """The schemas of the project's database (Spark has no information_schema; on MySQL a
+    schema is a database of the shared server)."""
+    if isinstance(project, SparkProject | MySQLProject):
         return project.schemas()
     rows = project.sql("SELECT schema_name FROM information_schema.schemata")
     return [str(name) for (name,) in rows]
@@ -126,6 +137,7 @@ def new_project(
     dropped after the test)."""
     counter = iter(range(1_000))
     databases: list[str] = []
+    mysql_projects: list[MySQLProject] = []
 
     def make() -> EngineProject:
         root = tmp_path / f"project{next(counter)}"
@@ -134,6 +146,13 @@ def new_project(
         if engine == "spark":  # the worker's Spark, its catalog emptied for each project
             session = request.getfixturevalue("spark")
             return SparkProject.on(root, session, request.getfixturevalue("spark_warehouse"))
+        if engine == "mysql":
+            request.getfixturevalue("mysql_server")
+            database = f"interlace_test_{uuid.uuid4().hex[:12]}"
+            _mysql_execute(f"CREATE DATABASE `{database}`")
+            (root / "models").mkdir(parents=True)
+            mysql_projects.append(MySQLProject(root, database).config())
+            return mysql_projects[-1]
         request.getfixturevalue("pg_server")  # fails the test when the server is down
         database = f"interlace_test_{uuid.uuid4().hex[:12]}"
         with admin_connect() as conn:
@@ -146,6 +165,18 @@ def new_project(
     for database in databases:
         with admin_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    for mysql_project in mysql_projects:  # its database, and those its models made
+        for schema in mysql_project.schemas():
+            name = mysql_project.database if schema == "main" else schema
+            _mysql_execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _mysql_execute(statement: str) -> None:
+    con = mysql_connect()
+    try:
+        con.cursor().execute(statement)
+    finally:
+        con.close()
 
 
 @pytest.fixture
@@ -169,6 +200,10 @@ def engine_class(engine: str) -> type[Any]:
         from interlace_connections.spark.engine import SparkEngine
 
         return SparkEngine
+    if engine == "mysql":
+        from interlace_connections.mysql.engine import MySQLEngine
+
+        return MySQLEngine
     from interlace_connections.postgres.engine import PostgresEngine
 
     return PostgresEngine
@@ -180,13 +215,25 @@ def capabilities(engine: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     cls = engine_class(engine)
 
     def change(**flags: bool) -> None:
-        monkeypatch.setattr(cls, "capabilities", dataclasses.replace(cls.capabilities, **flags))
+        if hasattr(cls, "capabilities"):
+            changed = dataclasses.replace(cls.capabilities, **flags)
+            monkeypatch.setattr(cls, "capabilities", changed)
+            return
+        default = cls.default_capabilities  # ibis engines (MySQL) say theirs per instance
+
+        def patched(self: Any) -> Any:
+            return dataclasses.replace(default(self), **flags)
+
+        monkeypatch.setattr(cls, "default_capabilities", patched)
 
     return change
 
 
 @pytest.fixture(params=["merge", "delete_insert"])
-def apply_path(request: pytest.FixtureRequest, capabilities: Any) -> str:
-    """Run the test through both ways of applying a diff: MERGE and DELETE+INSERT."""
+def apply_path(request: pytest.FixtureRequest, engine: str, capabilities: Any) -> str:
+    """Run the test through both ways of applying a diff: MERGE and DELETE+INSERT (MySQL has
+    no MERGE statement: DELETE+INSERT only)."""
+    if request.param == "merge" and engine == "mysql":
+        pytest.skip("MySQL has no MERGE statement: its diffs are applied by DELETE+INSERT")
     capabilities(merge=True, prefer_merge=request.param == "merge")
     return str(request.param)

@@ -69,6 +69,12 @@ def feed(project: EngineProject, rows: list[dict[str, Any]]) -> None:
 STORED_TYPE = {
     "duckdb": {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"},
     "postgres": {"VARCHAR": "TEXT"},
+    "mysql": {
+        "TIMESTAMP": "DATETIME(6)",
+        "TIMESTAMPTZ": "TIMESTAMP(6)",  # no type keeps the zone: instants are kept in UTC
+        "INTEGER": "INT",
+        "VARCHAR": "TEXT",
+    },
     "spark": {
         "TIMESTAMP": "TIMESTAMP_NTZ",
         "TIMESTAMPTZ": "TIMESTAMP_LTZ",
@@ -296,12 +302,17 @@ def test_every_cursor_type_appends_each_row_once_and_stores_an_exact_watermark(
         {"models/events.py": TYPED_MODELS.format(kind=kind), "models/inc.sql": TYPED_INC_SQL}
     )
     sql_type = STORED_TYPE[project.engine].get(kind, kind)
-    for arrived, text in zip((2, 4, 5), WATERMARKS[kind], strict=True):
+    watermarks = WATERMARKS[kind]
+    if kind == "TIMESTAMPTZ" and project.engine == "mysql":  # UTC, without an offset
+        watermarks = tuple(text.removesuffix("+00:00") for text in watermarks)
+    for arrived, text in zip((2, 4, 5), watermarks, strict=True):
         rows = [{"id": n, "c": cursor_json(kind, n)} for n in range(1, arrived + 1)]
         feed(project, rows)
         project.run_ok()
 
         expected = [(n, cursor_python(kind, n)) for n in range(1, arrived + 1)]
+        if kind == "TIMESTAMPTZ" and project.engine == "mysql":  # no type keeps a zone: UTC
+            expected = [(n, v.astimezone(dt.UTC).replace(tzinfo=None)) for n, v in expected]
         for model in ("inc", "pulled"):
             assert project.sql(f"SELECT id, c FROM main.{model} ORDER BY id") == expected
             assert stored(project, model) == ("c", text, sql_type)
@@ -352,11 +363,11 @@ FIRST_FIVE = [
 def test_append_cursor_over_a_migrated_table_appends_each_row_once(
     project: EngineProject,
 ) -> None:
+    migration = RAW_PAGE_VIEWS
+    if project.engine == "mysql":  # a migration is written in the database's own SQL
+        migration = migration.replace("varchar", "varchar(100)").replace("timestamp", "datetime(6)")
     project.write(
-        {
-            "models/page_views.sql": PAGE_VIEWS_SQL,
-            "migrations/001_raw_page_views.sql": RAW_PAGE_VIEWS,
-        }
+        {"models/page_views.sql": PAGE_VIEWS_SQL, "migrations/001_raw_page_views.sql": migration}
     )
     assert migrate(project.load()).success
 
@@ -386,17 +397,19 @@ def test_append_cursor_over_a_migrated_table_appends_each_row_once(
 
 
 def test_append_cursor_over_a_table_another_tool_fills(project: EngineProject) -> None:
+    # a schema of its own (on MySQL schemas are databases of the whole server, and the test
+    # above has `raw`)
+    hours = ", ".join(f"({i}, TIMESTAMP '2024-01-01 0{i}:00:00')" for i in range(1, 6))
     project.execute(
-        "CREATE SCHEMA raw; CREATE TABLE raw.page_views (id integer, viewed_at timestamp); "
-        "INSERT INTO raw.page_views SELECT i, TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' "
-        "FROM generate_series(1, 5) AS g(i)"
+        "CREATE SCHEMA feed; CREATE TABLE feed.page_views (id integer, viewed_at timestamp); "
+        f"INSERT INTO feed.page_views VALUES {hours}"
     )
-    project.write({"models/page_views.sql": PAGE_VIEWS_SQL})
+    project.write({"models/page_views.sql": PAGE_VIEWS_SQL.replace("raw.", "feed.")})
     for run in range(3):
         result = project.run_ok()
         assert result.models["page_views"].rows == (5 if run == 0 else 0)
     project.execute(
-        "INSERT INTO raw.page_views VALUES (6, '2024-01-01 06:00'), (7, '2024-01-01 07:30')"
+        "INSERT INTO feed.page_views VALUES (6, '2024-01-01 06:00'), (7, '2024-01-01 07:30')"
     )
     assert project.run_ok().models["page_views"].rows == 2
     assert project.sql("SELECT id FROM main.page_views ORDER BY id") == [(i,) for i in range(1, 8)]

@@ -83,7 +83,7 @@ def test_replace_publishes_the_rows_and_a_rerun_is_idempotent(
             "models/items.py": ITEMS_REPLACE.format(
                 rows=[{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
             ),
-            "models/doubled.sql": "SELECT id, v || v AS vv FROM items",
+            "models/doubled.sql": "SELECT id, concat(v, v) AS vv FROM items",
         }
     )
     for _ in range(2):
@@ -104,7 +104,8 @@ def test_replace_publishes_the_rows_and_a_rerun_is_idempotent(
 
 
 def test_replace_of_a_sql_model_is_idempotent(project: EngineProject) -> None:
-    project.write({"models/nums.sql": "SELECT * FROM generate_series(0, 3) AS t(n)"})
+    union = " UNION ALL ".join(f"SELECT {n} AS n" for n in range(4))  # every engine's SQL
+    project.write({"models/nums.sql": union})
     for _ in range(3):
         result = project.run_ok(force=True)
         assert result.models["nums"].rows == 4
@@ -380,6 +381,7 @@ BATCHES: list[list[dict[str, Any]]] = [
 ]
 
 
+@pytest.mark.notimpl(["mysql"], reason="MySQL has no MERGE statement (DELETE+INSERT only)")
 @pytest.mark.parametrize("delete_mode", ["preserve", "hard", "soft"])
 def test_merge_and_delete_insert_paths_produce_identical_tables_and_counts(
     new_project: Callable[[], EngineProject], capabilities: Any, delete_mode: str

@@ -34,6 +34,9 @@ _ALIASES = {
     "FLOAT8": "DOUBLE",
     "DOUBLE PRECISION": "DOUBLE",
     "TEXT": "VARCHAR",
+    "MEDIUMTEXT": "VARCHAR",  # MySQL's longer texts (16 MB, 4 GB)
+    "LONGTEXT": "VARCHAR",
+    "CHARACTER": "CHAR",
     "STRING": "VARCHAR",
     "BOOL": "BOOLEAN",
     "CHARACTER VARYING": "VARCHAR",
@@ -54,6 +57,16 @@ def normalize(type_name: str) -> str:
     return f"{base}({rest}" if rest else base
 
 
+def _text(type_name: str) -> tuple[str, int | None] | None:
+    """``("VARCHAR", 3)`` for ``VARCHAR(3)``, ``("VARCHAR", None)`` for unbounded text, None
+    for other types."""
+    match = re.fullmatch(r"(VARCHAR|CHAR)(?:\((\d+)\))?", type_name)
+    if match is None:
+        return None
+    kind, length = match.group(1), match.group(2)
+    return kind, int(length) if length is not None else (None if kind == "VARCHAR" else 1)
+
+
 def _decimal(type_name: str) -> tuple[int, int] | None:
     match = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", type_name)
     return (int(match.group(1)), int(match.group(2))) if match else None
@@ -69,8 +82,11 @@ def is_widening(old: str, new: str) -> bool:
             return ranks[new] >= ranks[old]
     if (old in _INT_RANK or old in _UINT_RANK) and new == "DOUBLE":
         return True
-    if old.startswith("VARCHAR") and new == "VARCHAR":
-        return True
+    old_text, new_text = _text(old), _text(new)
+    if old_text and new_text:  # CHAR(n) and VARCHAR(n) fit any text type at least as long
+        if new_text[1] is None:
+            return True
+        return old_text[1] is not None and new_text[1] >= old_text[1] and new_text[0] != "CHAR"
     old_dec, new_dec = _decimal(old), _decimal(new)
     if old_dec and new_dec:
         return new_dec[1] >= old_dec[1] and new_dec[0] - new_dec[1] >= old_dec[0] - old_dec[1]

@@ -120,11 +120,11 @@ class IbisSession(Session):
     def _run(self, statement: exp.Expr | str) -> Any:
         parts = self._adapt(statement)
         for part in parts[:-1]:
-            _close(self._raw(self.render(part)))
+            close_cursor(self._raw(self.render(part)))
         return self._raw(self.render(parts[-1]))
 
     def execute(self, statement: exp.Expr | str) -> None:
-        _close(self._run(statement))
+        close_cursor(self._run(statement))
 
     def fetch_one(self, statement: exp.Expr | str) -> tuple[Any, ...] | None:
         cursor = self._run(statement)
@@ -135,7 +135,7 @@ class IbisSession(Session):
             row = cursor.fetchone()
             return tuple(row) if row is not None else None
         finally:
-            _close(cursor)
+            close_cursor(cursor)
 
     def fetch_all(self, statement: exp.Expr | str) -> list[tuple[Any, ...]]:
         cursor = self._run(statement)
@@ -144,7 +144,7 @@ class IbisSession(Session):
                 return []
             return [tuple(row) for row in cursor.fetchall()]
         finally:
-            _close(cursor)
+            close_cursor(cursor)
 
     def fetch_arrow(self, statement: exp.Expr | str) -> pa.Table:
         import pyarrow as pa
@@ -161,7 +161,7 @@ class IbisSession(Session):
             if not parts:
                 parts.append(pa.table([pa.array([], pa.null()) for _ in names], names=names))
         finally:
-            _close(cursor)
+            close_cursor(cursor)
         return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
 
     # -- in-memory data
@@ -209,7 +209,7 @@ class IbisSession(Session):
                     rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
                     cursor.executemany(insert, list(rows))
         finally:
-            _close(cursor)
+            close_cursor(cursor)
         if not self.autocommit:
             self.backend.con.commit()
 
@@ -399,7 +399,7 @@ def delete_using_as_exists(statement: exp.Expr | str) -> exp.Expr | str:
     return statement
 
 
-def _close(cursor: Any) -> None:
+def close_cursor(cursor: Any) -> None:
     close = getattr(cursor, "close", None)
     if close is not None:
         try:

@@ -3,7 +3,10 @@
 A model's schema is a MySQL database (``CREATE SCHEMA`` creates one); the default schema,
 ``main``, is the connection's own ``database``. MySQL commits DDL implicitly, so a model's result
 is staged first and published in a transaction of its own: ``merge_by_key`` and ``append``
-publish atomically; a ``replace`` swap (DROP + RENAME) does not.
+publish atomically, and a ``replace`` swaps the staged table in with one ``RENAME TABLE``.
+Where MySQL differs from the other engines in what it keeps (case-insensitive comparisons,
+whole-second ``DATETIME``, ``NOT NULL`` columns from ``CREATE TABLE ... AS``), statements are
+adapted so a table holds the same values as on DuckDB or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from sqlglot import exp
 from interlace_connections.ibis.engine import (
     IbisEngine,
     IbisSession,
+    close_cursor,
     delete_using_as_exists,
     ibis_backend_module,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
     from interlace.locks import LockWait
@@ -39,6 +43,10 @@ _SYSTEM = ("information_schema", "mysql", "performance_schema", "sys")
 # core's name for the default schema (`models.default_schema`): on MySQL, where a schema is a
 # database, it names the connection's own database
 DEFAULT_SCHEMA = "main"
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _literal(value: str) -> str:
@@ -89,6 +97,28 @@ def _type(declared: Any) -> str:
     return _DISPLAY_WIDTH.sub(r"\1", str(declared).upper())
 
 
+_T = exp.DataType.Type
+# instant types MySQL keeps to the second unless told a precision, and their microsecond form
+MICROSECONDS = {
+    **dict.fromkeys((_T.TIMESTAMP, _T.TIMESTAMPNTZ, _T.DATETIME), "DATETIME(6)"),
+    **dict.fromkeys((_T.TIMESTAMPTZ, _T.TIMESTAMPLTZ), "TIMESTAMP(6)"),
+}
+
+
+def _exact(node: exp.Expr) -> exp.Expr:
+    """What MySQL needs to keep values exactly as other engines do: ``IS DISTINCT FROM`` of
+    the bytes (the default collations compare text without case or accents, so ``'b'`` to
+    ``'B'`` would be no change, and never be written), and instants to the microsecond (a bare
+    ``DATETIME`` keeps whole seconds)."""
+    if isinstance(node, exp.NullSafeNEQ):
+        return exp.NullSafeNEQ(
+            this=exp.cast(node.this, "BINARY"), expression=exp.cast(node.expression, "BINARY")
+        )
+    if isinstance(node, exp.DataType) and node.this in MICROSECONDS and not node.expressions:
+        return exp.DataType.build(MICROSECONDS[node.this], dialect="mysql")
+    return node
+
+
 class MySQLSession(IbisSession):
     autocommit = True
     placeholder = "%s"
@@ -99,6 +129,14 @@ class MySQLSession(IbisSession):
         if not isinstance(statement, str):
             statement = in_databases(statement, self.engine.database_of)
         statement = delete_using_as_exists(statement)
+        if not isinstance(statement, str) and any(
+            statement.find_all(exp.NullSafeNEQ, exp.DataType)
+        ):
+            statement = statement.transform(_exact)
+        if isinstance(statement, exp.Drop) and statement.args.get("cascade"):
+            # DROP SCHEMA (a database) takes its tables with it; MySQL has no CASCADE
+            statement = statement.copy()
+            statement.set("cascade", False)
         if isinstance(statement, exp.Update) and statement.args.get("from_"):
             # rendered as `UPDATE t AS a JOIN s ON TRUE SET ...`: unqualified SET targets would
             # be ambiguous between the two tables
@@ -121,10 +159,43 @@ class MySQLSession(IbisSession):
             statement.set("tables", [exp.Table(this=alias)])
         return super()._adapt(statement)
 
+    def _run(self, statement: exp.Expr | str) -> Any:
+        cursor = super()._run(statement)
+        if (
+            isinstance(statement, exp.Create)
+            and statement.kind == "TABLE"
+            and statement.expression is not None
+            and isinstance(statement.this, exp.Table)
+            and not statement.args.get("properties")  # TEMPORARY
+        ):
+            self._allow_nulls(statement.this)
+        return cursor
+
+    def _allow_nulls(self, table: exp.Table) -> None:
+        """MySQL makes a column that ``CREATE TABLE ... AS`` fills from a literal or a key
+        ``NOT NULL``; other engines leave every column nullable, and a later NULL for it (a
+        soft delete, a new row of an SCD2 table) must be written, not refused."""
+        database = self.engine.database_of(table.db or DEFAULT_SCHEMA)
+        rows = self.fetch_all(
+            "SELECT column_name, column_type FROM information_schema.columns "
+            f"WHERE table_schema = {_literal(database)} AND table_name = {_literal(table.name)} "
+            "AND is_nullable = 'NO'"
+        )
+        if rows:
+            changes = ", ".join(f"MODIFY {_quote(str(n))} {t} NULL" for n, t in rows)
+            close_cursor(
+                super()._run(f"ALTER TABLE {_quote(database)}.{_quote(table.name)} {changes}")
+            )
+
     def _raw(self, sql: str) -> Any:
         cursor = self.backend.con.cursor()
         try:
             cursor.execute(sql)
+            if cursor.description is None:
+                # several statements in one string (a migration): the driver reports a later
+                # statement's failure only when its result is asked for, so ask for each
+                while cursor.nextset():
+                    pass
         except BaseException:
             cursor.close()
             raise
@@ -218,6 +289,29 @@ class MySQLSession(IbisSession):
         except Exception:
             return []
         return [Column(str(r[0]), _type(r[1])) for r in rows]
+
+    def content_hash(self, table: exp.Table, columns: Sequence[Column] | None = None) -> str | None:
+        """Row count plus the sum of each row's 64-bit MD5 prefix (order-insensitive), and the
+        column types: an unchanged rebuild leaves its readers alone, as on other engines."""
+        if columns is None:
+            columns = self.describe_relation(table)
+        if not columns:
+            return None
+
+        def text(name: str) -> str:  # a value as text, its length first; NULL apart
+            value = f"CAST({_quote(name)} AS CHAR)"
+            return f"IFNULL(CONCAT(CHAR_LENGTH({value}), ':', {value}), '-')"
+
+        row_text = ", ".join(text(c.name) for c in columns)
+        digest = f"CONV(SUBSTR(MD5(CONCAT_WS('|', {row_text})), 1, 16), 16, 10)"
+        row = self.fetch_one(
+            f"SELECT COUNT(*), COALESCE(SUM(CAST({digest} AS DECIMAL(20, 0))), 0) "
+            f"FROM {self.render(in_databases(table, self.engine.database_of))}"
+        )
+        payload = repr(
+            ((row[0], str(row[1])) if row else None, [(c.name, c.type) for c in columns])
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def interrupt(self) -> None:
         """Kill the running statement from a second connection (``KILL QUERY``)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
 
 STAGING_PREFIX = "__il_stage_"
+RUN_SCHEMA_PREFIX = "__il_run_"
+# the lock a run holds on its run schema while it lives: a run schema whose claim can be taken
+# belongs to a run that ended without dropping it (killed), and is dropped by the next run
+RUN_CLAIM = "__il_run_claim"
 
 
 @dataclass
@@ -83,9 +88,30 @@ class RunCatalog:
     # lineage is traced from it after the run (interlace.project_lineage.record_run)
     ibis_queries: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    # the claims on this run's run schema (one per connection), released at the run's end
+    claims: ExitStack = field(default_factory=ExitStack)
+
     @property
     def run_schema(self) -> str:
-        return f"__il_run_{self.run_id[:12]}"
+        """The scratch schema of this run (a hash of its id: ids may be chosen by callers, and
+        two of them may share a prefix)."""
+        digest = hashlib.blake2b(self.run_id.encode(), digest_size=6).hexdigest()
+        return f"{RUN_SCHEMA_PREFIX}{digest}"
+
+    def claim_run_schema(self, conn: str) -> None:
+        """Hold this run's claim on its run schema in ``conn`` until :meth:`release_claims`:
+        a run starting meanwhile, in this process or another (on the same database), leaves
+        the schema alone."""
+        from interlace.locks import LockWait, hold_target
+
+        engine = self.engines[conn]
+        session = engine.session()
+        self.claims.callback(session.close)
+        wait = LockWait(cancelled=self.cancelled)
+        self.claims.enter_context(hold_target(engine, session, self.run_schema, RUN_CLAIM, wait))
+
+    def release_claims(self) -> None:
+        self.claims.close()
 
     def is_inline(self, spec: ModelSpec) -> bool:
         return spec.kind == "sql" and spec.materialize == "ephemeral"

@@ -59,6 +59,8 @@ class TablePublisher:
             return
         with self.catalog.lock:  # concurrent CREATE SCHEMA of one name conflicts in DuckDB
             if key not in self.catalog.schemas:
+                if schema == self.catalog.run_schema:
+                    self.catalog.claim_run_schema(self.conn)
                 self.session.execute(st.create_schema(schema))
                 self.catalog.schemas.add(key)
 

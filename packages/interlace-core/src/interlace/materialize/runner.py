@@ -5,6 +5,7 @@ across connections), then write it as a view, an in-run table or a published tab
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -340,13 +341,23 @@ class ModelRunner(TablePublisher):
         cursor = self.spec.options.cursor
         if watermark is None or cursor is None:
             return None
-        as_type = exp.DataType.build(watermark.value_type, dialect="duckdb")
+        # the type as the engine names it (MySQL's TIMESTAMP is an instant, DuckDB's is not)
+        as_type = exp.DataType.build(watermark.value_type, dialect=self.session.dialect)
         try:
             bound = lower_bound(watermark.value, as_type, cursor.lookback)
         except ValueError as exc:
             raise lookback_error(self.spec, exc) from None
         row = first_row(self.session, exp.select(exp.cast(bound, as_type.copy())))
-        return row[0] if row else watermark.value
+        if not row:
+            return watermark.value
+        value = row[0]
+        if (
+            isinstance(value, dt.datetime)
+            and value.tzinfo is None
+            and as_type.this in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+        ):  # a driver that gives instants without their zone (MySQL's): sessions run in UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return value
 
     def _write_view(self, query: exp.Expr) -> Outcome:
         with self.catalog.writer(self.spec):
