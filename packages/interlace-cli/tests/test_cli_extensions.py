@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from interlace_service.testing import cli_env
 
 if TYPE_CHECKING:
     from conftest import Folder
@@ -83,3 +87,66 @@ def test_a_broken_extension_is_a_clear_error(project: Folder, tmp_path: Path) ->
     assert "reinstall" in result.stderr
     # a built-in command still works: extensions load only when needed
     assert project.interlace("run", env=env).code == 0
+
+
+GREET = """
+import click
+
+@click.command()
+def greet() -> None:
+    '''Greet.'''
+    click.echo("hi")
+
+def cli_commands():
+    return [greet]
+"""
+
+# `interlace --help`, then whether importlib.metadata was imported for it
+HELP_IMPORTS = """
+import sys
+from interlace_cli.main import cli
+try:
+    cli(["--help"])
+except SystemExit:
+    pass
+print("METADATA", "importlib.metadata" in sys.modules)
+"""
+
+
+def test_the_list_of_extensions_is_cached_and_read_again_when_a_distribution_is_installed(
+    project: Folder, tmp_path: Path
+) -> None:
+    """``--help`` lists extension commands without scanning every installed distribution
+    (``importlib.metadata``) each time: the list is kept in the user's cache, keyed by the
+    import path and its folders' times, so installing one is seen at once."""
+    site = tmp_path / "site"
+    site.mkdir()
+    here = tmp_path / "here"  # a folder whose time stays put (sys.path[0] is "" below)
+    here.mkdir()
+    env = {"PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def imports_metadata() -> bool:
+        done = subprocess.run(
+            [sys.executable, "-c", HELP_IMPORTS],
+            cwd=here,
+            env=cli_env(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return "METADATA True" in done.stdout
+
+    assert imports_metadata()  # the first time: scanned, and kept
+    assert not imports_metadata()  # then read from the cache
+    assert "greet" not in project.interlace("--help", env=env).stdout
+
+    install_fake_distribution(site, "greet_hooks", GREET)  # into a folder already on the path
+    listed = project.interlace("--help", env=env)
+    assert "greet" in listed.stdout, listed
+    assert project.interlace("greet", env=env).stdout.strip() == "hi"
+
+    for cached in (tmp_path / "cache" / "interlace").glob("hooks-*.json"):
+        cached.write_text("{not json")  # a broken cache is read again, not an error
+    listed = project.interlace("--help", env=env)
+    assert listed.code == 0 and "greet" in listed.stdout, listed

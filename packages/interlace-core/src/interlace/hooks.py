@@ -51,9 +51,11 @@ hook for model kinds), so import heavy libraries inside the functions and comman
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from interlace.errors import ExtensionError
@@ -89,12 +91,73 @@ def installed_hooks() -> tuple[Hook, ...]:
     project loader can still load projects that need none of it.
     """
     hooks = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
+    for name, source in registered():
         try:
-            hooks.append(Hook(name=ep.name, source=ep.value, value=ep.load()))
+            hooks.append(Hook(name=name, source=source, value=_load(source)))
         except Exception as exc:
-            hooks.append(Hook(name=ep.name, source=ep.value, error=f"{type(exc).__name__}: {exc}"))
+            hooks.append(Hook(name=name, source=source, error=f"{type(exc).__name__}: {exc}"))
     return tuple(hooks)
+
+
+def registered() -> list[tuple[str, str]]:
+    """``(name, "module:attr")`` of every ``interlace.hooks`` entry point, in name order.
+
+    Reading entry points costs ``importlib.metadata`` (about 20 ms of imports, then a scan of
+    every installed distribution), which ``interlace --help`` would pay each time for the
+    commands extensions add. So the list is kept in the user's cache, with the import path it
+    was read from and the modification time of each of its folders: installing or removing a
+    distribution changes its folder's time, and the list is read again.
+    """
+    key = [[entry, _mtime(entry)] for entry in sys.path]
+    cache = _cache_file()
+    try:
+        import json
+
+        kept = json.loads(cache.read_text())
+        if kept.get("path") == key:
+            return [(str(name), str(source)) for name, source in kept["hooks"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from importlib.metadata import entry_points
+
+    found = sorted({(ep.name, ep.value) for ep in entry_points(group=GROUP)})
+    try:
+        import json
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"path": key, "hooks": found}))
+        partial.replace(cache)  # whole or not at all, with several processes at once
+    except OSError:  # a read-only home: read them again next time
+        pass
+    return found
+
+
+def _cache_file() -> Path:
+    import zlib
+
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    interpreter = zlib.crc32(sys.prefix.encode())  # one list per environment
+    return Path(home) / "interlace" / f"hooks-{interpreter:08x}.json"
+
+
+def _mtime(entry: str) -> int | None:
+    try:
+        return Path(entry or ".").stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _load(source: str) -> Any:
+    """The object an entry point names: ``module`` or ``module:attr.attr`` (extras, in
+    brackets, are ignored as ``importlib.metadata`` does)."""
+    import importlib
+
+    module, _, attrs = source.partition("[")[0].strip().partition(":")
+    value: Any = importlib.import_module(module.strip())
+    for attr in filter(None, attrs.strip().split(".")):
+        value = getattr(value, attr)
+    return value
 
 
 def provided(function: str, *, skip_broken: bool = False) -> list[tuple[Hook, Any]]:
