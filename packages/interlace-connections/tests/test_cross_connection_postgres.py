@@ -14,13 +14,7 @@ if TYPE_CHECKING:
 def test_a_postgres_model_reads_a_duckdb_model_and_duckdb_reads_it_back(
     pg_project: PgProject,
 ) -> None:
-    config = pg_project.root / "config.yaml"  # default: the test's PostgreSQL database
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "connections:\n", 'connections:\n  duck: {type: duckdb, path: "data/duck.duckdb"}\n'
-        ),
-        encoding="utf-8",
-    )
+    pg_project.add_connection("duck", '{type: duckdb, path: "data/duck.duckdb"}')
     pg_project.write(
         {
             "models/m.sql": """

@@ -62,13 +62,7 @@ def test_a_duckdb_model_and_an_export_read_a_large_spark_model_in_batches(
     monkeypatch.setattr(spark_engine, "ROWS_PER_BATCH", 2_000)
     monkeypatch.setattr(spark_engine, "_row_batches", counted)
     project = spark_project
-    config = project.root / "config.yaml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "connections:\n", 'connections:\n  duck: {type: duckdb, path: "data/duck.duckdb"}\n'
-        ),
-        encoding="utf-8",
-    )
+    project.add_connection("duck", '{type: duckdb, path: "data/duck.duckdb"}')
     project.write(
         {
             "models/m.sql": """

@@ -169,13 +169,7 @@ def test_spark_and_duckdb_read_each_other_and_spark_models_export(
     spark_project: SparkProject,
 ) -> None:
     project = spark_project.config("")
-    config = project.root / "config.yaml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "connections:\n", 'connections:\n  duck: {type: duckdb, path: "data/duck.duckdb"}\n'
-        ),
-        encoding="utf-8",
-    )
+    project.add_connection("duck", '{type: duckdb, path: "data/duck.duckdb"}')
     project.write(
         {
             "models/m.sql": """

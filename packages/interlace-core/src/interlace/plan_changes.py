@@ -93,7 +93,6 @@ def schema_refusal(spec: ModelSpec, old: Mapping[str, str | None], new: ModelLin
     """What the model's ``schema_mode`` will refuse of the predicted change when it runs (the
     same decision the publish makes, on the predicted columns instead of the staged ones)."""
     from interlace.engines.base import Column
-    from interlace.schema_modes import plan_schema
     from interlace.strategies import get_strategy
 
     if spec.materialize != "table":
@@ -106,13 +105,7 @@ def schema_refusal(spec: ModelSpec, old: Mapping[str, str | None], new: ModelLin
     staged = [
         Column(c.name, c.type or lowered.get(c.name.lower()) or "UNKNOWN") for c in new.columns
     ]
-    found = plan_schema(
-        staged,
-        target,
-        spec.schema_mode,
-        incremental=strategy.incremental,
-        ignore=strategy.bookkeeping(spec),
-    )
+    found = strategy.schema_plan(spec, staged, target)
     if found.error is None:
         return None
     return f"{found.error} (schema_mode {spec.schema_mode}; a run refuses it unless --full-refresh)"

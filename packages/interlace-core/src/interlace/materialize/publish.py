@@ -28,7 +28,7 @@ from interlace.materialize import versions
 from interlace.materialize.catalog import STAGING_PREFIX, Outcome, RunCatalog
 from interlace.materialize.compile import columns_of, project_result, relation_of
 from interlace.quality import CheckResult, QualityCheckError
-from interlace.schema_modes import SchemaPlan, differences, plan_schema
+from interlace.schema_modes import SchemaPlan, differences
 from interlace.strategies import PublishContext, Strategy, get_strategy
 from interlace.strategies.replace import swap_in
 from interlace.types import to_sql_type
@@ -289,27 +289,14 @@ class TablePublisher:
             else []
         )
         plan = (
-            plan_schema(
-                staged_columns,
-                target_columns,
-                spec.schema_mode,
-                incremental=strategy.incremental,
-                ignore=strategy.bookkeeping(spec),
-            )
+            strategy.schema_plan(spec, staged_columns, target_columns)
             if target_columns
             else SchemaPlan()
         )
         if plan.error and target_columns and "type change" in plan.error:
             null_only = self._null_only_columns(target, staged_columns, target_columns)
             if null_only:
-                plan = plan_schema(
-                    staged_columns,
-                    target_columns,
-                    spec.schema_mode,
-                    incremental=strategy.incremental,
-                    ignore=strategy.bookkeeping(spec),
-                    null_only=null_only,
-                )
+                plan = strategy.schema_plan(spec, staged_columns, target_columns, null_only)
         if plan.error:
             raise SchemaChangeError(
                 plan.error,

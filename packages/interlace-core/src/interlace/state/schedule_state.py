@@ -32,6 +32,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from interlace.discovery import process_alive
 from interlace.state.mixin import StoreMixin
 
 if TYPE_CHECKING:
@@ -316,7 +317,7 @@ class ScheduleState(StoreMixin):
         with self.transaction():
             if not self.several_schedulers:
                 for holder in self._leases(env, "owner <> ? AND expires_at >= ?", (owner, now)):
-                    if holder.host == host and not _alive(holder.pid):
+                    if holder.host == host and not process_alive(holder.pid):
                         self._db.execute(
                             "DELETE FROM scheduler_leases WHERE env = ? AND owner = ?",
                             (env, holder.owner),
@@ -363,15 +364,3 @@ class ScheduleState(StoreMixin):
             )
             for r in rows
         ]
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from interlace.discovery import process_alive
 from interlace.errors import StateStoreError
 from interlace.state.alert_state import AlertStateMixin
 from interlace.state.api_keys import ApiKeysMixin
@@ -166,7 +167,7 @@ class SQLiteStateStore(
             run_id
             for run_id, pid in rows
             if pid is not None
-            and (not _alive(int(pid)) or (int(pid) == me and run_id not in LIVE_RUNS))
+            and (not process_alive(int(pid)) or (int(pid) == me and run_id not in LIVE_RUNS))
         ]
         for run_id in dead:
             with self.transaction():
@@ -281,18 +282,6 @@ def _not_a_state_database(path: Path, exc: BaseException) -> StateStoreError | N
         "and the run history, fingerprints, watermarks and dead letters the old one held are "
         "lost (models run again on the next run)",
     )
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 class _Transaction:

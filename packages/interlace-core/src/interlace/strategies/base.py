@@ -21,6 +21,7 @@ from sqlglot import exp
 
 if TYPE_CHECKING:
     from interlace.engines.base import Capabilities, Column
+    from interlace.schema_modes import SchemaPlan
     from interlace.spec import ModelOptions, ModelSpec
 
 
@@ -167,6 +168,27 @@ class Strategy(ABC):
     def bookkeeping(self, spec: ModelSpec) -> frozenset[str]:
         """Names of the columns this strategy manages itself."""
         return frozenset(name for name, _ in self.staged_extras(spec, _EPOCH))
+
+    def schema_plan(
+        self,
+        spec: ModelSpec,
+        staged: Sequence[Column],
+        target: Sequence[Column],
+        null_only: frozenset[str] = frozenset(),
+    ) -> SchemaPlan:
+        """What ``spec``'s ``schema_mode`` makes of its staged result's columns against its
+        table's (:func:`interlace.schema_modes.plan_schema`), leaving out the columns this
+        strategy manages itself."""
+        from interlace.schema_modes import plan_schema
+
+        return plan_schema(
+            staged,
+            target,
+            spec.schema_mode,
+            incremental=self.incremental,
+            ignore=self.bookkeeping(spec),
+            null_only=null_only,
+        )
 
     @abstractmethod
     def steps(self, ctx: PublishContext) -> list[Step]: ...

@@ -77,6 +77,17 @@ class ProjectFolder:
         self._project = None
         return self
 
+    def add_connection(self, name: str, keys: str) -> Self:
+        """Add connection ``name`` to ``config.yaml``, its keys as flow-style YAML
+        (``'{type: duckdb, path: "data/duck.duckdb"}'``), before the ones it has."""
+        config = self.root / "config.yaml"
+        text = config.read_text(encoding="utf-8")
+        assert "connections:\n" in text, f"{config} has no connections: section"
+        added = text.replace("connections:\n", f"connections:\n  {name}: {keys}\n", 1)
+        config.write_text(added, encoding="utf-8")
+        self._project = None
+        return self
+
     def remove(self, rel: str) -> None:
         """Delete the file at ``rel``."""
         (self.root / rel).unlink()

@@ -258,6 +258,36 @@ class Adapter(ABC):
         """Where this project's adapters keep small state files (a polling cursor)."""
         return self.project_dir / ".interlace" / "streams" / "adapters"
 
+    def read_state(self, path: Path, remedy: str) -> Any:
+        """The JSON of a state file of this adapter; None before it was first written. A file
+        that is not JSON is an error naming it, the adapter and ``remedy``."""
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise ValueError(
+                f"adapter '{self.config.name}': its state file '{path}' is not JSON ({exc}); "
+                f"{remedy}"
+            ) from None
+
+    def write_state(self, path: Path, value: Any) -> None:
+        """Write a state file atomically: a temporary file, fsync, rename, fsync the folder (a
+        crash leaves the old file or the new, whole)."""
+        folder = path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(value, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
     # ------------------------------------------------------------------ health
     def health(self) -> AdapterHealth:
         """The adapter's state, last error, last event time and counters."""

@@ -252,33 +252,16 @@ class FilesystemAdapter(Adapter):
     def load_ledger(self) -> dict[str, dict[str, Any]]:
         """``{"<connection>:<path>": {"status", "digest", "rows", "at", ...}}`` of the files
         already taken (ingested or failed)."""
-        try:
-            value = json.loads(self.ledger_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError as exc:
-            raise ValueError(
-                f"adapter '{self.config.name}': its file list '{self.ledger_file}' is not JSON "
-                f"({exc}); delete it to take every file again (the stream drops the copies)"
-            ) from None
+        value = self.read_state(
+            self.ledger_file,
+            "delete it to take every file again (the stream drops the copies)",
+        )
         files = value.get("files") if isinstance(value, dict) else None
         return dict(files) if isinstance(files, dict) else {}
 
     def save_ledger(self, files: dict[str, dict[str, Any]]) -> None:
-        """Write the file list atomically (temporary file, fsync, rename, fsync the folder)."""
-        folder = self.state_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.ledger_file.with_name(self.ledger_file.name + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "files": files}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.ledger_file)
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        """Write the file list atomically."""
+        self.write_state(self.ledger_file, {"version": 1, "files": files})
 
     def open_storage(self) -> StorageConnection:
         """The storage connection the config names, opened through core's storage seam."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -112,25 +111,12 @@ class PollingAdapter(Adapter):
 
     def load_state(self) -> dict[str, Any]:
         """The stored cursor (``cursor`` and/or ``next_url``); empty before the first poll."""
-        try:
-            value = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError as exc:
-            raise ValueError(
-                f"cursor file '{self.state_file}' is not JSON ({exc}): fix or delete it"
-            ) from None
+        value = self.read_state(self.state_file, "fix or delete it")
         return value if isinstance(value, dict) else {}
 
     def save_state(self, state: dict[str, Any]) -> None:
-        """Write the cursor atomically (temporary file, fsync, rename)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_suffix(".json.tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.state_file)
+        """Write the cursor atomically."""
+        self.write_state(self.state_file, state)
 
     # ------------------------------------------------------------------ polling
     async def session(self, publisher: Publisher, stop: asyncio.Event) -> None:
