@@ -445,3 +445,37 @@ def test_plan_of_an_unchanged_project_sees_no_type_change_in_any_expression(
     assert plan.model("typed").action == "run"
     assert {m.model: m.schema_changes for m in plan.models if m.schema_changes} == {}
     assert plan.breaking == []
+
+
+def test_a_type_change_of_a_column_holding_only_nulls_is_no_refusal_as_the_run_agrees(
+    make_project: MakeProject,
+) -> None:
+    """schema_mode safe lets a column that holds no value yet take another type: the plan
+    says so too, asking the table (and still predicts a refusal where a value would be lost)."""
+    project = make_project(
+        {
+            "models/events.sql": """
+                select 1 as id, cast(null as integer) as label, 5 as amount
+            """
+        }
+    )
+    project.run_ok()
+    project.write(
+        {
+            "models/events.sql": """
+                select 1 as id, 'first' as label, cast(5 as varchar) as amount
+            """
+        }
+    )
+
+    plan = plan_project(project.root)
+
+    changes = {str(c) for c in plan.model("events").schema_changes}
+    assert changes == {"~ label INTEGER -> TEXT", "~ amount INTEGER -> TEXT"}
+    error = plan.model("events").schema_error or ""
+    assert "amount" in error and "label" not in error  # amount holds a value, label none
+    project.write({"models/events.sql": "select 1 as id, 'first' as label, 5 as amount"})
+    assert plan_project(project.root).model("events").schema_error is None
+    result = project.run_ok()
+    assert result.models["events"].status == "success"
+    assert project.columns("events")["label"] == "VARCHAR"

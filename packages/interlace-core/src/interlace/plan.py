@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,11 +37,12 @@ from interlace.plan_changes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from interlace.lineage import ModelLineage
     from interlace.materialize.catalog import RunCatalog
     from interlace.project import Project
+    from interlace.spec import ModelSpec
     from interlace.state.base import StateStore
     from interlace.state.lineage import ModelVersion
 
@@ -203,7 +205,15 @@ def plan_project(
             versions = store.model_versions(project.env)  # type: ignore[attr-defined]
         plan_fallbacks(catalog, names)
         decided = _decide_all(catalog, names, versions, force=force or full_refresh)
-        items = _with_schemas(project, store, names, decided, versions, full_refresh=full_refresh)
+        items = _with_schemas(
+            project,
+            store,
+            names,
+            decided,
+            versions,
+            full_refresh=full_refresh,
+            null_only=functools.partial(_null_only, catalog),
+        )
     finally:
         catalog.fallbacks.release()
         for engine in engines.values():
@@ -287,6 +297,23 @@ def _decide_all(
     return out
 
 
+def _null_only(catalog: RunCatalog, spec: ModelSpec, columns: list[str]) -> frozenset[str]:
+    """Which ``columns`` of the model's table hold only NULLs (a type change of those is one a
+    run allows); none when the table is not there or cannot be read."""
+    from interlace import statements as st
+    from interlace.materialize.catalog import null_only_columns
+
+    if catalog.relations.get((spec.connection, spec.schema, spec.name)) != "table":
+        return frozenset()
+    session = catalog.engines[spec.connection].session()
+    try:
+        return null_only_columns(session, st.table(spec.schema, spec.name), columns)
+    except Exception:  # a prediction: the run will say what the database does
+        return frozenset()
+    finally:
+        session.close()
+
+
 def _with_schemas(
     project: Project,
     store: StateStore | None,
@@ -295,6 +322,7 @@ def _with_schemas(
     versions: Mapping[str, ModelVersion],
     *,
     full_refresh: bool = False,
+    null_only: Callable[[ModelSpec, list[str]], frozenset[str]] | None = None,
 ) -> list[PlannedModel]:
     from interlace.project_lineage import closure, project_lineage
 
@@ -336,7 +364,12 @@ def _with_schemas(
                 schema_known=known,
                 breaking=tuple(breaking),
                 schema_error=(
-                    schema_refusal(spec, recorded[name], lineage[name])
+                    schema_refusal(
+                        spec,
+                        recorded[name],
+                        lineage[name],
+                        functools.partial(null_only, spec) if null_only else None,
+                    )
                     if found and not full_refresh and action != "skip"
                     else None
                 ),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from interlace.schema_modes import is_widening, normalize
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from interlace.lineage import ModelLineage
     from interlace.project import Project
@@ -89,9 +89,16 @@ def predict_changes(
     return changes, True
 
 
-def schema_refusal(spec: ModelSpec, old: Mapping[str, str | None], new: ModelLineage) -> str | None:
+def schema_refusal(
+    spec: ModelSpec,
+    old: Mapping[str, str | None],
+    new: ModelLineage,
+    null_only: Callable[[list[str]], frozenset[str]] | None = None,
+) -> str | None:
     """What the model's ``schema_mode`` will refuse of the predicted change when it runs (the
-    same decision the publish makes, on the predicted columns instead of the staged ones)."""
+    same decision the publish makes, on the predicted columns instead of the staged ones).
+    ``null_only(columns)``: which of the table's columns hold only NULLs (a type change of
+    those is allowed), asked only when a type change would be refused."""
     from interlace.engines.base import Column
     from interlace.strategies import get_strategy
 
@@ -106,6 +113,12 @@ def schema_refusal(spec: ModelSpec, old: Mapping[str, str | None], new: ModelLin
         Column(c.name, c.type or lowered.get(c.name.lower()) or "UNKNOWN") for c in new.columns
     ]
     found = strategy.schema_plan(spec, staged, target)
+    if found.error is not None and "type change" in found.error and null_only is not None:
+        types = {c.name: c.type for c in staged}
+        changed = [c.name for c in target if c.name in types and types[c.name] != c.type]
+        empty = null_only(changed)
+        if empty:
+            found = strategy.schema_plan(spec, staged, target, empty)
     if found.error is None:
         return None
     return f"{found.error} (schema_mode {spec.schema_mode}; a run refuses it unless --full-refresh)"

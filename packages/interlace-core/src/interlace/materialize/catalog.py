@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from sqlglot import exp
 
-    from interlace.engines.base import Engine
+    from interlace.engines.base import Engine, Session
     from interlace.project import Project
     from interlace.quality import CheckResult
     from interlace.spec import ModelSpec
@@ -241,6 +241,19 @@ class RunCatalog:
             for key in self.relations
             if key[2].startswith(STAGING_PREFIX) and (key[0], key[1]) in ours
         ]
+
+
+def null_only_columns(session: Session, table: exp.Table, names: Iterable[str]) -> frozenset[str]:
+    """Which of the columns ``names`` of ``table`` hold no value (only NULLs, or no rows): a
+    type change of those loses nothing, and schema modes allow it."""
+    from sqlglot import exp as sql
+
+    names = list(names)
+    if not names:
+        return frozenset()
+    counts = sql.select(*[sql.Count(this=st.column(name)) for name in names])
+    row = session.fetch_one(counts.from_(table.copy()))
+    return frozenset(name for name, count in zip(names, row or (), strict=False) if not count)
 
 
 def writes(spec: ModelSpec, project: Project) -> bool:

@@ -25,7 +25,7 @@ from interlace.errors import (
 )
 from interlace.incremental import cursor_text, first_row
 from interlace.materialize import versions
-from interlace.materialize.catalog import STAGING_PREFIX, Outcome, RunCatalog
+from interlace.materialize.catalog import STAGING_PREFIX, Outcome, RunCatalog, null_only_columns
 from interlace.materialize.compile import columns_of, project_result, relation_of
 from interlace.quality import CheckResult, QualityCheckError
 from interlace.schema_modes import SchemaPlan, differences
@@ -441,12 +441,7 @@ class TablePublisher:
         changed = [
             c.name for c in existing if c.name in staged_types and staged_types[c.name] != c.type
         ]
-        if not changed:
-            return frozenset()
-        row = self.session.fetch_one(
-            exp.select(*[exp.Count(this=st.column(name)) for name in changed]).from_(target.copy())
-        )
-        return frozenset(name for name, count in zip(changed, row or (), strict=False) if not count)
+        return null_only_columns(self.session, target, changed)
 
     def _ignored_mismatch(
         self,
