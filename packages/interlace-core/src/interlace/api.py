@@ -22,8 +22,8 @@ from interlace.events import Event, EventBus, RunFinished, RunStarted
 from interlace.execution import Executor
 from interlace.fallback import plan_fallbacks, reads, writes_relation
 from interlace.fingerprint import fingerprints
-from interlace.locks import PROCESS_LOCKS, LockTimeoutError, LockWait, hold_target
-from interlace.materialize.catalog import RUN_CLAIM, RUN_SCHEMA_PREFIX, RunCatalog
+from interlace.locks import PROCESS_LOCKS
+from interlace.materialize.catalog import RUN_SCHEMA_PREFIX, RunCatalog
 from interlace.materialize.compile import relation_of
 from interlace.opening import has_state as has_state
 from interlace.opening import open_engines as open_engines
@@ -327,24 +327,9 @@ def _prepare(catalog: RunCatalog, store: StateStore, names: list[str]) -> None:
             session.close()
         catalog.relations.pop((conn, schema, name), None)
     for conn, schema in list(catalog.schemas):
-        if schema.startswith(RUN_SCHEMA_PREFIX) and _drop_if_abandoned(catalog, conn, schema):
+        if schema.startswith(RUN_SCHEMA_PREFIX) and catalog.drop_if_abandoned(conn, schema):
             catalog.schemas.discard((conn, schema))
     plan_fallbacks(catalog, names)
-
-
-def _drop_if_abandoned(catalog: RunCatalog, conn: str, schema: str) -> bool:
-    """Drop the run schema ``schema`` if its run is gone (its claim is free, see
-    :meth:`RunCatalog.claim_run_schema`); a live run's, in this process or another, stays."""
-    engine = catalog.engines[conn]
-    session = engine.session()
-    try:
-        with hold_target(engine, session, schema, RUN_CLAIM, LockWait(timeout=0)):
-            session.execute(st.drop_schema(schema))
-        return True
-    except LockTimeoutError:
-        return False
-    finally:
-        session.close()
 
 
 def _record_versions(

@@ -113,6 +113,22 @@ class RunCatalog:
     def release_claims(self) -> None:
         self.claims.close()
 
+    def drop_if_abandoned(self, conn: str, schema: str) -> bool:
+        """Drop the run schema ``schema`` if its run is gone (its claim is free, see
+        :meth:`claim_run_schema`); a live run's, in this process or another, stays."""
+        from interlace.locks import LockTimeoutError, LockWait, hold_target
+
+        engine = self.engines[conn]
+        session = engine.session()
+        try:
+            with hold_target(engine, session, schema, RUN_CLAIM, LockWait(timeout=0)):
+                session.execute(st.drop_schema(schema))
+            return True
+        except LockTimeoutError:
+            return False
+        finally:
+            session.close()
+
     def is_inline(self, spec: ModelSpec) -> bool:
         return spec.kind == "sql" and spec.materialize == "ephemeral"
 
