@@ -77,7 +77,11 @@ def test_a_columns_upstream_shows_as_a_graph_and_a_list_and_a_click_follows_it(
         20,
         "stg_customers.first_name's readers",
     )
-    assert listed(page, "lineage-upstream") == ["customers.first_name"]
+    ui.wait_for(
+        lambda: listed(page, "lineage-upstream") == ["customers.first_name"],
+        20,
+        "stg_customers.first_name's sources",
+    )
     # the lists come with the data, the graph after ELK's layout in its worker
     ui.wait_for(
         lambda: nodes(page).get("stg_customers.first_name") == "focus",
@@ -102,14 +106,19 @@ def test_direction_and_pickers_are_kept_in_the_address(
     ui.wait_for(lambda: "direction=upstream" in page.url, 10, "the direction in the link")
     page.get_by_test_id("lineage-upstream").wait_for()
     assert page.get_by_test_id("lineage-downstream").count() == 0
-    assert listed(page, "lineage-upstream") == ["orders.status"]
+    # the list's rows come when the column's lineage has been read, after the table is drawn
+    ui.wait_for(
+        lambda: listed(page, "lineage-upstream") == ["orders.status"], 20, "status's sources"
+    )
 
     page.get_by_test_id("lineage-model").select_option("daily_revenue")
     ui.wait_for(
         lambda: page.url.endswith("#/lineage/daily_revenue?direction=upstream"), 10, "the model"
     )
     page.get_by_test_id("lineage-columns").wait_for()  # every column of the model
-    assert "net_revenue" in listed(page, "lineage-columns")
+    ui.wait_for(
+        lambda: "net_revenue" in listed(page, "lineage-columns"), 20, "daily_revenue's columns"
+    )
     page.get_by_test_id("lineage-column").select_option("net_revenue")
     ui.wait_for(lambda: "column=net_revenue" in page.url, 10, "the column in the link")
     page.get_by_test_id("lineage-upstream").wait_for()
@@ -124,7 +133,11 @@ def test_each_column_of_a_model_links_to_its_lineage_and_unknown_lineage_says_wh
     ).click()
     page.get_by_test_id("lineage-upstream").wait_for()
     assert page.url.endswith("#/lineage/customer_lifetime_value?column=segment")
-    assert "orders_enriched.net_amount" in listed(page, "lineage-upstream")
+    ui.wait_for(
+        lambda: "orders_enriched.net_amount" in listed(page, "lineage-upstream"),
+        20,
+        "segment's sources",
+    )
 
     # a Python model that returns no ibis expression and declares no sources
     page.goto(quickstart.url + "/#/lineage/customers")
