@@ -9,7 +9,7 @@ from interlace.errors import ModelDefinitionError
 from interlace.sql_models import split_sql_file
 
 if TYPE_CHECKING:
-    from conftest import MakeProject
+    pass
 
 
 def test_a_block_list_under_an_empty_header_value_continues_on_indented_lines() -> None:
@@ -88,38 +88,3 @@ def test_a_yaml_mistake_in_a_continued_value_names_its_line() -> None:
     assert info.value.file == "models/orders.sql"
     assert info.value.line == 3
     assert "@quality_checks" in info.value.message
-
-
-def test_checks_listed_over_several_lines_run_and_block_a_bad_write(
-    make_project: MakeProject,
-) -> None:
-    project = make_project(
-        {
-            "models/orders.sql": """
-                -- @quality_checks:
-                --   - not_null: id
-                --   - unique: id
-                --   - accepted_values:
-                --       column: status
-                --       values: [new, paid]
-                select * from (values (1, 'new'), (2, 'paid')) as t(id, status)
-            """
-        }
-    )
-    result = project.run_ok()
-    assert [c.name for c in result["orders"].checks] == [
-        "not_null(id)",
-        "unique(id)",
-        "accepted_values(status)",
-    ]
-    project.write(
-        {
-            "models/orders.sql": project.root.joinpath("models/orders.sql")
-            .read_text()
-            .replace("(2, 'paid')", "(2, 'lost')")
-        }
-    )
-    failed = project.run()
-    assert failed["orders"].status == "failed"
-    assert "accepted_values(status)" in (failed["orders"].error or "")
-    assert project.values("orders", order_by="id") == [(1, "new"), (2, "paid")]
