@@ -47,12 +47,26 @@ TEST_TOOLS = ["pytest", "pytest-xdist", "hypothesis", "polars"]
 # the TPC-H generator of the benchmark smoke test (benchmarks/ run through the CLI's tests).
 PACKAGE_TEST_TOOLS = {
     "interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"],
-    "interlace-cli": ["duckdb-extension-tpch"],
-    # the API fuzzed from its OpenAPI document; a local SMTP server for the e-mail alerts
-    "interlace-service": ["schemathesis", "aiosmtpd"],
+    # the docs site opened in chromium
+    "interlace-cli": ["duckdb-extension-tpch", "playwright"],
+    # the API fuzzed from its OpenAPI document; a local SMTP server for the e-mail alerts; the
+    # web UI in chromium
+    "interlace-service": ["schemathesis", "aiosmtpd", "playwright"],
+    # the filesystem adapter reading an S3 bucket (moto's server, spoken to with boto3)
+    "interlace-stream": ["moto[s3]", "flask", "flask-cors", "boto3"],
 }
-# Optional extras a package's tests exercise (the MySQL and SQLite engines).
-PACKAGE_EXTRAS = {"interlace-connections": ["mysql", "sqlite"]}
+# Optional extras a package's tests exercise (the MySQL and SQLite engines, every broker
+# adapter's client).
+PACKAGE_EXTRAS = {"interlace-connections": ["mysql", "sqlite"], "interlace-stream": ["all"]}
+# Workspace distributions a package's tests need besides its own dependencies: the filesystem
+# adapter's test on a storage connection needs a storage connection type (S3 is
+# interlace-connections'); the adapter itself reaches it through core's storage seam.
+# The web UI's, logging and tracing tests of interlace-service start `interlace serve` and
+# `interlace run` as a user does (the command is interlace-cli's).
+PACKAGE_TEST_WORKSPACE = {
+    "interlace-stream": ["interlace-connections"],
+    "interlace-service": ["interlace-cli"],
+}
 
 
 def _workspace_dependencies(package: str) -> list[str]:
@@ -91,7 +105,10 @@ def package(session: nox.Session, package: str) -> None:
     tmp = Path(session.create_tmp()).resolve()
     wheels = tmp / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
-    for name in _workspace_dependencies(package):
+    needed = _workspace_dependencies(package)
+    for extra in PACKAGE_TEST_WORKSPACE.get(package, []):
+        needed += [name for name in _workspace_dependencies(extra) if name not in needed]
+    for name in needed:
         session.run(
             "uv",
             "build",

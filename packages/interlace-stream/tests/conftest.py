@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from interlace.hooks import installed_hooks
 from interlace.testing import ProjectFolder
+from interlace.testing.waiting import eventually
 
 CONFIG = """\
 name: stream_project
@@ -61,38 +61,6 @@ def project(tmp_path: Path) -> ProjectFolder:
     return ProjectFolder.create(tmp_path / "project", config=CONFIG)
 
 
-def _eventually(check: Callable[[], Any], timeout: float = 60.0, step: float = 0.05) -> Any:
-    """Poll ``check`` until it returns a truthy value (exceptions count as not yet)."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception as exc:  # the database may be busy between commits
-            last = exc
-        else:
-            if value:
-                return value
-        time.sleep(step)
-    raise AssertionError(f"not true within {timeout} s (last error: {last!r})")
-
-
-def _read_rows(folder: ProjectFolder, sql: str) -> list[tuple[Any, ...]]:
-    """``sql`` against the project's database, opened like the server opens it (a DuckDB file
-    is shared within one process only with the same settings)."""
-    from interlace.opening import open_engines
-
-    engine = open_engines(folder.load(), ["default"])["default"]
-    try:
-        session = engine.session()
-        try:
-            return session.fetch_all(sql)
-        finally:
-            session.close()
-    finally:
-        engine.close()
-
-
 Eventually = Callable[..., Any]
 ReadRows = Callable[[ProjectFolder, str], list[tuple[Any, ...]]]
 
@@ -100,10 +68,10 @@ ReadRows = Callable[[ProjectFolder, str], list[tuple[Any, ...]]]
 @pytest.fixture(name="eventually")
 def eventually_fixture() -> Eventually:
     """``eventually(check, timeout=20)``: poll until ``check()`` is truthy; returns its value."""
-    return _eventually
+    return eventually
 
 
 @pytest.fixture(name="read_rows")
 def read_rows_fixture() -> ReadRows:
     """``read_rows(folder, sql)``: rows of ``sql`` against the project's DuckDB file."""
-    return _read_rows
+    return lambda folder, sql: folder.engine_rows(sql)

@@ -36,6 +36,7 @@ _EXPORTS = {
     "ProjectFolder": "interlace.testing.folder",
     "ProjectRun": "interlace.testing.harness",
     "run_project": "interlace.testing.harness",
+    "eventually": "interlace.testing.waiting",
 }
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from interlace.testing.harness import ProjectRun, run_project
     from interlace.testing.runner import ModelTestResult, test_model, test_model_sync
     from interlace.testing.targets import MockDependency, ModelTestError, mock_dependency
+    from interlace.testing.waiting import eventually
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +64,7 @@ __all__ = [
     "ModelTestResult",
     "ProjectFolder",
     "ProjectRun",
+    "eventually",
     "mock_dependency",
     "run_project",
     "test_model",

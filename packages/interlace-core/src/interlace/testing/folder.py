@@ -194,6 +194,26 @@ class ProjectFolder:
         finally:
             engine.close()
 
+    def engine_rows(
+        self, query: str, connection: str | None = None, *, env: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of ``query`` read through the project's own engine, opened as a run or a
+        server of this process opens it (a DuckDB file is shared within one process only when
+        opened with the same settings: use this beside a server running in the test)."""
+        from interlace.opening import open_engines
+
+        project = self.load(env)
+        name = connection or project.config.default_connection
+        engine = open_engines(project, [name])[name]
+        try:
+            session = engine.session()
+            try:
+                return session.fetch_all(query)
+            finally:
+                session.close()
+        finally:
+            engine.close()
+
     def query(
         self, query: str, connection: str | None = None, *, env: str | None = None
     ) -> list[dict[str, Any]]:

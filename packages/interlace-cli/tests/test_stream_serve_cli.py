@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+from interlace.testing import ProjectFolder, eventually
 from interlace_http.testing import ServedApp
 from interlace_service.app import create_app
 from interlace_service.options import ServiceOptions
@@ -21,10 +23,37 @@ from interlace_service.service import Service
 from interlace_stream.api import stream_router
 
 if TYPE_CHECKING:
-    from conftest import Eventually, ReadRows
-    from interlace.testing import ProjectFolder
+    from collections.abc import Callable
+
+    Eventually = Callable[..., Any]
 
 INTERLACE = Path(sys.executable).parent / "interlace"
+
+# fast commits, no auth: what these tests look at is the server's streams, not its guards
+CONFIG = """\
+name: stream_project
+connections:
+  default:
+    type: duckdb
+    path: data/{env}.duckdb
+streaming:
+  commit_interval: 0.05
+  trigger_debounce: 0.2
+  auth: {enabled: false}
+  rate_limit: {enabled: false}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> ProjectFolder:
+    """A project with streams' settings (this module's own, not the CLI tests' folder)."""
+    return ProjectFolder.create(tmp_path / "stream_project", config=CONFIG)
+
+
+@pytest.fixture(name="eventually")
+def eventually_fixture() -> Eventually:
+    return eventually
+
 
 PUBLIC_ORDERS = """
     from interlace_stream import stream
@@ -118,7 +147,7 @@ def _touch_later(path: Path, text: str) -> None:
 
 
 def test_reload_follows_stream_declarations_and_adapters(
-    project: ProjectFolder, eventually: Eventually, read_rows: ReadRows
+    project: ProjectFolder, eventually: Eventually
 ) -> None:
     for name in ("inbox_a", "inbox_b"):
         (project.root / name).mkdir()
@@ -169,7 +198,7 @@ def test_reload_follows_stream_declarations_and_adapters(
         reply = http.call("POST", "/api/v1/streams/orders", json={"id": 3})
         assert reply.status == 404 and "no stream named 'orders'" in reply.text, reply
         assert http.call("POST", "/api/v1/streams/clicks", json={"page": "/a"}).status == 200
-    rows = read_rows(project, "SELECT id FROM main.orders ORDER BY id")
+    rows = project.engine_rows("SELECT id FROM main.orders ORDER BY id")
     assert rows == [(1,), (2,), (200,)]
 
 
