@@ -46,9 +46,11 @@ TEST_TOOLS = ["pytest", "pytest-xdist", "hypothesis", "polars"]
 # Servers some packages' tests start in-process (S3 and SFTP for the storage connections), and
 # the TPC-H generator of the benchmark smoke test (benchmarks/ run through the CLI's tests).
 PACKAGE_TEST_TOOLS = {
-    "interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh"],
-    # the docs site opened in chromium
-    "interlace-cli": ["duckdb-extension-tpch", "playwright"],
+    # (and pyspark: the spark connection type asks users to install it, with a Java runtime)
+    "interlace-connections": ["moto[s3]", "flask", "flask-cors", "asyncssh", "pyspark[connect]"],
+    # the docs site opened in chromium; `interlace serve` running a filesystem adapter
+    # (interlace-stream[files])
+    "interlace-cli": ["duckdb-extension-tpch", "playwright", "watchfiles"],
     # the API fuzzed from its OpenAPI document; a local SMTP server for the e-mail alerts; the
     # web UI in chromium
     "interlace-service": ["schemathesis", "aiosmtpd", "playwright"],
@@ -62,10 +64,13 @@ PACKAGE_EXTRAS = {"interlace-connections": ["mysql", "sqlite"], "interlace-strea
 # adapter's test on a storage connection needs a storage connection type (S3 is
 # interlace-connections'); the adapter itself reaches it through core's storage seam.
 # The web UI's, logging and tracing tests of interlace-service start `interlace serve` and
-# `interlace run` as a user does (the command is interlace-cli's).
+# `interlace run` as a user does (the command is interlace-cli's): what those tests need is
+# installed from the workspace, and everything else a test imports must be declared.
 PACKAGE_TEST_WORKSPACE = {
     "interlace-stream": ["interlace-connections"],
     "interlace-service": ["interlace-cli"],
+    # the Spark and kill -9 tests run `interlace run` on projects (the quickstart among them)
+    "interlace-connections": ["interlace-cli"],
 }
 
 

@@ -157,3 +157,42 @@ def test_health_is_json_ready() -> None:
         "last_event_at": None,
         "counters": {"received": 0, "published": 0, "acked": 0, "rejected": 0, "reconnects": 0},
     }
+
+
+def test_a_missing_broker_client_is_down_naming_what_to_install(tmp_path: object) -> None:
+    """Without its client library (an extra of interlace-stream), an adapter stays down and its
+    health says which extra to install, not a bare ModuleNotFoundError."""
+    code = textwrap.dedent(
+        """
+        import asyncio, sys
+        sys.modules["watchfiles"] = None  # as if interlace-stream[files] were not installed
+        from interlace_stream.adapters import build_adapter
+
+        adapter = build_adapter(
+            {"name": "drops", "type": "filesystem", "stream": "s", "path": "."},
+            project_dir=sys.argv[1],
+        )
+
+        async def main():
+            stop = asyncio.Event()
+            task = asyncio.create_task(adapter.run(None, stop))
+            while adapter.health().last_error is None:
+                await asyncio.sleep(0.01)
+            stop.set()
+            await task
+            print(adapter.health().state, "|", adapter.health().last_error)
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == (
+        "down | the client library 'watchfiles' is not installed: "
+        "pip install 'interlace-stream[files]'"
+    ), done.stdout + done.stderr

@@ -109,6 +109,29 @@ class Rejected(Exception):
     from its source (dead-letters it where the broker can) instead of retrying it forever."""
 
 
+# the distribution extra that brings each broker client an adapter imports when it runs
+CLIENT_EXTRAS = {
+    "watchfiles": "files",
+    "redis": "redis",
+    "aiomqtt": "mqtt",
+    "nats": "nats",
+    "aio_pika": "amqp",
+}
+
+
+def _describe(exc: Exception) -> str:
+    """What an adapter's health says of a failed session: the error, and for a broker client
+    that is not installed, what to install (it stays down until then)."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        extra = CLIENT_EXTRAS.get(exc.name.partition(".")[0])
+        if extra is not None:
+            return (
+                f"the client library '{exc.name}' is not installed: "
+                f"pip install 'interlace-stream[{extra}]'"
+            )
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
 def fault_point(name: str) -> None:
     """Kill this process with SIGKILL when ``INTERLACE_STREAM_FAULT`` names this point."""
     if os.environ.get(FAULT_ENV) == name:
@@ -388,7 +411,7 @@ class Adapter(ABC):
             except Exception as exc:  # the source failed: report, back off, reconnect
                 self._failures += 1
                 self.count("reconnects")
-                self.record_error(f"{type(exc).__name__}: {exc}".strip(), state="down")
+                self.record_error(_describe(exc), state="down")
                 delay = min(
                     self.config.backoff_max,
                     self.config.backoff_initial * 2 ** min(self._failures - 1, 30),
