@@ -180,19 +180,7 @@ class ProjectFolder:
                 return cursor.fetchall() if cursor.description else []
             finally:
                 con.close()
-        from interlace.opening import open_engines
-
-        project = self.load(env)
-        name = connection or project.config.default_connection
-        engine = open_engines(project, [name])[name]
-        try:
-            session = engine.session()
-            try:
-                return session.fetch_all(statement)
-            finally:
-                session.close()
-        finally:
-            engine.close()
+        return self.engine_rows(statement, connection, env=env)
 
     def engine_rows(
         self, query: str, connection: str | None = None, *, env: str | None = None
