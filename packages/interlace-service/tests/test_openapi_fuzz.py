@@ -35,11 +35,28 @@ PROJECT = {
 }
 
 
+def _import_everything_served() -> None:
+    """Import every module a request could import lazily, here in the test's thread, before any
+    fuzzing: the server's thread then compiles no Python source while hypothesis parses lambdas
+    (see PROJECT: CPython 3.11.7 can fail two AST constructions at once)."""
+    import importlib
+    import pkgutil
+
+    for name in ("interlace", "interlace_http", "interlace_quality", "interlace_service"):
+        package = importlib.import_module(name)
+        for module in pkgutil.walk_packages(package.__path__, f"{name}."):
+            try:
+                importlib.import_module(module.name)
+            except Exception:  # an optional dependency this environment lacks
+                pass
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     folder = ProjectFolder.create(tmp_path_factory.mktemp("fuzzed")).write(PROJECT)
     served = Served.start(folder, grace=0.0)
     served.run_ok()  # something in the history, the state and the quality results
+    _import_everything_served()
     yield served
     served.close()
 

@@ -147,7 +147,12 @@ def test_each_column_of_a_model_links_to_its_lineage_and_unknown_lineage_says_wh
     assert "Python model" in page.get_by_test_id("lineage-reason").inner_text()
     # what reads its columns is still known
     page.get_by_test_id("lineage-columns").wait_for()
-    assert nodes(page)["stg_customers.first_name"] == "downstream"
+    # the graph comes after ELK's layout in its worker
+    ui.wait_for(
+        lambda: nodes(page).get("stg_customers.first_name") == "downstream",
+        20,
+        "the graph of customers' readers",
+    )
 
     # keyboard: `l` opens the explorer
     page.goto(quickstart.url + "/#/graph")
