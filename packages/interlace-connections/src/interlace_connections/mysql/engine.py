@@ -166,7 +166,7 @@ class MySQLSession(IbisSession):
             and statement.kind == "TABLE"
             and statement.expression is not None
             and isinstance(statement.this, exp.Table)
-            and not statement.args.get("properties")  # TEMPORARY
+            and not any(statement.find_all(exp.TemporaryProperty))  # not information_schema's
         ):
             self._allow_nulls(statement.this)
         return cursor
